@@ -1,0 +1,31 @@
+#pragma once
+// The kmdflow subcommands (DESIGN.md §7). Each returns the process exit code: 0 ok, 1 runtime
+// failure; bad input is reported by throwing ConfigError (exit code 2, one `error:` line).
+
+#include <string>
+#include <vector>
+
+namespace kmdflow::app {
+
+struct RunOptions {
+  std::string config;                 ///< empty: the bundled default example
+  std::vector<std::string> overrides; ///< --set KEY=VALUE
+  std::string out;                    ///< --out DIR
+  bool force = false;                 ///< --force: replace an existing run directory
+};
+int run_command(const RunOptions& options);
+
+struct EvalOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string positions; ///< --positions FILE
+  std::string out;       ///< --out FILE.csv (default: <positions stem>-velocities.csv beside it)
+};
+int eval_command(const EvalOptions& options);
+
+int info_command(bool json);
+
+/// Runs the plotting script on a run directory (python3 python/kmdflow_plot.py DIR).
+int plot_command(const std::string& run_dir, bool quiet = false);
+
+} // namespace kmdflow::app

@@ -1,0 +1,45 @@
+#pragma once
+// From a resolved configuration to the objects of a particle run: kernel, target, initial
+// particles, flow. Every failure that is the input's fault is a ConfigError naming the key.
+
+#include <kmdflow/Config.hpp>
+#include <kmdflow/Density.hpp>
+#include <kmdflow/SobolevFlow.hpp>
+#include <kmdflow/Target.hpp>
+
+#include <memory>
+
+namespace kmdflow::app {
+
+struct ParticleSetup {
+  nlohmann::json config; ///< resolved
+  std::shared_ptr<const SobolevKernel> kernel;
+  std::shared_ptr<const Target> target;
+  std::shared_ptr<const Density> initial_density; ///< null when particles come from a file
+  PointView<Kokkos::HostSpace> positions;          ///< initial, wrapped
+  ScalarView<Kokkos::HostSpace> weights;           ///< summing to 1
+};
+
+/// The density a `target` or `initial` block describes (null for samples and file).
+std::shared_ptr<const Density> make_density(const nlohmann::json& block, int dim,
+                                            const std::string& key);
+
+/// Kernel and target of a resolved configuration.
+void make_model(ParticleSetup& setup);
+
+/// Everything, initial particles included (sampled, or read from initial.path).
+ParticleSetup make_particle_setup(const nlohmann::json& resolved);
+
+/// The flow for given particle weights, with the configured engine.
+std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
+                                       const ScalarView<Kokkos::HostSpace>& weights);
+
+/// Loads a configuration as the command line gives it: the file (or the built-in default),
+/// paths inside it made relative to its directory, then the --set overrides, then resolved.
+nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+/// "OpenMP", "Cuda", …, and the concurrency, for the records.
+std::string backend_name();
+int backend_threads();
+
+} // namespace kmdflow::app

@@ -1,0 +1,50 @@
+#include <kmdflow/ParticleFile.hpp>
+#include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Setup.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+namespace kmdflow::app {
+
+using nlohmann::json;
+
+int eval_command(const EvalOptions& options) {
+  const json resolved = load_config(options.config, options.overrides);
+  ParticleSetup setup;
+  setup.config = resolved;
+  make_model(setup);
+  const int dim = resolved["dim"];
+  auto data = read_particles(options.positions, dim, "--positions");
+  try {
+    (void)resolve_force_method(parse_force_method(resolved["forces"]["method"]), *setup.kernel);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("forces.method", e.what());
+  }
+  std::filesystem::path out = options.out;
+  if (out.empty()) {
+    const std::filesystem::path in(options.positions);
+    out = in.parent_path() / (in.stem().string() + "-velocities.csv");
+  }
+  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
+    throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
+
+  auto flow = make_flow(setup, data.weights);
+  const std::size_t n = data.positions.extent(0);
+  auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), data.positions);
+  PointView<> v("kmdflow::eval::velocities", n, dim);
+  flow->velocity(x, v);
+  const Energies e = flow->energies(x, v);
+  auto v_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  static const char* headers[] = {"vx", "vx,vy", "vx,vy,vz"};
+  write_csv(out.string(), headers[dim - 1], v_host);
+
+  json result = {{"energy", std::isfinite(e.energy) ? json(e.energy) : json(nullptr)},
+                 {"interaction_energy", e.interaction_energy},
+                 {"dissipation", e.dissipation}};
+  std::cout << result.dump() << std::endl;
+  return 0;
+}
+
+} // namespace kmdflow::app

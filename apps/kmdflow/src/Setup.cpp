@@ -1,0 +1,134 @@
+#include <kmdflow/ParticleFile.hpp>
+#include <kmdflow/Sampling.hpp>
+#include <kmdflow/app/Setup.hpp>
+
+#include <filesystem>
+#include <random>
+
+namespace kmdflow::app {
+
+using nlohmann::json;
+
+namespace {
+
+Wavevector wavevector(const json& k) {
+  Wavevector v{0, 0, 0};
+  for (std::size_t d = 0; d < k.size(); ++d) v[d] = k[d].get<int>();
+  return v;
+}
+
+} // namespace
+
+std::shared_ptr<const Density> make_density(const json& block, int dim, const std::string& key) {
+  const std::string type = block["type"];
+  try {
+    if (type == "uniform") return std::make_shared<UniformDensity>(dim);
+    if (type == "fourier") {
+      std::vector<FourierMode> modes;
+      for (const auto& m : block["modes"])
+        modes.push_back({wavevector(m["k"]), m["amplitude"].get<double>(), m["phase"].get<double>()});
+      return std::make_shared<FourierDensity>(dim, std::move(modes));
+    }
+    if (type == "wrapped_gaussians") {
+      std::vector<GaussianComponent> components;
+      for (const auto& c : block["components"]) {
+        GaussianComponent g;
+        g.weight = c["weight"];
+        for (std::size_t d = 0; d < c["center"].size(); ++d) g.center[d] = c["center"][d];
+        g.sigma = c["sigma"];
+        components.push_back(g);
+      }
+      return std::make_shared<WrappedGaussianMixture>(dim, std::move(components));
+    }
+    if (type == "perturbed")
+      return std::make_shared<FourierDensity>(make_perturbed_density(
+          dim, block["r"], block["modes"], block["rho_min"], block["seed"].get<std::uint64_t>()));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(key + (type == "fourier" ? ".modes" : ""), e.what());
+  }
+  return nullptr;
+}
+
+void make_model(ParticleSetup& setup) {
+  const json& c = setup.config;
+  const int dim = c["dim"];
+  try {
+    setup.kernel = std::make_shared<SobolevKernel>(dim, c["s"].get<double>());
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("s", e.what());
+  }
+  const json& t = c["target"];
+  if (t["type"] == "samples") {
+    auto data = read_particles(t["path"], dim, "target.path");
+    setup.target = std::make_shared<Target>(data.positions, data.weights);
+  } else {
+    setup.target = std::make_shared<Target>(make_density(t, dim, "target"), *setup.kernel);
+  }
+}
+
+ParticleSetup make_particle_setup(const json& resolved) {
+  ParticleSetup setup;
+  setup.config = resolved;
+  make_model(setup);
+  json& c = setup.config;
+  const int dim = c["dim"];
+  const json& initial = c["initial"];
+  if (initial["type"] == "file") {
+    auto data = read_particles(initial["path"], dim, "initial.path");
+    if (c["particles"].contains("count") &&
+        c["particles"]["count"].get<std::size_t>() != data.positions.extent(0))
+      throw ConfigError("particles.count", "is " + c["particles"]["count"].dump() + " but '" +
+                                               initial["path"].get<std::string>() + "' holds " +
+                                               std::to_string(data.positions.extent(0)) + " particles");
+    c["particles"]["count"] = data.positions.extent(0);
+    setup.positions = data.positions;
+    setup.weights = data.weights;
+  } else {
+    setup.initial_density = make_density(initial, dim, "initial");
+    const std::size_t n = c["particles"]["count"];
+    // The sampling stream is separate from the perturbation's phases, which use the same seed.
+    const std::uint64_t seed = c["particles"]["seed"].get<std::uint64_t>() ^ 0x5eed5eed5eed5eedULL;
+    setup.positions = sample_positions(*setup.initial_density, parse_sampling(initial["sampling"]), n, seed);
+    setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::setup::weights", n);
+    Kokkos::deep_copy(setup.weights, 1.0 / double(n));
+  }
+  // Check that the engine applies now, while a bad choice is still the input's fault.
+  try {
+    (void)resolve_force_method(parse_force_method(c["forces"]["method"]), *setup.kernel);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("forces.method", e.what());
+  }
+  return setup;
+}
+
+std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
+                                       const ScalarView<Kokkos::HostSpace>& weights) {
+  auto w = Kokkos::create_mirror_view_and_copy(MemorySpace(), weights);
+  auto engine = make_engine(parse_force_method(setup.config["forces"]["method"]), *setup.kernel,
+                            *setup.target, weights.extent(0));
+  return std::make_unique<SobolevFlow>(setup.kernel, setup.target, w, std::move(engine));
+}
+
+json load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  json raw = path.empty() ? default_config() : read_config_file(path);
+  if (!raw.is_object()) throw ConfigError(path, "the configuration must be a JSON object {...}");
+  // Paths written in a file are relative to that file; paths given with --set to the caller.
+  if (!path.empty()) {
+    const auto base = std::filesystem::absolute(path).parent_path();
+    for (const char* block : {"target", "initial"})
+      if (raw.contains(block) && raw[block].is_object() && raw[block].contains("path") &&
+          raw[block]["path"].is_string()) {
+        std::filesystem::path p = raw[block]["path"].get<std::string>();
+        if (p.is_relative()) raw[block]["path"] = (base / p).lexically_normal().string();
+      }
+  }
+  for (const auto& o : overrides) apply_override(raw, o);
+  std::random_device device;
+  const std::uint64_t seed = (std::uint64_t(device()) << 32 | device()) % 1000000000ULL;
+  return resolve_config(raw, seed, std::filesystem::current_path().string());
+}
+
+std::string backend_name() { return ExecutionSpace::name(); }
+int backend_threads() { return ExecutionSpace().concurrency(); }
+
+} // namespace kmdflow::app

@@ -1,0 +1,39 @@
+#pragma once
+// The run configuration (DESIGN.md §7): parsing, `--set` overrides, validation with errors that
+// name the key, and defaults. A resolved configuration is complete and can be run again as is.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace kmdflow {
+
+/// Bad input: `key` is the dotted path of the offending key (or a file name).
+class ConfigError : public std::runtime_error {
+public:
+  ConfigError(std::string key, const std::string& message)
+      : std::runtime_error(key + ": " + message), m_key(std::move(key)) {}
+  const std::string& key() const { return m_key; }
+
+private:
+  std::string m_key;
+};
+
+/// Reads a JSON configuration file; ConfigError naming the file if unreadable or malformed.
+nlohmann::json read_config_file(const std::string& path);
+
+/// Applies `--set KEY=VALUE` (dotted KEY); VALUE is JSON where it parses as JSON, else a string.
+void apply_override(nlohmann::json& config, const std::string& assignment);
+
+/// Validates a configuration and fills in every default. Unknown keys, wrong types and values
+/// out of range raise ConfigError. `seed_if_missing` becomes particles.seed when none is given.
+/// Relative file paths are resolved against `base_dir`.
+nlohmann::json resolve_config(const nlohmann::json& input, std::uint64_t seed_if_missing,
+                              const std::string& base_dir = ".");
+
+/// The bundled default example (examples/default.json), compiled in.
+nlohmann::json default_config();
+
+} // namespace kmdflow

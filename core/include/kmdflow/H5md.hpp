@@ -1,0 +1,48 @@
+#pragma once
+// Trajectories in the H5MD layout (DESIGN.md §7): /particles/all/position/{value[frame][i][dim],
+// time, step}, the weights in /particles/all/mass, static fields under /fields. The file is
+// written as `NAME.part`, flushed after every frame, and renamed to NAME by close().
+
+#include <kmdflow/Types.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace kmdflow {
+
+class H5mdWriter {
+public:
+  H5mdWriter(std::filesystem::path path, int dim, const ScalarView<Kokkos::HostSpace>& weights,
+             const std::string& creator_version);
+  ~H5mdWriter(); // closes (and renames) if still open
+  H5mdWriter(const H5mdWriter&) = delete;
+  H5mdWriter& operator=(const H5mdWriter&) = delete;
+
+  /// Appends one frame of positions (N × dim, host).
+  void append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions);
+  /// A time-independent field on a regular grid covering [0, 1)^d: /fields/NAME/value.
+  void write_static_field(const std::string& name, const std::vector<std::size_t>& shape,
+                          const std::vector<double>& values);
+  void close();
+  long frames() const { return m_frames; }
+
+private:
+  std::filesystem::path m_path;
+  int m_dim;
+  std::size_t m_count;
+  long m_frames = 0;
+  long long m_file = -1, m_value = -1, m_time = -1, m_step = -1;
+};
+
+struct H5mdFrame {
+  PointView<Kokkos::HostSpace> positions;
+  ScalarView<Kokkos::HostSpace> masses; ///< empty if the file has none
+  double time = 0;
+  long step = 0;
+};
+
+/// The last frame of /particles/all/position/value (std::runtime_error on failure).
+H5mdFrame read_h5md_last_frame(const std::string& path);
+
+} // namespace kmdflow

@@ -1,0 +1,62 @@
+#pragma once
+// Explicit Runge–Kutta integrators for dx/dt = v(x) on T^d (DESIGN.md §4): Euler, RK4, SSP-RK3
+// and the adaptive Dormand–Prince RK45 with error control. Stages are formed from unwrapped
+// increments and wrapped back into [0, 1)^d.
+
+#include <kmdflow/Types.hpp>
+
+#include <functional>
+#include <string>
+
+namespace kmdflow {
+
+enum class IntegratorKind { euler, rk4, rk45, ssprk3 };
+IntegratorKind parse_integrator(const std::string& name); ///< throws std::invalid_argument
+std::string to_string(IntegratorKind kind);
+
+class Integrator {
+public:
+  /// v = rhs(x): the velocity field.
+  using Rhs = std::function<void(const ConstPointView<>&, const PointView<>&)>;
+
+  struct Step {
+    double taken = 0; ///< the step actually taken
+    double next = 0;  ///< the step to try next
+  };
+
+  /// rtol, atol: rk45's tolerance on each step's displacement, ‖error‖ ≤ atol + rtol ‖Δx‖ (RMS
+  /// over particles; lengths in units of the torus period).
+  Integrator(IntegratorKind kind, Rhs rhs, std::size_t count, int dim, double rtol = 1e-6,
+             double atol = 1e-12);
+
+  IntegratorKind kind() const { return m_kind; }
+  bool adaptive() const { return m_kind == IntegratorKind::rk45; }
+
+  /// Advances x and t by one step of at most min(dt, t_stop − t). Fixed-step methods return the
+  /// configured dt as `next`; rk45 retries rejected steps and proposes its next step.
+  Step step(const PointView<>& x, double& t, double dt, double t_stop);
+
+  /// v(x) at the current state: from the last step where the method has it (RK45 evaluates it
+  /// anyway), else evaluated now. Valid until the next step.
+  const PointView<>& velocity(const PointView<>& x);
+  /// Tells the integrator that x changed outside step(): the cached velocity is stale.
+  void invalidate() { m_velocity_valid = false; }
+
+  long accepted_steps() const { return m_accepted; }
+  long rejected_steps() const { return m_rejected; }
+  long evaluations() const { return m_evaluations; }
+
+private:
+  void evaluate(const ConstPointView<>& x, int stage);
+  void form_stage(const PointView<>& x, double h, int stage);
+
+  IntegratorKind m_kind;
+  Rhs m_rhs;
+  double m_rtol, m_atol;
+  Kokkos::View<double***, Kokkos::LayoutRight, MemorySpace> m_stages; // k_j(i, d)
+  PointView<> m_stage_positions, m_velocity;
+  bool m_velocity_valid = false;
+  long m_accepted = 0, m_rejected = 0, m_evaluations = 0;
+};
+
+} // namespace kmdflow

@@ -1,0 +1,28 @@
+#pragma once
+// Particle files (DESIGN.md §7): CSV with a header `x[,y[,z]][,w]`, or an H5MD file whose last
+// frame of /particles/all/position/value is read (weights from /particles/all/mass if present).
+
+#include <kmdflow/Types.hpp>
+
+#include <string>
+
+namespace kmdflow {
+
+struct ParticleData {
+  PointView<Kokkos::HostSpace> positions; ///< wrapped into [0, 1)^d
+  ScalarView<Kokkos::HostSpace> weights;  ///< normalised to sum 1 (1/N when the file has none)
+  bool file_had_weights = false;
+};
+
+/// Reads a particle file for the torus T^dim. Errors are ConfigError naming `key` and the file.
+ParticleData read_particles(const std::string& path, int dim, const std::string& key);
+
+/// True for the names H5MD files go by (.h5, .hdf5, .h5md).
+bool is_h5md_path(const std::string& path);
+
+/// Writes rows of `values` under the header `names` (comma separated), atomically, with 17
+/// significant digits.
+void write_csv(const std::string& path, const std::string& header,
+               const PointView<Kokkos::HostSpace>& values);
+
+} // namespace kmdflow

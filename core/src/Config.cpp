@@ -1,0 +1,393 @@
+#include <kmdflow/Config.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "DefaultConfig.hpp" // generated from examples/default.json
+
+namespace kmdflow {
+
+using nlohmann::json;
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
+  return s;
+}
+
+std::string describe(const json& value) {
+  std::string s = value.dump();
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+std::string child(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+/// One JSON object being validated: every key read is marked, and finish() refuses the rest.
+class Block {
+public:
+  Block(const json& input, std::string path) : m_path(std::move(path)) {
+    if (input.is_null()) m_input = json::object();
+    else if (!input.is_object())
+      throw ConfigError(m_path, "must be an object {...} (got " + describe(input) + ")");
+    else m_input = input;
+  }
+
+  const std::string& path() const { return m_path; }
+  std::string key(const std::string& name) const { return child(m_path, name); }
+  bool has(const std::string& name) const { return m_input.contains(name); }
+  const json& raw(const std::string& name) {
+    m_known.push_back(name);
+    static const json null;
+    return has(name) ? m_input.at(name) : null;
+  }
+
+  double number(const std::string& name, std::optional<double> fallback, const char* rule,
+                bool (*valid)(double)) {
+    const json& v = raw(name);
+    if (v.is_null()) {
+      if (!fallback) throw ConfigError(key(name), std::string("missing (") + rule + ")");
+      return *fallback;
+    }
+    if (!v.is_number()) throw ConfigError(key(name), std::string(rule) + " (got " + describe(v) + ")");
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || !valid(x))
+      throw ConfigError(key(name), std::string(rule) + " (got " + describe(v) + ")");
+    return x;
+  }
+
+  long long integer(const std::string& name, std::optional<long long> fallback, const char* rule,
+                    bool (*valid)(long long)) {
+    const json& v = raw(name);
+    if (v.is_null()) {
+      if (!fallback) throw ConfigError(key(name), std::string("missing (") + rule + ")");
+      return *fallback;
+    }
+    const bool integral = v.is_number_integer() ||
+                          (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+                           std::abs(v.get<double>()) < 9e15);
+    if (!integral) throw ConfigError(key(name), std::string(rule) + " (got " + describe(v) + ")");
+    const long long x = v.is_number_integer() ? v.get<long long>() : (long long)v.get<double>();
+    if (!valid(x)) throw ConfigError(key(name), std::string(rule) + " (got " + describe(v) + ")");
+    return x;
+  }
+
+  std::string choice(const std::string& name, const std::vector<std::string>& options,
+                     std::optional<std::string> fallback) {
+    const json& v = raw(name);
+    if (v.is_null()) {
+      if (!fallback) throw ConfigError(key(name), "missing (one of " + join(options) + ")");
+      return *fallback;
+    }
+    if (!v.is_string() || std::find(options.begin(), options.end(), v.get<std::string>()) == options.end())
+      throw ConfigError(key(name), "must be one of " + join(options) + " (got " + describe(v) + ")");
+    return v.get<std::string>();
+  }
+
+  bool boolean(const std::string& name, bool fallback) {
+    const json& v = raw(name);
+    if (v.is_null()) return fallback;
+    if (!v.is_boolean()) throw ConfigError(key(name), "must be true or false (got " + describe(v) + ")");
+    return v.get<bool>();
+  }
+
+  std::string string(const std::string& name) {
+    const json& v = raw(name);
+    if (v.is_null()) throw ConfigError(key(name), "missing (a file path)");
+    if (!v.is_string() || v.get<std::string>().empty())
+      throw ConfigError(key(name), "must be a file path (got " + describe(v) + ")");
+    return v.get<std::string>();
+  }
+
+  /// Refuses keys that were never read, listing the valid ones.
+  void finish() const {
+    for (const auto& [name, value] : m_input.items())
+      if (std::find(m_known.begin(), m_known.end(), name) == m_known.end())
+        throw ConfigError(key(name), "unknown key (valid keys" +
+                                         (m_path.empty() ? std::string() : " in " + m_path) +
+                                         ": " + join(sorted_known()) + ")");
+  }
+
+private:
+  std::vector<std::string> sorted_known() const {
+    auto k = m_known;
+    std::sort(k.begin(), k.end());
+    k.erase(std::unique(k.begin(), k.end()), k.end());
+    return k;
+  }
+
+  json m_input;
+  std::string m_path;
+  std::vector<std::string> m_known;
+};
+
+bool positive(double x) { return x > 0; }
+bool any_number(double) { return true; }
+bool non_negative_integer(long long x) { return x >= 0; }
+bool unit_open_interval(double x) { return x > 0 && x < 1; }
+
+std::string resolve_path(const std::string& path, const std::string& base_dir) {
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
+void require_readable(const std::string& key, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(key, "cannot read file '" + path + "' (" + std::strerror(errno) + ")");
+}
+
+// An integer vector of `dim` components (a bare number in d = 1).
+json wavevector(const json& v, int dim, const std::string& key) {
+  json k = v.is_array() ? v : json::array({v});
+  if (int(k.size()) != dim)
+    throw ConfigError(key, "must have " + std::to_string(dim) + " integer component(s) (got " +
+                               describe(v) + ")");
+  bool zero = true;
+  for (const auto& c : k) {
+    if (!c.is_number_integer()) throw ConfigError(key, "components must be integers (got " + describe(v) + ")");
+    zero = zero && c.get<long long>() == 0;
+  }
+  if (zero) throw ConfigError(key, "must not be the zero wavevector");
+  return k;
+}
+
+json point(const json& v, int dim, const std::string& key) {
+  json c = v.is_array() ? v : json::array({v});
+  if (int(c.size()) != dim)
+    throw ConfigError(key, "must have " + std::to_string(dim) + " component(s) (got " + describe(v) + ")");
+  for (const auto& x : c)
+    if (!x.is_number() || !std::isfinite(x.get<double>()))
+      throw ConfigError(key, "components must be numbers (got " + describe(v) + ")");
+  return c;
+}
+
+json fourier_modes(Block& block, int dim) {
+  const json& modes = block.raw("modes");
+  const std::string key = block.key("modes");
+  if (!modes.is_array() || modes.empty())
+    throw ConfigError(key, "must be a non-empty list of {\"k\": ..., \"amplitude\": ..., \"phase\": ...}");
+  json resolved = json::array();
+  for (std::size_t m = 0; m < modes.size(); ++m) {
+    Block mode(modes[m], key + "[" + std::to_string(m) + "]");
+    json r;
+    r["k"] = wavevector(mode.raw("k"), dim, mode.key("k"));
+    r["amplitude"] = mode.number("amplitude", std::nullopt, "must be a number", any_number);
+    r["phase"] = mode.number("phase", 0.0, "must be a number (radians)", any_number);
+    mode.finish();
+    resolved.push_back(r);
+  }
+  return resolved;
+}
+
+json gaussian_components(Block& block, int dim) {
+  const json& components = block.raw("components");
+  const std::string key = block.key("components");
+  if (!components.is_array() || components.empty())
+    throw ConfigError(key, "must be a non-empty list of {\"weight\": ..., \"center\": ..., \"sigma\": ...}");
+  json resolved = json::array();
+  for (std::size_t m = 0; m < components.size(); ++m) {
+    Block c(components[m], key + "[" + std::to_string(m) + "]");
+    json r;
+    r["weight"] = c.number("weight", 1.0, "must be a number > 0", positive);
+    r["center"] = point(c.raw("center"), dim, c.key("center"));
+    r["sigma"] = c.number("sigma", std::nullopt, "must be a number >= 1e-3",
+                          [](double x) { return x >= 1e-3; });
+    c.finish();
+    resolved.push_back(r);
+  }
+  return resolved;
+}
+
+json resolve_target(const json& input, int dim, double s, const std::string& base_dir) {
+  Block b(input, "target");
+  json t;
+  t["type"] = b.choice("type", {"uniform", "fourier", "wrapped_gaussians", "samples"}, "uniform");
+  if (t["type"] == "fourier") t["modes"] = fourier_modes(b, dim);
+  if (t["type"] == "wrapped_gaussians") t["components"] = gaussian_components(b, dim);
+  if (t["type"] == "samples") {
+    t["path"] = resolve_path(b.string("path"), base_dir);
+    require_readable(b.key("path"), t["path"]);
+    if (s < 0.5 * (dim + 1)) {
+      std::ostringstream os;
+      os << "a samples target needs s >= (d+1)/2 = " << 0.5 * (dim + 1) << " (got " << s
+         << "): for smaller s particles reach the target's atoms in finite time";
+      throw ConfigError("s", os.str());
+    }
+  }
+  b.finish();
+  return t;
+}
+
+json resolve_initial(const json& input, int dim, const std::string& base_dir) {
+  Block b(input, "initial");
+  json i;
+  i["type"] = b.choice("type", {"uniform", "fourier", "wrapped_gaussians", "perturbed", "file"}, "uniform");
+  const std::string type = i["type"];
+  if (type == "fourier") i["modes"] = fourier_modes(b, dim);
+  if (type == "wrapped_gaussians") i["components"] = gaussian_components(b, dim);
+  if (type == "perturbed") {
+    i["r"] = b.number("r", 1.0, "must be a number (the Sobolev regularity)", any_number);
+    i["modes"] = b.integer("modes", 16, "must be an integer >= 1 (the largest |k|∞)",
+                           [](long long k) { return k >= 1 && k <= 4096; });
+    i["rho_min"] = b.number("rho_min", 0.5, "must lie in (0, 1)", unit_open_interval);
+    if (b.has("seed"))
+      i["seed"] = b.integer("seed", 0, "must be an integer >= 0", non_negative_integer);
+  }
+  if (type == "file") {
+    i["path"] = resolve_path(b.string("path"), base_dir);
+    require_readable(b.key("path"), i["path"]);
+  } else {
+    i["sampling"] = b.choice("sampling", {"iid", "lattice", "jittered", "quantile"}, "quantile");
+  }
+  b.finish();
+  return i;
+}
+
+} // namespace
+
+json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, std::string("cannot read the configuration (") + std::strerror(errno) + ")");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+    std::string what = e.what();
+    const auto at = what.find("parse error");
+    throw ConfigError(path, "malformed JSON: " + (at == std::string::npos ? what : what.substr(at)));
+  }
+}
+
+void apply_override(json& config, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set", "expected KEY=VALUE (got '" + assignment + "')");
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::parse_error&) {
+    value = text; // a bare word is a string: --set target.type=fourier
+  }
+  json* node = &config;
+  std::string path;
+  std::size_t start = 0;
+  for (;;) {
+    const auto dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty()) throw ConfigError("--set", "malformed key '" + key + "'");
+    path = child(path, part);
+    if (!node->is_object()) throw ConfigError(path, "is not an object, cannot set '" + key + "'");
+    node = &(*node)[part];
+    if (dot == std::string::npos) break;
+    if (node->is_null()) *node = json::object();
+    start = dot + 1;
+  }
+  *node = value;
+}
+
+json resolve_config(const json& input, std::uint64_t seed_if_missing, const std::string& base_dir) {
+  Block top(input, "");
+  json c;
+  if (top.has("description")) {
+    const json& d = top.raw("description");
+    if (!d.is_string()) throw ConfigError("description", "must be a string");
+    c["description"] = d;
+  }
+  c["model"] = top.choice("model", {"sobolev", "relu"}, "sobolev");
+  if (c["model"] == "relu")
+    throw ConfigError("model", "'relu' (two-layer networks) is not available in this version yet");
+  c["solver"] = top.choice("solver", {"particles", "pde"}, "particles");
+  if (c["solver"] == "pde")
+    throw ConfigError("solver", "'pde' (the mean-field PDE) is not available in this version yet");
+  const int dim = int(top.integer("dim", 1, "must be 1, 2 or 3 (the torus T^d)",
+                                  [](long long d) { return d >= 1 && d <= 3; }));
+  if (dim != 1)
+    throw ConfigError("dim", "d = " + std::to_string(dim) +
+                                 " is not available in this version yet (d = 1 only)");
+  c["dim"] = dim;
+  const double s = top.number("s", 1.0, "must be a number > 0", positive);
+  c["s"] = s;
+
+  c["target"] = resolve_target(top.raw("target"), dim, s, base_dir);
+  c["initial"] = resolve_initial(top.raw("initial"), dim, base_dir);
+
+  {
+    Block b(top.raw("particles"), "particles");
+    json p;
+    const bool from_file = c["initial"]["type"] == "file";
+    if (!from_file || b.has("count"))
+      p["count"] = b.integer("count", 1000, "must be a positive integer",
+                             [](long long n) { return n > 0 && n <= (1LL << 31) - 1; });
+    p["seed"] = b.integer("seed", (long long)(seed_if_missing & 0x7fffffffffffffffULL),
+                          "must be an integer >= 0", non_negative_integer);
+    b.finish();
+    c["particles"] = p;
+  }
+  if (c["initial"]["type"] == "perturbed" && !c["initial"].contains("seed"))
+    c["initial"]["seed"] = c["particles"]["seed"];
+
+  {
+    Block b(top.raw("forces"), "forces");
+    json f;
+    f["method"] = b.choice("method", {"auto", "direct", "sorted", "spectral"}, "auto");
+    f["tolerance"] = b.number("tolerance", 1e-8, "must be a number in (0, 1)", unit_open_interval);
+    b.finish();
+    c["forces"] = f;
+  }
+  {
+    Block b(top.raw("time"), "time");
+    json t;
+    t["t_end"] = b.number("t_end", 5.0, "must be a number > 0", positive);
+    t["dt"] = b.number("dt", 0.01, "must be a number > 0", positive);
+    t["integrator"] = b.choice("integrator", {"euler", "rk4", "rk45", "ssprk3"}, "rk4");
+    t["rtol"] = b.number("rtol", 1e-6, "must be a number in (0, 1)", unit_open_interval);
+    t["atol"] = b.number("atol", 1e-12, "must be a number > 0", positive);
+    b.finish();
+    if (t["dt"].get<double>() > t["t_end"].get<double>()) t["dt"] = t["t_end"];
+    c["time"] = t;
+  }
+  if (top.has("pde")) {
+    Block b(top.raw("pde"), "pde");
+    json p;
+    p["grid"] = b.integer("grid", 256, "must be an integer >= 8", [](long long n) { return n >= 8; });
+    p["cfl"] = b.number("cfl", 0.5, "must be a number in (0, 1]", [](double x) { return x > 0 && x <= 1; });
+    b.finish();
+    c["pde"] = p;
+  }
+  if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
+  {
+    Block b(top.raw("output"), "output");
+    json o;
+    const double t_end = c["time"]["t_end"];
+    if (b.has("dir")) o["dir"] = b.string("dir");
+    o["snapshot_every"] = b.number("snapshot_every", t_end / 10, "must be a number > 0", positive);
+    o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
+    o["series_per_decade"] = b.integer("series_per_decade", 0,
+                                       "must be an integer >= 0 (log-spaced rows per decade of t)",
+                                       non_negative_integer);
+    o["plots"] = b.boolean("plots", true);
+    b.finish();
+    c["output"] = o;
+  }
+  top.raw("kmdflow"); // metadata written by a run; ignored on input
+  top.finish();
+  return c;
+}
+
+json default_config() { return json::parse(detail::default_config_json, nullptr, true, true); }
+
+} // namespace kmdflow

@@ -1,0 +1,261 @@
+#include <kmdflow/H5md.hpp>
+
+#include <hdf5.h>
+
+#include <stdexcept>
+
+namespace kmdflow {
+
+namespace {
+
+// HDF5 prints its own error stacks unless told not to; errors become exceptions here.
+void quiet_hdf5() {
+  static const bool once = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
+hid_t check(hid_t id, const char* what) {
+  if (id < 0) throw std::runtime_error(std::string("HDF5: cannot ") + what);
+  return id;
+}
+void check(herr_t status, const char* what, int) {
+  if (status < 0) throw std::runtime_error(std::string("HDF5: cannot ") + what);
+}
+
+hid_t create_group(hid_t parent, const char* name) {
+  return check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name);
+}
+
+void string_attribute(hid_t object, const char* name, const std::string& value) {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, value.size() + 1);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  check(H5Awrite(attr, type, value.c_str()), name, 0);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+void string_array_attribute(hid_t object, const char* name, const std::vector<std::string>& values) {
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size() + 1);
+  std::vector<char> buffer(width * values.size(), '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), &buffer[i * width]);
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, width);
+  const hsize_t dims[1] = {values.size()};
+  const hid_t space = H5Screate_simple(1, dims, nullptr);
+  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  check(H5Awrite(attr, type, buffer.data()), name, 0);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+template <class T>
+void array_attribute(hid_t object, const char* name, hid_t type, const std::vector<T>& values) {
+  const hsize_t dims[1] = {values.size()};
+  const hid_t space = values.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nullptr);
+  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  check(H5Awrite(attr, type, values.data()), name, 0);
+  H5Aclose(attr);
+  H5Sclose(space);
+}
+
+// An extendible dataset of frames: dims {0, rest...}, chunked one frame at a time.
+hid_t create_time_series(hid_t group, const char* name, hid_t type, std::vector<hsize_t> rest) {
+  std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{1};
+  for (auto r : rest) {
+    dims.push_back(r);
+    max.push_back(r);
+    chunk.push_back(std::max<hsize_t>(1, std::min<hsize_t>(r, 1 << 18)));
+  }
+  if (rest.empty()) chunk[0] = 256;
+  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), max.data());
+  const hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(props, int(chunk.size()), chunk.data());
+  const hid_t set = check(H5Dcreate2(group, name, type, space, H5P_DEFAULT, props, H5P_DEFAULT), name);
+  H5Pclose(props);
+  H5Sclose(space);
+  return set;
+}
+
+void append(hid_t set, hid_t type, const void* data, std::vector<hsize_t> rest, hsize_t frame) {
+  std::vector<hsize_t> size{frame + 1}, start{frame}, count{1};
+  for (auto r : rest) {
+    size.push_back(r);
+    start.push_back(0);
+    count.push_back(r);
+  }
+  check(H5Dset_extent(set, size.data()), "extend a dataset", 0);
+  const hid_t file_space = H5Dget_space(set);
+  H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  const hid_t memory_space = H5Screate_simple(int(count.size()), count.data(), nullptr);
+  check(H5Dwrite(set, type, memory_space, file_space, H5P_DEFAULT, data), "write a frame", 0);
+  H5Sclose(memory_space);
+  H5Sclose(file_space);
+}
+
+std::filesystem::path staging_name(const std::filesystem::path& path) {
+  auto p = path;
+  p += ".part";
+  return p;
+}
+
+} // namespace
+
+H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
+                       const ScalarView<Kokkos::HostSpace>& weights,
+                       const std::string& creator_version)
+    : m_path(std::move(path)), m_dim(dim), m_count(weights.extent(0)) {
+  quiet_hdf5();
+  m_file = check(H5Fcreate(staging_name(m_path).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                 ("create " + staging_name(m_path).string()).c_str());
+  const hid_t h5md = create_group(m_file, "h5md");
+  array_attribute<int>(h5md, "version", H5T_NATIVE_INT, {1, 1});
+  const hid_t author = create_group(h5md, "author");
+  string_attribute(author, "name", "kmdflow user");
+  const hid_t creator = create_group(h5md, "creator");
+  string_attribute(creator, "name", "kmdflow");
+  string_attribute(creator, "version", creator_version);
+  H5Gclose(creator);
+  H5Gclose(author);
+  H5Gclose(h5md);
+
+  const hid_t particles = create_group(m_file, "particles");
+  const hid_t all = create_group(particles, "all");
+  const hid_t box = create_group(all, "box");
+  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {dim});
+  string_array_attribute(box, "boundary", std::vector<std::string>(dim, "periodic"));
+  {
+    const std::vector<double> edges(dim, 1.0);
+    const hsize_t dims[1] = {hsize_t(dim)};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t set = check(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "edges");
+    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, edges.data());
+    H5Dclose(set);
+    H5Sclose(space);
+  }
+  H5Gclose(box);
+  {
+    // The particle weights are time independent: a plain dataset (H5MD §"time-independent").
+    const hsize_t dims[1] = {m_count};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t set = check(H5Dcreate2(all, "mass", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "mass");
+    check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, weights.data()), "write mass", 0);
+    H5Dclose(set);
+    H5Sclose(space);
+  }
+  const hid_t position = create_group(all, "position");
+  m_value = create_time_series(position, "value", H5T_NATIVE_DOUBLE, {m_count, hsize_t(dim)});
+  m_time = create_time_series(position, "time", H5T_NATIVE_DOUBLE, {});
+  m_step = create_time_series(position, "step", H5T_NATIVE_LONG, {});
+  H5Gclose(position);
+  H5Gclose(all);
+  H5Gclose(particles);
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+H5mdWriter::~H5mdWriter() {
+  try {
+    close();
+  } catch (...) {
+  }
+}
+
+void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions) {
+  if (positions.extent(0) != m_count || int(positions.extent(1)) != m_dim)
+    throw std::invalid_argument("H5mdWriter: frame shape differs from the file's");
+  const hsize_t frame = hsize_t(m_frames);
+  append(m_value, H5T_NATIVE_DOUBLE, positions.data(), {m_count, hsize_t(m_dim)}, frame);
+  append(m_time, H5T_NATIVE_DOUBLE, &time, {}, frame);
+  append(m_step, H5T_NATIVE_LONG, &step, {}, frame);
+  ++m_frames;
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::write_static_field(const std::string& name, const std::vector<std::size_t>& shape,
+                                    const std::vector<double>& values) {
+  if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
+  const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+  const hid_t group = create_group(fields, name.c_str());
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  const hid_t set = check(H5Dcreate2(group, "value", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "field");
+  check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "write a field", 0);
+  string_attribute(group, "grid", "cell centres (i + 1/2)/n of [0, 1)^d");
+  H5Dclose(set);
+  H5Sclose(space);
+  H5Gclose(group);
+  H5Gclose(fields);
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::close() {
+  if (m_file < 0) return;
+  H5Dclose(m_value);
+  H5Dclose(m_time);
+  H5Dclose(m_step);
+  H5Fclose(m_file);
+  m_file = -1;
+  std::filesystem::rename(staging_name(m_path), m_path);
+}
+
+H5mdFrame read_h5md_last_frame(const std::string& path) {
+  quiet_hdf5();
+  const hid_t file = check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open the file");
+  H5mdFrame frame;
+  try {
+    const hid_t set = check(H5Dopen2(file, "/particles/all/position/value", H5P_DEFAULT),
+                            "find /particles/all/position/value");
+    const hid_t space = H5Dget_space(set);
+    hsize_t dims[3] = {0, 0, 0};
+    if (H5Sget_simple_extent_ndims(space) != 3)
+      throw std::runtime_error("/particles/all/position/value is not [frame][i][dim]");
+    H5Sget_simple_extent_dims(space, dims, nullptr);
+    if (dims[0] == 0) throw std::runtime_error("/particles/all/position/value has no frames");
+    frame.positions = PointView<Kokkos::HostSpace>("kmdflow::h5md::positions", dims[1], dims[2]);
+    const hsize_t start[3] = {dims[0] - 1, 0, 0}, count[3] = {1, dims[1], dims[2]};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t memory = H5Screate_simple(3, count, nullptr);
+    check(H5Dread(set, H5T_NATIVE_DOUBLE, memory, space, H5P_DEFAULT, frame.positions.data()), "read positions", 0);
+    H5Sclose(memory);
+    H5Sclose(space);
+    H5Dclose(set);
+    if (H5Lexists(file, "/particles/all/mass", H5P_DEFAULT) > 0) {
+      H5O_info2_t info;
+      H5Oget_info_by_name3(file, "/particles/all/mass", &info, H5O_INFO_BASIC, H5P_DEFAULT);
+      // Time independent (a dataset [N]) or time dependent (a group with value[frame][N]).
+      const bool is_group = info.type == H5O_TYPE_GROUP;
+      const hid_t mass = check(H5Dopen2(file, is_group ? "/particles/all/mass/value" : "/particles/all/mass", H5P_DEFAULT), "open mass");
+      const hid_t mspace = H5Dget_space(mass);
+      hsize_t mdims[2] = {0, 0};
+      const int rank = H5Sget_simple_extent_ndims(mspace);
+      H5Sget_simple_extent_dims(mspace, mdims, nullptr);
+      const hsize_t n = rank == 2 ? mdims[1] : mdims[0];
+      if (n != dims[1]) throw std::runtime_error("/particles/all/mass has a different particle count");
+      frame.masses = ScalarView<Kokkos::HostSpace>("kmdflow::h5md::masses", n);
+      if (rank == 2) {
+        const hsize_t mstart[2] = {mdims[0] - 1, 0}, mcount[2] = {1, n};
+        H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mstart, nullptr, mcount, nullptr);
+      }
+      const hsize_t mcount1[1] = {n};
+      const hid_t mmemory = H5Screate_simple(1, mcount1, nullptr);
+      check(H5Dread(mass, H5T_NATIVE_DOUBLE, mmemory, mspace, H5P_DEFAULT, frame.masses.data()), "read mass", 0);
+      H5Sclose(mmemory);
+      H5Sclose(mspace);
+      H5Dclose(mass);
+    }
+  } catch (...) {
+    H5Fclose(file);
+    throw;
+  }
+  H5Fclose(file);
+  return frame;
+}
+
+} // namespace kmdflow

@@ -1,0 +1,29 @@
+#pragma once
+// The interface every force engine implements (DESIGN.md §4): pair sums of ∇G_s and G_s over the
+// particles and, for a samples target, its atoms. Density targets enter through their Fourier
+// potential in SobolevFlow, not here.
+
+#include <kmdflow/Types.hpp>
+
+#include <Kokkos_Profiling_ScopedRegion.hpp>
+
+#include <string>
+
+namespace kmdflow {
+
+class InteractionEngine {
+public:
+  virtual ~InteractionEngine() = default;
+  virtual std::string name() const = 0;
+
+  /// v_i = −Σ_{j≠i} w_j ∇G(x_i − x_j) + Σ_m u_m ∇G(x_i − y_m), for the N particles x with
+  /// weights w and the engine's atoms y_m with weights u_m (none for a density target).
+  virtual void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
+                          const PointView<>& v) = 0;
+
+  /// ½ Σ_{i≠j} w_i w_j G(x_i − x_j) − Σ_{i,m} w_i u_m G(x_i − y_m) + ½ Σ_{m≠n} u_m u_n G(y_m − y_n):
+  /// the pair part of the interaction energy, every diagonal term excluded (DESIGN.md §1).
+  virtual double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) = 0;
+};
+
+} // namespace kmdflow

@@ -1,0 +1,56 @@
+#pragma once
+// The sorted engine on T^1 (DESIGN.md §4): exact O(N log N) sums for integer s ≤ 4. G_s' is a
+// polynomial of degree 2s−1 in {x_i − x_j}; once the points are sorted, prefix sums of the powers
+// of the (re-centred) positions give every velocity, and the energy likewise.
+
+#include <kmdflow/InteractionEngine.hpp>
+#include <kmdflow/SobolevKernel.hpp>
+
+namespace kmdflow {
+
+namespace detail {
+inline constexpr int sorted_max_degree = 8; // G_4 is a polynomial of degree 8
+using SortedPolynomial = Kokkos::Array<double, sorted_max_degree + 1>;
+} // namespace detail
+
+template <class ExecutionSpace = kmdflow::ExecutionSpace>
+class SortedEngine1D final : public InteractionEngine {
+  static_assert(Kokkos::is_execution_space_v<ExecutionSpace>,
+                "SortedEngine1D: the template argument must be a Kokkos execution space");
+
+public:
+  using memory_space = typename ExecutionSpace::memory_space;
+
+  /// d = 1 and s ∈ {1, 2, 3, 4}.
+  static bool applies(const SobolevKernel& kernel) {
+    return kernel.has_closed_form() && kernel.s() <= 4;
+  }
+
+  SortedEngine1D(const ExecutionSpace& space, const SobolevKernel& kernel,
+                 std::size_t particle_count, const PointView<>& atoms = {},
+                 const ScalarView<>& atom_weights = {});
+
+  std::string name() const override { return "sorted"; }
+  void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
+                  const PointView<>& v) override;
+  double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
+
+private:
+  void sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  void correct_ties();
+
+  ExecutionSpace m_space;
+  std::size_t m_particles = 0, m_atoms = 0;
+  int m_derivative_degree = 0, m_value_degree = 0;
+  detail::SortedPolynomial m_before{}; // P(y) = G'(y) for y = {x_i − x_j} = x_i − x_j ∈ [0, 1)
+  detail::SortedPolynomial m_after{};  // P(y + 1), for x_i − x_j ∈ (−1, 0)
+  detail::SortedPolynomial m_value{};  // G(y)
+  double m_jump_before = 0, m_jump_after = 0; // P(0), P(1): what coincident points must not add
+
+  Kokkos::View<double*, memory_space> m_points, m_weights;    // particles, then atoms (−u_m)
+  Kokkos::View<double*, memory_space> m_sorted, m_sorted_weights; // sorted, centred at ½
+  Kokkos::View<int*, memory_space> m_order;                   // sorted index → point index
+  Kokkos::View<double*, memory_space> m_result;               // per sorted point
+};
+
+} // namespace kmdflow

@@ -1,0 +1,138 @@
+#include <kmdflow/DirectEngine1D.hpp>
+#include <kmdflow/SobolevFlow.hpp>
+#include <kmdflow/SortedEngine1D.hpp>
+
+#include <limits>
+#include <stdexcept>
+
+namespace kmdflow {
+
+ForceMethod parse_force_method(const std::string& name) {
+  if (name == "auto") return ForceMethod::automatic;
+  if (name == "direct") return ForceMethod::direct;
+  if (name == "sorted") return ForceMethod::sorted;
+  if (name == "spectral") return ForceMethod::spectral;
+  throw std::invalid_argument("unknown force method '" + name + "'");
+}
+
+ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel) {
+  if (kernel.dim() != 1)
+    throw std::invalid_argument("engines for d = 2, 3 are not available yet");
+  if (method == ForceMethod::automatic)
+    return SortedEngine1D<>::applies(kernel) ? ForceMethod::sorted : ForceMethod::direct;
+  if (method == ForceMethod::sorted && !SortedEngine1D<>::applies(kernel))
+    throw std::invalid_argument("the sorted engine needs d = 1 and an integer s in 1...4; use "
+                                "direct (or auto)");
+  if (method == ForceMethod::spectral)
+    throw std::invalid_argument("the spectral engine is not available in this version yet (use "
+                                "auto, direct or sorted)");
+  return method;
+}
+
+std::string to_string(ForceMethod method) {
+  switch (method) {
+  case ForceMethod::automatic: return "auto";
+  case ForceMethod::direct: return "direct";
+  case ForceMethod::sorted: return "sorted";
+  case ForceMethod::spectral: return "spectral";
+  }
+  return "?";
+}
+
+std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
+                                               const Target& target, std::size_t particle_count) {
+  method = resolve_force_method(method, kernel);
+  const ExecutionSpace space;
+  const auto& atoms = target.sample_positions();
+  const auto& atom_weights = target.sample_weights();
+  switch (method) {
+  case ForceMethod::sorted:
+    return std::make_unique<SortedEngine1D<>>(space, kernel, particle_count, atoms, atom_weights);
+  case ForceMethod::direct:
+    return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
+                                              particle_count, atoms, atom_weights);
+  case ForceMethod::spectral:
+  case ForceMethod::automatic: break;
+  }
+  throw std::logic_error("make_engine: unhandled method");
+}
+
+SobolevFlow::SobolevFlow(std::shared_ptr<const SobolevKernel> kernel,
+                         std::shared_ptr<const Target> target, ScalarView<> weights,
+                         std::unique_ptr<InteractionEngine> engine)
+    : m_kernel(std::move(kernel)), m_target(std::move(target)), m_weights(std::move(weights)),
+      m_engine(std::move(engine)) {
+  if (!m_kernel->has_finite_self_energy()) {
+    m_diagonal = std::numeric_limits<double>::infinity();
+    return;
+  }
+  const auto w = m_weights;
+  double sum = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::flow::weight_squares", Kokkos::RangePolicy<ExecutionSpace>(0, w.extent(0)),
+      KOKKOS_LAMBDA(std::size_t i, double& s) { s += w(i) * w(i); }, sum);
+  if (m_target->is_samples()) {
+    const auto u = m_target->sample_weights();
+    double atoms = 0;
+    Kokkos::parallel_reduce(
+        "kmdflow::flow::atom_weight_squares", Kokkos::RangePolicy<ExecutionSpace>(0, u.extent(0)),
+        KOKKOS_LAMBDA(std::size_t m, double& s) { s += u(m) * u(m); }, atoms);
+    sum += atoms;
+  }
+  m_diagonal = 0.5 * sum * m_kernel->value_at_zero();
+}
+
+void SobolevFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
+  m_engine->velocities(x, m_weights, v);
+  const auto& potential = m_target->potential();
+  if (potential.empty()) return;
+  // + ∇(G_s * ν)(x_i): the target attracts.
+  const int dim = this->dim();
+  Kokkos::parallel_for(
+      "kmdflow::flow::target_velocity", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(std::size_t i) {
+        double xi[3] = {0, 0, 0}, g[3];
+        for (int d = 0; d < dim; ++d) xi[d] = x(i, d);
+        potential.gradient(xi, g);
+        for (int d = 0; d < dim; ++d) v(i, d) += g[d];
+      });
+}
+
+Energies SobolevFlow::energies(const ConstPointView<>& x, const ConstPointView<>& v) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::flow::energies");
+  Energies e;
+  e.interaction_energy = m_engine->pair_energy(x, m_weights);
+  const auto w = m_weights;
+  const int dim = this->dim();
+  const auto& potential = m_target->potential();
+  if (!potential.empty()) {
+    double cross = 0;
+    Kokkos::parallel_reduce(
+        "kmdflow::flow::target_energy", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+        KOKKOS_LAMBDA(std::size_t i, double& sum) {
+          double xi[3] = {0, 0, 0};
+          for (int d = 0; d < dim; ++d) xi[d] = x(i, d);
+          sum += w(i) * potential.value(xi);
+        },
+        cross);
+    e.interaction_energy += m_target->self_energy() - cross;
+  } else if (!m_target->is_samples()) {
+    e.interaction_energy += m_target->self_energy();
+  }
+  e.energy = e.interaction_energy + m_diagonal;
+  double dissipation = 0, max_speed2 = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::flow::dissipation", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
+      KOKKOS_LAMBDA(std::size_t i, double& sum, double& largest) {
+        double speed2 = 0;
+        for (int d = 0; d < dim; ++d) speed2 += v(i, d) * v(i, d);
+        sum += w(i) * speed2;
+        if (speed2 > largest) largest = speed2;
+      },
+      dissipation, Kokkos::Max<double>(max_speed2));
+  e.dissipation = dissipation;
+  e.max_speed = Kokkos::sqrt(max_speed2);
+  return e;
+}
+
+} // namespace kmdflow

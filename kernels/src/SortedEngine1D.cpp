@@ -1,0 +1,315 @@
+#include <kmdflow/SortedEngine1D.hpp>
+
+#include <Kokkos_Sort.hpp>
+
+#include <stdexcept>
+
+namespace kmdflow {
+
+namespace {
+
+using detail::sorted_max_degree;
+using detail::SortedPolynomial;
+constexpr int max_terms = sorted_max_degree + 1;
+
+// Σ_j q_j b_j^p for p = 0 … degree, each with a Neumaier compensation term: the velocities are
+// differences of such sums, so their rounding error must stay at a few ulps of the sums.
+struct PowerSums {
+  double hi[max_terms];
+  double lo[max_terms];
+
+  KOKKOS_INLINE_FUNCTION void zero() {
+    for (int p = 0; p < max_terms; ++p) hi[p] = lo[p] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void add(int p, double x) {
+    const double t = hi[p] + x;
+    lo[p] += Kokkos::fabs(hi[p]) >= Kokkos::fabs(x) ? (hi[p] - t) + x : (x - t) + hi[p];
+    hi[p] = t;
+  }
+  KOKKOS_INLINE_FUNCTION void merge(const PowerSums& other, int degree) {
+    for (int p = 0; p <= degree; ++p) {
+      add(p, other.hi[p]);
+      lo[p] += other.lo[p];
+    }
+  }
+  KOKKOS_INLINE_FUNCTION double value(int p) const { return hi[p] + lo[p]; }
+};
+
+// The Taylor coefficients Q^{(p)}(a)/p!, p = 0 … n, of the polynomial Q (repeated synthetic
+// division), so that Q(a − b) = Σ_p c_p (−b)^p.
+KOKKOS_INLINE_FUNCTION void taylor_shift(const SortedPolynomial& q, int n, double a, double* c) {
+  for (int p = 0; p <= n; ++p) c[p] = q[p];
+  for (int i = 0; i < n; ++i)
+    for (int j = n - 1; j >= i; --j) c[j] += a * c[j + 1];
+}
+
+template <class ExecutionSpace>
+struct PowerTotals {
+  using value_type = PowerSums;
+  Kokkos::View<const double*, typename ExecutionSpace::memory_space> b, q;
+  int degree;
+  KOKKOS_FUNCTION void init(value_type& v) const { v.zero(); }
+  KOKKOS_FUNCTION void join(value_type& dst, const value_type& src) const { dst.merge(src, degree); }
+  KOKKOS_FUNCTION void operator()(int i, value_type& v) const {
+    double power = q(i);
+    for (int p = 0; p <= degree; ++p, power *= b(i)) v.add(p, power);
+  }
+};
+
+// v_i = −[Σ_{j<i} q_j P(a_i − b_j) + Σ_{j>i} q_j P(a_i − b_j + 1)] in sorted order, from the
+// exclusive prefix sums that the scan hands to its final pass.
+template <class ExecutionSpace>
+struct VelocityScan {
+  using value_type = PowerSums;
+  Kokkos::View<const double*, typename ExecutionSpace::memory_space> b, q;
+  Kokkos::View<double*, typename ExecutionSpace::memory_space> out;
+  SortedPolynomial before, after;
+  PowerSums totals;
+  int degree;
+
+  KOKKOS_FUNCTION void init(value_type& v) const { v.zero(); }
+  KOKKOS_FUNCTION void join(value_type& dst, const value_type& src) const { dst.merge(src, degree); }
+  KOKKOS_FUNCTION void operator()(int i, value_type& prefix, bool final) const {
+    const double a = b(i);
+    if (final) {
+      double c_before[max_terms], c_after[max_terms];
+      taylor_shift(before, degree, a, c_before);
+      taylor_shift(after, degree, a, c_after);
+      double sum = 0, own = q(i), sign = 1;
+      for (int p = 0; p <= degree; ++p, own *= a, sign = -sign) {
+        const double below = prefix.value(p);
+        const double above = totals.value(p) - below - own;
+        sum += sign * (c_before[p] * below + c_after[p] * above);
+      }
+      out(i) = -sum;
+    }
+    double power = q(i);
+    for (int p = 0; p <= degree; ++p, power *= a) prefix.add(p, power);
+  }
+};
+
+// q_i Σ_{j<i} q_j G(a_i − b_j), whose total is the pair energy (each unordered pair once).
+template <class ExecutionSpace>
+struct EnergyScan {
+  using value_type = PowerSums;
+  Kokkos::View<const double*, typename ExecutionSpace::memory_space> b, q;
+  Kokkos::View<double*, typename ExecutionSpace::memory_space> out;
+  SortedPolynomial value;
+  int degree;
+
+  KOKKOS_FUNCTION void init(value_type& v) const { v.zero(); }
+  KOKKOS_FUNCTION void join(value_type& dst, const value_type& src) const { dst.merge(src, degree); }
+  KOKKOS_FUNCTION void operator()(int i, value_type& prefix, bool final) const {
+    const double a = b(i);
+    if (final) {
+      double c[max_terms];
+      taylor_shift(value, degree, a, c);
+      double sum = 0, sign = 1;
+      for (int p = 0; p <= degree; ++p, sign = -sign) sum += sign * c[p] * prefix.value(p);
+      out(i) = q(i) * sum;
+    }
+    double power = q(i);
+    for (int p = 0; p <= degree; ++p, power *= a) prefix.add(p, power);
+  }
+};
+
+struct CompensatedSum {
+  double hi, lo;
+};
+
+template <class ExecutionSpace>
+struct CompensatedTotal {
+  using value_type = CompensatedSum;
+  Kokkos::View<const double*, typename ExecutionSpace::memory_space> x;
+  KOKKOS_FUNCTION void init(value_type& v) const { v.hi = v.lo = 0; }
+  KOKKOS_FUNCTION static void add(value_type& v, double y) {
+    const double t = v.hi + y;
+    v.lo += Kokkos::fabs(v.hi) >= Kokkos::fabs(y) ? (v.hi - t) + y : (y - t) + v.hi;
+    v.hi = t;
+  }
+  KOKKOS_FUNCTION void join(value_type& dst, const value_type& src) const {
+    add(dst, src.hi);
+    dst.lo += src.lo;
+  }
+  KOKKOS_FUNCTION void operator()(int i, value_type& v) const { add(v, x(i)); }
+};
+
+SortedPolynomial to_array(const std::vector<double>& c) {
+  SortedPolynomial a{};
+  for (std::size_t k = 0; k < c.size(); ++k) a[k] = c[k];
+  return a;
+}
+
+} // namespace
+
+template <class ExecutionSpace>
+SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
+                                               const SobolevKernel& kernel,
+                                               std::size_t particle_count, const PointView<>& atoms,
+                                               const ScalarView<>& atom_weights)
+    : m_space(space), m_particles(particle_count), m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+  if (!applies(kernel))
+    throw std::invalid_argument("the sorted engine needs d = 1 and s ∈ {1, 2, 3, 4}");
+  if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
+    throw std::invalid_argument("SortedEngine1D: one weight per atom is needed");
+
+  const auto derivative = kernel.closed_form_derivative_polynomial();
+  const auto value = kernel.closed_form_value_polynomial();
+  m_derivative_degree = int(derivative.size()) - 1;
+  m_value_degree = int(value.size()) - 1;
+  m_before = to_array(derivative);
+  m_value = to_array(value);
+  // P(y + 1) = Σ_m c_m (y + 1)^m: the Taylor shift of P to the point 1.
+  double shifted[max_terms];
+  taylor_shift(m_before, m_derivative_degree, 1.0, shifted);
+  for (int p = 0; p <= m_derivative_degree; ++p) m_after[p] = shifted[p];
+  m_jump_before = m_before[0];
+  m_jump_after = m_after[0];
+
+  const std::size_t total = m_particles + m_atoms;
+  auto alloc = [&](const std::string& label) {
+    return Kokkos::View<double*, memory_space>(
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, label), total);
+  };
+  m_points = alloc("kmdflow::sorted::points");
+  m_weights = alloc("kmdflow::sorted::weights");
+  m_sorted = alloc("kmdflow::sorted::sorted_points");
+  m_sorted_weights = alloc("kmdflow::sorted::sorted_weights");
+  m_result = alloc("kmdflow::sorted::result");
+  if (m_atoms == 0) return;
+  const auto points = m_points, weights = m_weights;
+  const auto n = m_particles;
+  Kokkos::parallel_for(
+      "kmdflow::sorted::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_atoms),
+      KOKKOS_LAMBDA(std::size_t m) {
+        points(n + m) = atoms(m, 0);
+        weights(n + m) = -atom_weights(m);
+      });
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x,
+                                                 const ConstScalarView<>& w) {
+  if (x.extent(0) != m_particles || w.extent(0) != m_particles)
+    throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");
+  Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::sort");
+  const auto points = m_points, weights = m_weights;
+  Kokkos::parallel_for(
+      "kmdflow::sorted::load_particles", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
+      KOKKOS_LAMBDA(std::size_t i) {
+        points(i) = x(i, 0);
+        weights(i) = w(i);
+      });
+  // Counting sort into ~one bin per two points, then sorting within the (short) bins: O(N) for
+  // the near-uniform particle sets of a flow towards a density, and parallel on every backend.
+  const std::size_t total = m_particles + m_atoms;
+  using Keys = Kokkos::View<double*, memory_space>;
+  using BinOp = Kokkos::BinOp1D<Keys>;
+  const int bins = int(std::max<std::size_t>(1, total / 2));
+  Kokkos::BinSort<Keys, BinOp> sorter(m_space, points, BinOp(bins, 0.0, 1.0), true);
+  sorter.create_permute_vector(m_space);
+  const auto order = sorter.get_permute_vector();
+  m_order = Kokkos::View<int*, memory_space>(
+      Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
+  const auto my_order = m_order, sorted = m_sorted, sorted_weights = m_sorted_weights;
+  Kokkos::parallel_for(
+      "kmdflow::sorted::gather", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+      KOKKOS_LAMBDA(std::size_t i) {
+        const int j = order(i);
+        my_order(i) = j;
+        sorted(i) = points(j) - 0.5; // centred: every |b| ≤ ½ keeps the powers small
+        sorted_weights(i) = weights(j);
+      });
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::correct_ties() {
+  // Coincident points must contribute G'(0) = 0, but the sorted sums gave them P(0) (earlier in
+  // the order) or P(1) (later). Only s = 1 has P(0) ≠ P(1); ties are rare, so check first.
+  if (m_jump_before == 0 && m_jump_after == 0) return;
+  const std::size_t total = m_particles + m_atoms;
+  const auto sorted = m_sorted, q = m_sorted_weights, result = m_result;
+  int ties = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::sorted::count_ties", Kokkos::RangePolicy<ExecutionSpace>(m_space, 1, total),
+      KOKKOS_LAMBDA(std::size_t i, int& count) { count += sorted(i) == sorted(i - 1); }, ties);
+  if (ties == 0) return;
+  Kokkos::View<double*, memory_space> prefix("kmdflow::sorted::weight_prefix", total + 1);
+  Kokkos::parallel_scan(
+      "kmdflow::sorted::weight_prefix", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+      KOKKOS_LAMBDA(std::size_t i, double& sum, bool final) {
+        sum += q(i);
+        if (final) prefix(i + 1) = sum;
+      });
+  const double jump_before = m_jump_before, jump_after = m_jump_after;
+  const int n = int(total);
+  Kokkos::parallel_for(
+      "kmdflow::sorted::correct_ties", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+      KOKKOS_LAMBDA(int i) {
+        // The tie group [lo, hi) of point i, by binary search in the sorted positions.
+        int lo = 0, hi = i;
+        while (lo < hi) {
+          const int mid = (lo + hi) / 2;
+          if (sorted(mid) < sorted(i)) lo = mid + 1;
+          else hi = mid;
+        }
+        const int first = lo;
+        lo = i + 1, hi = n;
+        while (lo < hi) {
+          const int mid = (lo + hi) / 2;
+          if (sorted(mid) <= sorted(i)) lo = mid + 1;
+          else hi = mid;
+        }
+        const int last = lo;
+        if (last - first > 1)
+          result(i) += (prefix(i) - prefix(first)) * jump_before +
+                       (prefix(last) - prefix(i + 1)) * jump_after;
+      });
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
+                                                const ConstScalarView<>& w, const PointView<>& v) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::velocities");
+  sort_points(x, w);
+  const int total = int(m_particles + m_atoms);
+  const int degree = m_derivative_degree;
+  PowerSums totals;
+  Kokkos::parallel_reduce("kmdflow::sorted::power_totals",
+                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+                          PowerTotals<ExecutionSpace>{m_sorted, m_sorted_weights, degree}, totals);
+  Kokkos::parallel_scan("kmdflow::sorted::velocity_scan",
+                        Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+                        VelocityScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_before,
+                                                     m_after, totals, degree});
+  correct_ties();
+  const auto order = m_order, result = m_result;
+  const int n = int(m_particles);
+  Kokkos::parallel_for(
+      "kmdflow::sorted::scatter", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+      KOKKOS_LAMBDA(int i) {
+        const int j = order(i);
+        if (j < n) v(j, 0) = result(i);
+      });
+}
+
+template <class ExecutionSpace>
+double SortedEngine1D<ExecutionSpace>::pair_energy(const ConstPointView<>& x,
+                                                   const ConstScalarView<>& w) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::pair_energy");
+  sort_points(x, w);
+  const int total = int(m_particles + m_atoms);
+  Kokkos::parallel_scan("kmdflow::sorted::energy_scan",
+                        Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+                        EnergyScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_value,
+                                                   m_value_degree});
+  CompensatedSum energy;
+  Kokkos::parallel_reduce("kmdflow::sorted::energy_total",
+                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+                          CompensatedTotal<ExecutionSpace>{m_result}, energy);
+  return energy.hi + energy.lo;
+}
+
+template class SortedEngine1D<kmdflow::ExecutionSpace>;
+
+} // namespace kmdflow
