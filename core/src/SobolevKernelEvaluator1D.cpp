@@ -26,8 +26,15 @@ int chebyshev_fit(F&& f, Kokkos::Array<double, SobolevKernelEvaluator1D::max_che
     c[k] = (k == 0 ? 1.0 : 2.0) * sum / n;
     largest = std::max(largest, std::abs(c[k]));
   }
+  // The coefficients decay geometrically (the nearest singularity, the image at |x| = 1, lies at
+  // u = 1) until they reach the ~1e-15 noise of the Ewald values; the series stops there.
   int terms = n;
-  while (terms > 1 && std::abs(c[terms - 1]) < 1e-18 * largest) c[--terms] = 0;
+  for (int k = 1; k + 1 < n; ++k)
+    if (std::abs(c[k]) < 1e-15 * largest && std::abs(c[k + 1]) < 1e-15 * largest) {
+      terms = k;
+      break;
+    }
+  for (int k = terms; k < n; ++k) c[k] = 0;
   return terms;
 }
 

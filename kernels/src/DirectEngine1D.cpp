@@ -74,13 +74,12 @@ void DirectEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
                                                 const ConstScalarView<>& w, const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::velocities");
   load_sources(x, w);
-  const auto evaluator = m_kernel;
   // G'(0) = 0, so the self term needs no exclusion.
-  detail::tiled_pair_sum(m_space, "kmdflow::direct::velocity", Kokkos::subview(x, Kokkos::ALL, 0),
-                         m_sources, m_velocity_weights, Kokkos::subview(v, Kokkos::ALL, 0),
-                         KOKKOS_LAMBDA(double t, double z, int, int) {
-                           return evaluator.derivative(t - z);
-                         });
+  m_kernel.with_derivative([&](auto derivative) {
+    detail::tiled_pair_sum(m_space, "kmdflow::direct::velocity", Kokkos::subview(x, Kokkos::ALL, 0),
+                           m_sources, m_velocity_weights, Kokkos::subview(v, Kokkos::ALL, 0),
+                           KOKKOS_LAMBDA(double t, double z, int, int) { return derivative(t - z); });
+  });
 }
 
 template <class ExecutionSpace>
@@ -88,13 +87,14 @@ double DirectEngine1D<ExecutionSpace>::pair_energy(const ConstPointView<>& x,
                                                    const ConstScalarView<>& w) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::pair_energy");
   load_sources(x, w);
-  const auto evaluator = m_kernel;
   const auto rows = Kokkos::subview(m_rows, std::make_pair(std::size_t(0), m_particles));
-  detail::tiled_pair_sum(m_space, "kmdflow::direct::energy_rows", Kokkos::subview(x, Kokkos::ALL, 0),
-                         m_sources, m_energy_weights, rows,
-                         KOKKOS_LAMBDA(double t, double z, int i, int p) {
-                           return i == p ? 0.0 : evaluator.value(t - z);
-                         });
+  m_kernel.with_value([&](auto value) {
+    detail::tiled_pair_sum(m_space, "kmdflow::direct::energy_rows", Kokkos::subview(x, Kokkos::ALL, 0),
+                           m_sources, m_energy_weights, rows,
+                           KOKKOS_LAMBDA(double t, double z, int i, int p) {
+                             return i == p ? 0.0 : value(t - z);
+                           });
+  });
   double energy = 0;
   Kokkos::parallel_reduce(
       "kmdflow::direct::energy_sum", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),

@@ -7,12 +7,16 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <utility>
+
 namespace kmdflow {
 
 class SobolevKernelEvaluator1D {
 public:
   static constexpr int max_polynomial_degree = 16;
   static constexpr int max_chebyshev_terms = 40;
+  using Coefficients = Kokkos::Array<double, max_chebyshev_terms>;
+  using PolynomialCoefficients = Kokkos::Array<double, max_polynomial_degree + 1>;
 
   SobolevKernelEvaluator1D() = default;
   /// Builds the evaluator: closed forms where available (unless use_closed_form is false),
@@ -20,6 +24,8 @@ public:
   explicit SobolevKernelEvaluator1D(const SobolevKernel& kernel, bool use_closed_form = true);
 
   bool uses_closed_form() const { return m_closed_form; }
+  /// Chebyshev terms kept for G − S and for (G' − S')/(2x).
+  std::pair<int, int> terms() const { return {m_regular_terms, m_slope_terms}; }
 
   /// G_s'(dx) for a coordinate difference dx (any real); 0 at coincident points (DESIGN.md §1).
   KOKKOS_INLINE_FUNCTION double derivative(double dx) const {
@@ -39,22 +45,27 @@ public:
     const double x = dx - Kokkos::round(dx);
     const double r = Kokkos::fabs(x);
     const double regular = chebyshev(m_regular, m_regular_terms, x * x);
-    if (r == 0) return m_exponent > 0 || (m_log_case && m_log_power > 0)
-                           ? regular : Kokkos::Experimental::infinity_v<double>;
+    if (r == 0)
+      return m_exponent > 0 || (m_log_case && m_log_power > 0) ? regular
+                                                               : Kokkos::Experimental::infinity_v<double>;
     return singular_value(r) + regular;
   }
 
-private:
-  KOKKOS_INLINE_FUNCTION static double horner(const Kokkos::Array<double, max_polynomial_degree + 1>& c,
-                                              int degree, double y) {
+  /// Calls f(op), op(dx) = G'(dx) for dx ∈ (−1, 1) (differences of wrapped positions), with op of
+  /// a type that fixes the polynomial degree or the kind of singularity at compile time, so that
+  /// the engines' loops over pairs unroll and vectorise.
+  template <class F> void with_derivative(F&& f) const;
+  /// Likewise with op(dx) = G(dx).
+  template <class F> void with_value(F&& f) const;
+
+  // Pieces the specialised forms share.
+  KOKKOS_INLINE_FUNCTION static double horner(const PolynomialCoefficients& c, int degree, double y) {
     double v = c[degree];
     for (int k = degree - 1; k >= 0; --k) v = v * y + c[k];
     return v;
   }
-
   // Clenshaw's recurrence for Σ c_k T_k(t), t = 8u − 1 maps u ∈ [0, ¼] onto [−1, 1].
-  KOKKOS_INLINE_FUNCTION static double chebyshev(const Kokkos::Array<double, max_chebyshev_terms>& c,
-                                                 int terms, double u) {
+  KOKKOS_INLINE_FUNCTION static double chebyshev(const Coefficients& c, int terms, double u) {
     const double t = 8 * u - 1, two_t = 2 * t;
     double b1 = 0, b2 = 0;
     for (int k = terms - 1; k >= 1; --k) {
@@ -64,36 +75,109 @@ private:
     }
     return t * b1 - b2 + c[0];
   }
-
-  KOKKOS_INLINE_FUNCTION double singular_value(double r) const {
-    if (m_log_case) return m_c * integer_power(r, 2 * m_log_power) * Kokkos::log(r);
-    return m_c * Kokkos::pow(r, m_exponent);
-  }
-
-  KOKKOS_INLINE_FUNCTION double singular_gradient_factor(double r) const {
-    if (m_log_case)
-      return m_c * integer_power(r, 2 * m_log_power - 2) * (2 * m_log_power * Kokkos::log(r) + 1);
-    return m_c * m_exponent * Kokkos::pow(r, m_exponent - 2);
-  }
-
   KOKKOS_INLINE_FUNCTION static double integer_power(double r, int n) {
     double p = 1.0;
     for (int k = 0; k < n; ++k) p *= r;
     for (int k = 0; k > n; --k) p /= r;
     return p;
   }
+  KOKKOS_INLINE_FUNCTION double singular_value(double r) const {
+    if (m_log_case) return m_c * integer_power(r, 2 * m_log_power) * Kokkos::log(r);
+    return m_c * Kokkos::pow(r, m_exponent);
+  }
+  KOKKOS_INLINE_FUNCTION double singular_gradient_factor(double r) const {
+    if (m_log_case)
+      return m_c * integer_power(r, 2 * m_log_power - 2) * (2 * m_log_power * Kokkos::log(r) + 1);
+    return m_c * m_exponent * Kokkos::pow(r, m_exponent - 2);
+  }
 
   bool m_closed_form = false;
   int m_value_degree = 0, m_derivative_degree = 0;
-  Kokkos::Array<double, max_polynomial_degree + 1> m_value_polynomial{};
-  Kokkos::Array<double, max_polynomial_degree + 1> m_derivative_polynomial{};
+  PolynomialCoefficients m_value_polynomial{};
+  PolynomialCoefficients m_derivative_polynomial{};
 
   bool m_log_case = false;
   int m_log_power = 0;
   double m_c = 0, m_exponent = 0;
   int m_regular_terms = 0, m_slope_terms = 0;
-  Kokkos::Array<double, max_chebyshev_terms> m_regular{}; // G − S as a series in u = x²
-  Kokkos::Array<double, max_chebyshev_terms> m_slope{};   // (G' − S')/(2x), likewise
+  Coefficients m_regular{}; // G − S as a series in u = x²
+  Coefficients m_slope{};   // (G' − S')/(2x), likewise
 };
+
+namespace detail {
+
+/// A polynomial of fixed degree in y = {dx}, dx ∈ (−1, 1); 0 at dx = 0 for the derivative.
+template <int Degree> struct BernoulliPolynomial {
+  Kokkos::Array<double, Degree + 1> c;
+  bool zero_at_origin;
+  KOKKOS_INLINE_FUNCTION double operator()(double dx) const {
+    // y = {dx}: adds exactly 1 for dx < 0. copysign keeps this branch-free, so the loop
+    // vectorises even without SSE4's blend (a data-dependent branch mispredicts half the time).
+    const double y = dx + (0.5 - 0.5 * Kokkos::copysign(1.0, dx));
+    double v = c[Degree];
+    for (int k = Degree - 1; k >= 0; --k) v = v * y + c[k];
+    return (zero_at_origin && dx == 0) ? 0.0 : v;
+  }
+};
+
+/// G' = x (S'(r)/r + 2 D(x²)) for dx ∈ (−1, 1), the singularity's kind fixed at compile time.
+template <bool LogCase> struct SplitDerivative {
+  SobolevKernelEvaluator1D e;
+  KOKKOS_INLINE_FUNCTION double operator()(double dx) const {
+    const double x = dx > 0.5 ? dx - 1 : (dx < -0.5 ? dx + 1 : dx);
+    const double r2 = x * x;
+    if (r2 == 0) return 0.0;
+    double singular;
+    if constexpr (LogCase) // c_m r^{2m−2} (2m ln r + 1) = c_m r^{2m−2} (m ln r² + 1)
+      singular = e.m_c * SobolevKernelEvaluator1D::integer_power(r2, e.m_log_power - 1) *
+                 (e.m_log_power * Kokkos::log(r2) + 1);
+    else // c p r^{p−2} = c p (r²)^{p/2 − 1}
+      singular = e.m_c * e.m_exponent * Kokkos::pow(r2, 0.5 * e.m_exponent - 1);
+    return x * (singular + 2 * SobolevKernelEvaluator1D::chebyshev(e.m_slope, e.m_slope_terms, r2));
+  }
+};
+
+struct GeneralValue {
+  SobolevKernelEvaluator1D e;
+  KOKKOS_INLINE_FUNCTION double operator()(double dx) const { return e.value(dx); }
+};
+
+template <int Degree>
+BernoulliPolynomial<Degree> make_polynomial(const SobolevKernelEvaluator1D::PolynomialCoefficients& c,
+                                            bool zero_at_origin) {
+  BernoulliPolynomial<Degree> p{{}, zero_at_origin};
+  for (int k = 0; k <= Degree; ++k) p.c[k] = c[k];
+  return p;
+}
+
+} // namespace detail
+
+template <class F> void SobolevKernelEvaluator1D::with_derivative(F&& f) const {
+  if (m_closed_form) {
+    switch (m_derivative_degree) {
+    case 1: return f(detail::make_polynomial<1>(m_derivative_polynomial, true));
+    case 3: return f(detail::make_polynomial<3>(m_derivative_polynomial, true));
+    case 5: return f(detail::make_polynomial<5>(m_derivative_polynomial, true));
+    case 7: return f(detail::make_polynomial<7>(m_derivative_polynomial, true));
+    default: break;
+    }
+  }
+  if (!m_closed_form && m_log_case) return f(detail::SplitDerivative<true>{*this});
+  if (!m_closed_form) return f(detail::SplitDerivative<false>{*this});
+  return f(detail::GeneralValue{*this}); // unreachable: closed forms have odd degree ≤ 7
+}
+
+template <class F> void SobolevKernelEvaluator1D::with_value(F&& f) const {
+  if (m_closed_form) {
+    switch (m_value_degree) {
+    case 2: return f(detail::make_polynomial<2>(m_value_polynomial, false));
+    case 4: return f(detail::make_polynomial<4>(m_value_polynomial, false));
+    case 6: return f(detail::make_polynomial<6>(m_value_polynomial, false));
+    case 8: return f(detail::make_polynomial<8>(m_value_polynomial, false));
+    default: break;
+    }
+  }
+  return f(detail::GeneralValue{*this});
+}
 
 } // namespace kmdflow

@@ -5,6 +5,14 @@
 
 #include <Kokkos_Core.hpp>
 
+// Lets the compiler vectorise a host reduction loop (strict IEEE otherwise forbids reordering).
+#if defined(KOKKOS_ENABLE_OPENMP) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#define KMDFLOW_PRAGMA(x) _Pragma(#x)
+#define KMDFLOW_SIMD_REDUCTION(...) KMDFLOW_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#else
+#define KMDFLOW_SIMD_REDUCTION(...)
+#endif
+
 namespace kmdflow::detail {
 
 template <class ExecutionSpace, class TargetView, class SourceView, class WeightView,
@@ -23,6 +31,7 @@ void tiled_pair_sum(const ExecutionSpace& space, const char* label, const Target
   const int team_size = on_host ? 1 : 128;
   const int block = on_host ? 64 : team_size;      // targets per team
   const int tile = on_host ? 1024 : 2 * team_size; // sources per scratch tile
+  constexpr int unroll = on_host ? 4 : 1;           // targets per thread and pass
   const int league = (n_targets + block - 1) / block;
   const std::size_t bytes = 2 * Scratch::shmem_size(tile) + Scratch::shmem_size(block);
 
@@ -42,12 +51,33 @@ void tiled_pair_sum(const ExecutionSpace& space, const char* label, const Target
             q(p) = weights(p0 + p);
           });
           team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, i1 - i0), [&](int k) {
-            const int i = i0 + k;
-            const double ti = targets(i);
-            double sum = 0;
-            for (int p = 0; p < np; ++p) sum += q(p) * op(ti, z(p), i, p0 + p);
-            acc(k) += sum;
+          // Each thread takes `unroll` targets at once: independent accumulation chains that hide
+          // the latency of the kernel evaluation, each source read once for all of them.
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, (i1 - i0 + unroll - 1) / unroll), [&](int b) {
+            const int k0 = b * unroll;
+            double t[unroll], s[unroll];
+            int i[unroll];
+            for (int u = 0; u < unroll; ++u) {
+              i[u] = i0 + (k0 + u < i1 - i0 ? k0 + u : k0); // repeat a valid target past the end
+              t[u] = targets(i[u]);
+              s[u] = 0;
+            }
+            if constexpr (unroll == 4) {
+              double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+              KMDFLOW_SIMD_REDUCTION(s0, s1, s2, s3)
+              for (int p = 0; p < np; ++p) {
+                const double zp = z(p), qp = q(p);
+                s0 += qp * op(t[0], zp, i[0], p0 + p);
+                s1 += qp * op(t[1], zp, i[1], p0 + p);
+                s2 += qp * op(t[2], zp, i[2], p0 + p);
+                s3 += qp * op(t[3], zp, i[3], p0 + p);
+              }
+              s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+            } else {
+              for (int p = 0; p < np; ++p)
+                for (int u = 0; u < unroll; ++u) s[u] += q(p) * op(t[u], z(p), i[u], p0 + p);
+            }
+            for (int u = 0; u < unroll && k0 + u < i1 - i0; ++u) acc(k0 + u) += s[u];
           });
         }
         team.team_barrier();

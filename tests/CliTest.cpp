@@ -1,0 +1,236 @@
+// The command line contract (DESIGN.md §7): exit codes, one-line errors naming the key, no run
+// directory for bad input, the files of a run, eval's output.
+#include <kmdflow/H5md.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <fcntl.h>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+protected:
+  void SetUp() override {
+    m_dir = fs::path(testing::TempDir()) / ("kmdflow_cli_" + std::to_string(getpid()) + "_" +
+                                            testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(m_dir);
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override { fs::remove_all(m_dir); }
+
+  fs::path file(const std::string& name, const std::string& content) {
+    const auto p = m_dir / name;
+    std::ofstream(p) << content;
+    return p;
+  }
+
+  Result kmdflow(const std::string& args) {
+    const auto out = m_dir / "stdout.txt", err = m_dir / "stderr.txt";
+    const std::string command = "cd '" + m_dir.string() + "' && OMP_PROC_BIND=false '" KMDFLOW_BINARY "' " + args +
+                                " > '" + out.string() + "' 2> '" + err.string() + "'";
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+
+  fs::path m_dir;
+};
+
+const char* small_run = R"({"dim": 1, "s": 1, "particles": {"count": 200, "seed": 4},
+  "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.5}]},
+  "time": {"t_end": 0.5, "dt": 0.05}, "output": {"plots": false}})";
+
+} // namespace
+
+// Every kind of bad input: exit code 2, exactly one line on stderr starting with "error:" and
+// naming the key or file, and no run directory.
+TEST_F(Cli, BadInputIsRefusedWithOneLine) {
+  struct Case {
+    std::string config, set, expect;
+  };
+  const std::vector<Case> cases = {
+      {R"({"dim": 1, "s": 1,)", "", "malformed JSON"},
+      {R"({"dim": 1, "s": 1, "colour": "red"})", "", "colour"},
+      {R"({"dim": 1, "s": 1, "time": {"t_end": 1, "dtt": 0.1}})", "", "time.dtt"},
+      {R"({"dim": 1, "s": 0})", "", "s:"},
+      {R"({"dim": 1, "s": -2})", "", "s:"},
+      {R"({"dim": 4, "s": 1})", "", "dim"},
+      {R"({"dim": 1, "s": 1, "particles": {"count": 0}})", "", "particles.count"},
+      {R"({"dim": 1, "s": "one"})", "", "s:"},
+      {R"({"dim": 1, "s": 1, "initial": {"type": "file", "path": "missing.csv"}})", "", "initial.path"},
+      {R"({"dim": 1, "s": 1, "target": {"type": "samples", "path": "nowhere.csv"}})", "", "target.path"},
+      {R"({"dim": 1, "s": 1, "time": {"dt": 0}})", "", "time.dt"},
+      {R"({"dim": 1, "s": 1, "time": {"dt": -0.1}})", "", "time.dt"},
+      {R"({"dim": 1, "s": 1})", "--set time.integrator=leapfrog", "time.integrator"},
+      {R"({"dim": 1, "s": 1})", "--set particles.count=abc", "particles.count"},
+      {R"({"dim": 1, "s": 0.5, "target": {"type": "samples", "path": "samples.csv"}})", "", "s:"},
+      {R"({"dim": 1, "s": 1.5, "forces": {"method": "sorted"}})", "", "forces.method"},
+      {R"({"dim": 1, "s": 1, "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 1.5}]}})", "", "initial.modes"},
+  };
+  file("samples.csv", "x\n0.1\n0.5\n");
+  for (const auto& c : cases) {
+    const auto config = file("bad.json", c.config);
+    const auto r = kmdflow("run bad.json --out run " + c.set);
+    EXPECT_EQ(r.code, 2) << c.config << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << "expected '" << c.expect << "' in: " << r.err;
+    EXPECT_FALSE(fs::exists(m_dir / "run")) << c.config;
+  }
+  const auto missing = kmdflow("run does-not-exist.json");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("does-not-exist.json"), std::string::npos);
+  EXPECT_EQ(kmdflow("frobnicate").code, 2);
+}
+
+TEST_F(Cli, RunWritesTheContractFiles) {
+  file("run.json", small_run);
+  const auto r = kmdflow("run run.json --out out --set particles.count=300");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"config.json", "series.csv", "trajectory.h5", "summary.json"})
+    EXPECT_TRUE(fs::exists(m_dir / "out" / name)) << name;
+  for (const auto& entry : fs::directory_iterator(m_dir / "out"))
+    EXPECT_NE(entry.path().extension(), ".part") << "a temporary file was left: " << entry.path();
+
+  const auto series = slurp(m_dir / "out" / "series.csv");
+  EXPECT_EQ(series.substr(0, series.find('\n')), "step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+  const auto config = json::parse(slurp(m_dir / "out" / "config.json"));
+  EXPECT_EQ(config["particles"]["count"], 300);
+  EXPECT_EQ(config["particles"]["seed"], 4);
+  EXPECT_EQ(config["time"]["integrator"], "rk4"); // a default, resolved
+  EXPECT_EQ(config["kmdflow"]["engine"], "sorted");
+  EXPECT_TRUE(config["kmdflow"].contains("backend"));
+  const auto summary = json::parse(slurp(m_dir / "out" / "summary.json"));
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_EQ(summary["steps"], 10);
+
+  const auto frame = kmdflow::read_h5md_last_frame((m_dir / "out" / "trajectory.h5").string());
+  EXPECT_EQ(frame.positions.extent(0), 300u);
+  EXPECT_EQ(frame.positions.extent(1), 1u);
+  EXPECT_NEAR(frame.masses(0), 1.0 / 300, 1e-15);
+
+  // The resolved configuration runs again as it is, and gives the same result.
+  const auto again = kmdflow("run out/config.json --out again");
+  ASSERT_EQ(again.code, 0) << again.err;
+  const auto a = slurp(m_dir / "out" / "series.csv"), b = slurp(m_dir / "again" / "series.csv");
+  auto energies = [](const std::string& s) { // the energy column of the last row
+    const auto last = s.substr(s.rfind('\n', s.size() - 2) + 1);
+    std::stringstream row(last);
+    std::string step, t, e;
+    std::getline(row, step, ',');
+    std::getline(row, t, ',');
+    std::getline(row, e, ',');
+    return e;
+  };
+  EXPECT_EQ(energies(a), energies(b));
+
+  // An existing run directory is refused, and replaced with --force.
+  const auto refused = kmdflow("run run.json --out out");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("--force"), std::string::npos);
+  EXPECT_EQ(kmdflow("run run.json --out out --force").code, 0);
+  // --force never deletes a directory that is not a run.
+  fs::create_directories(m_dir / "precious");
+  file("precious/notes.txt", "keep me");
+  EXPECT_EQ(kmdflow("run run.json --out precious --force").code, 2);
+  EXPECT_TRUE(fs::exists(m_dir / "precious" / "notes.txt"));
+}
+
+TEST_F(Cli, EvalWritesVelocitiesAndPrintsEnergies) {
+  file("model.json", R"({"dim": 1, "s": 1})");
+  // Equally spaced points are stationary, with full energy 1/(24N²) (DESIGN.md §2).
+  std::string csv = "x\n";
+  for (int i = 0; i < 100; ++i) csv += std::to_string((i + 0.5) / 100) + "\n";
+  file("lattice.csv", csv);
+  const auto r = kmdflow("eval model.json --positions lattice.csv --out v.csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto result = json::parse(r.out);
+  EXPECT_NEAR(result["energy"].get<double>(), 1.0 / (24.0 * 100 * 100), 1e-15);
+  EXPECT_NEAR(result["interaction_energy"].get<double>(), 1.0 / 240000 - 1.0 / 2400, 1e-15);
+  EXPECT_NEAR(result["dissipation"].get<double>(), 0.0, 1e-28);
+  std::ifstream v(m_dir / "v.csv");
+  std::string line;
+  std::getline(v, line);
+  EXPECT_EQ(line, "vx");
+  int rows = 0;
+  while (std::getline(v, line)) {
+    EXPECT_NEAR(std::stod(line), 0.0, 1e-15);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 100);
+
+  // Two particles with weights: v_0 = −w_1 G'(x_0 − x_1) = −¾ ({−0.5} − ½) = 0.
+  file("pair.csv", "x,w\n0.25,1\n0.75,3\n");
+  const auto pair = kmdflow("eval model.json --positions pair.csv");
+  ASSERT_EQ(pair.code, 0) << pair.err;
+  EXPECT_TRUE(fs::exists(m_dir / "pair-velocities.csv"));
+  EXPECT_EQ(kmdflow("eval model.json --positions nothing.csv").code, 2);
+  file("bad.csv", "x,y\n0.1,0.2\n");
+  const auto bad = kmdflow("eval model.json --positions bad.csv");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("header"), std::string::npos) << bad.err;
+}
+
+TEST_F(Cli, DefaultExampleAndInfo) {
+  const auto info = kmdflow("info --json");
+  ASSERT_EQ(info.code, 0) << info.err;
+  const auto j = json::parse(info.out);
+  EXPECT_TRUE(j.contains("kokkos"));
+  EXPECT_GE(j["threads"].get<int>(), 1);
+  // The default example, shortened.
+  const auto r = kmdflow("run --set time.t_end=0.1 --set output.plots=false --out default");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto config = json::parse(slurp(m_dir / "default" / "config.json"));
+  EXPECT_EQ(config["particles"]["count"], 100000);
+  EXPECT_NE(config["initial"]["type"], "uniform");
+}
+
+// A run stopped by a signal keeps complete files and says where it stopped (exit code 1).
+TEST_F(Cli, InterruptedRunKeepsConsistentFiles) {
+  file("long.json", R"({"dim": 1, "s": 1, "particles": {"count": 20000},
+    "time": {"t_end": 1e6, "dt": 0.01}, "output": {"plots": false, "series_every": 0.1, "snapshot_every": 1}})");
+  const pid_t child = fork();
+  if (child == 0) {
+    const std::string out = (m_dir / "out").string();
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1), dup2(null, 2);
+    execl(KMDFLOW_BINARY, "kmdflow", "run", (m_dir / "long.json").c_str(), "--out", out.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 100 && !fs::exists(m_dir / "out" / "series.csv.part"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const auto summary = json::parse(slurp(m_dir / "out" / "summary.json"));
+  EXPECT_EQ(summary["status"], "interrupted");
+  EXPECT_GT(summary["stopped_at"]["t"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::exists(m_dir / "out" / "series.csv"));
+  EXPECT_GE(kmdflow::read_h5md_last_frame((m_dir / "out" / "trajectory.h5").string()).positions.extent(0), 20000u);
+}

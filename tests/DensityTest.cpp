@@ -1,0 +1,115 @@
+// Densities and initial samplings (DESIGN.md §1): normalisation, Fourier coefficients, cumulative
+// distributions and quantiles, the perturbation of prescribed regularity.
+#include <kmdflow/Density.hpp>
+#include <kmdflow/Sampling.hpp>
+#include <kmdflow/SpecialFunctions.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+using namespace kmdflow;
+
+namespace {
+
+std::vector<std::shared_ptr<Density>> densities() {
+  return {std::make_shared<UniformDensity>(1),
+          std::make_shared<FourierDensity>(
+              1, std::vector<FourierMode>{{{1, 0, 0}, 0.6, 0.0}, {{3, 0, 0}, 0.25, 1.0}, {{-2, 0, 0}, 0.1, 0.3}}),
+          std::make_shared<WrappedGaussianMixture>(
+              1, std::vector<GaussianComponent>{{0.6, {0.2, 0, 0}, 0.05}, {0.4, {0.95, 0, 0}, 0.3}}),
+          std::make_shared<FourierDensity>(make_perturbed_density(1, 0.5, 24, 0.3, 7))};
+}
+
+// ρ̂(k) by the trapezoidal rule on n points: exact for trigonometric polynomials of degree < n,
+// spectrally accurate for the smooth wrapped Gaussians.
+std::complex<double> quadrature_coefficient(const Density& rho, int k, int n = 4096) {
+  std::complex<double> sum = 0;
+  for (int j = 0; j < n; ++j) {
+    const double x = (j + 0.5) / n;
+    sum += rho.value(&x) * std::polar(1.0, -2 * pi * k * x);
+  }
+  return sum / double(n);
+}
+
+} // namespace
+
+TEST(Density, NormalisedWithMatchingFourierCoefficients) {
+  for (const auto& rho : densities()) {
+    EXPECT_NEAR(quadrature_coefficient(*rho, 0).real(), 1.0, 1e-13) << rho->type();
+    for (int k : {1, 2, 3, 5, -3}) {
+      const auto exact = rho->fourier_coefficient({k, 0, 0});
+      EXPECT_NEAR(std::abs(quadrature_coefficient(*rho, k) - exact), 0.0, 1e-13) << rho->type() << " k = " << k;
+    }
+  }
+}
+
+TEST(Density, CumulativeIntegratesAndQuantileInverts) {
+  for (const auto& rho : densities()) {
+    EXPECT_NEAR(rho->cumulative(0.0), 0.0, 1e-15) << rho->type();
+    EXPECT_NEAR(rho->cumulative(1.0), 1.0, 1e-14) << rho->type();
+    for (double x = 0.05; x < 1; x += 0.1) {
+      // F' = ρ, by a central difference (truncation ~h²ρ'''/6, round-off ~1e-16/h)
+      const double h = 1e-6;
+      EXPECT_NEAR((rho->cumulative(x + h) - rho->cumulative(x - h)) / (2 * h), rho->value(&x), 1e-8) << rho->type();
+      EXPECT_NEAR(rho->quantile(rho->cumulative(x)), x, 1e-13) << rho->type();
+    }
+  }
+}
+
+TEST(Density, MinimumIsFound) {
+  const FourierDensity rho(1, {{{1, 0, 0}, 0.8, 0.0}}); // 1 + 0.8 cos 2πx: min 0.2 at ½
+  EXPECT_NEAR(rho.minimum(), 0.2, 1e-12);
+    // 1 + 0.7 cos 2πx − 0.5 cos 4πx is −0.2 at x = ½.
+  EXPECT_THROW(FourierDensity(1, {{{1, 0, 0}, 0.7, 0.0}, {{2, 0, 0}, 0.5, pi}}), std::invalid_argument);
+}
+
+// ρ0 = 1 + a Σ_{k≤K} k^{−(r+½)} cos(2πkx + θ_k) with min ρ0 = rho_min (DESIGN.md §1).
+TEST(Density, PerturbationHasPrescribedRegularityAndMinimum) {
+  const double r = 1.0, rho_min = 0.25;
+  const int K = 32;
+  const auto rho = make_perturbed_density(1, r, K, rho_min, 12345);
+  EXPECT_NEAR(rho.minimum(), rho_min, 1e-9);
+  const double c1 = std::abs(rho.fourier_coefficient({1, 0, 0}));
+  for (int k = 2; k <= K; ++k)
+    EXPECT_NEAR(std::abs(rho.fourier_coefficient({k, 0, 0})) / c1, std::pow(k, -(r + 0.5)), 1e-12);
+  EXPECT_EQ(std::abs(rho.fourier_coefficient({K + 1, 0, 0})), 0.0);
+  // The phases come from the seed: same seed, same density; another seed, another one.
+  const auto again = make_perturbed_density(1, r, K, rho_min, 12345);
+  const auto other = make_perturbed_density(1, r, K, rho_min, 54321);
+  const double x = 0.3;
+  EXPECT_EQ(rho.value(&x), again.value(&x));
+  EXPECT_NE(rho.value(&x), other.value(&x));
+}
+
+TEST(Sampling, QuantileAndLatticeHitTheirQuantiles) {
+  for (const auto& rho : densities()) {
+    const std::size_t n = 1000;
+    for (auto sampling : {Sampling::quantile, Sampling::lattice}) {
+      const auto x = sample_positions(*rho, sampling, n, 1);
+      for (std::size_t i = 0; i < n; i += 37) EXPECT_NEAR(rho->cumulative(x(i, 0)), (i + 0.5) / n, 1e-13);
+    }
+    const auto j = sample_positions(*rho, Sampling::jittered, n, 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double u = rho->cumulative(j(i, 0));
+      ASSERT_GE(u, i / double(n) - 1e-13);
+      ASSERT_LE(u, (i + 1) / double(n) + 1e-13);
+    }
+  }
+}
+
+// iid samples pass a Kolmogorov–Smirnov test at the 0.1% level (D < 1.95/√N), for a fixed seed.
+TEST(Sampling, IidSamplesFollowTheDensity) {
+  for (const auto& rho : densities()) {
+    const std::size_t n = 20000;
+    const auto x = sample_positions(*rho, Sampling::iid, n, 99);
+    std::vector<double> u(n);
+    for (std::size_t i = 0; i < n; ++i) u[i] = rho->cumulative(x(i, 0));
+    std::sort(u.begin(), u.end());
+    double d = 0;
+    for (std::size_t i = 0; i < n; ++i) d = std::max({d, std::abs(u[i] - double(i) / n), std::abs(u[i] - double(i + 1) / n)});
+    EXPECT_LT(d, 1.95 / std::sqrt(double(n))) << rho->type();
+  }
+}
