@@ -29,10 +29,9 @@ def load_series(run_dir):
     return np.atleast_1d(data)
 
 
-def fit_window(t, values, fraction=0.5):
-    """Rows in the second half of the run where the quantity is positive and finite."""
-    mask = (t >= fraction * t[-1]) & np.isfinite(values) & (values > 0) & (t > 0)
-    return mask
+def fit_window(t, values, fraction):
+    """Rows with t >= fraction * t_end where the quantity is positive and finite."""
+    return (t >= fraction * t[-1]) & np.isfinite(values) & (values > 0) & (t > 0)
 
 
 def plot_energy(run_dir, config, series):
@@ -55,7 +54,9 @@ def plot_energy(run_dir, config, series):
     plot(t[dpos], dissipation[dpos], label="dissipation $\\sum_i w_i |v_i|^2$", color="C1")
 
     # The theory's reference line, anchored where the late-time window starts.
-    mask = fit_window(t, energy)
+    # Late-time windows: the second half in t for exponential decay, the last 1.5 decades of t
+    # for power laws (the same windows as summary.json's energy_decay).
+    mask = fit_window(t, energy, 1 / 30 if power_law else 0.5)
     if mask.sum() >= 2:
         t0, e0 = t[mask][0], energy[mask][0]
         tt = t[mask]

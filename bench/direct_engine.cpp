@@ -1,0 +1,68 @@
+// The direct engine (DESIGN.md §4, §6): interactions per second and GFLOP/s of one velocity
+// evaluation for N = 2¹⁰ … 2¹⁵ on T^1.
+//
+//   build/bench/bench_direct_engine [--positions FILE.csv] [--benchmark_...]
+//
+// With --positions the first N points of FILE are used (bench/compare_direct_numpy.py passes the
+// same file to numpy). Flops per interaction, for the closed forms (integer s, a polynomial of
+// degree 2s − 1 in y = {x_i − x_j}): 1 (difference) + 3 (wrap, branch-free) + 2(2s − 1) (Horner)
+// + 2 (weight, accumulate) = 4s + 4. Fractional s evaluates a power and a Chebyshev series per
+// pair (≈ 2 + 3 × terms flops plus one pow); only interactions/s are reported there.
+#include "BenchUtilities.hpp"
+
+#include <kmdflow/DirectEngine1D.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+using namespace kmdflow;
+
+namespace {
+std::string positions_file;
+}
+
+static void DirectVelocities(benchmark::State& state) {
+  const double s = double(state.range(0)) / 100;
+  const std::size_t n = std::size_t(state.range(1));
+  const auto x = bench::positions(n, positions_file);
+  ScalarView<> w("w", n);
+  Kokkos::deep_copy(w, 1.0 / double(n));
+  PointView<> v("v", n, 1);
+  const SobolevKernel kernel(1, s);
+  DirectEngine1D<> engine(ExecutionSpace(), SobolevKernelEvaluator1D(kernel), n);
+  engine.velocities(x, w, v);
+  for (auto _ : state) {
+    Kokkos::fence();
+    const auto start = std::chrono::steady_clock::now();
+    engine.velocities(x, w, v);
+    Kokkos::fence();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  const double pairs = double(n) * double(n);
+  state.counters["interactions_per_s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
+  if (kernel.has_closed_form())
+    state.counters["GFLOP_per_s"] =
+        benchmark::Counter(pairs * (4 * s + 4) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// s in hundredths: 100 (closed form, s = 1), 200 (s = 2), 75 (a power law), 150 (the log case).
+BENCHMARK(DirectVelocities)
+    ->ArgNames({"s100", "N"})
+    ->ArgsProduct({{100, 200, 75, 150}, {1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--positions=", 12) == 0) positions_file = argv[i] + 12;
+    else if (std::strcmp(argv[i], "--positions") == 0 && i + 1 < argc) positions_file = argv[++i];
+  }
+  bench::add_kokkos_context();
+  if (!positions_file.empty()) benchmark::AddCustomContext("positions", positions_file);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
