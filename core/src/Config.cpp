@@ -240,6 +240,11 @@ json resolve_initial(const json& input, int dim, const std::string& base_dir) {
     i["r"] = b.number("r", 1.0, "must be a number (the Sobolev regularity)", any_number);
     i["modes"] = b.integer("modes", 16, "must be an integer >= 1 (the largest |k|∞)",
                            [](long long k) { return k >= 1 && k <= 4096; });
+    // (2K+1)^d/2 modes: bounded so that sampling and the minimum stay affordable.
+    const int most = dim == 1 ? 4096 : dim == 2 ? 64 : 16;
+    if (i["modes"].get<int>() > most)
+      throw ConfigError(b.key("modes"), "at most " + std::to_string(most) + " in d = " + std::to_string(dim) +
+                                            " (got " + i["modes"].dump() + ")");
     i["rho_min"] = b.number("rho_min", 0.5, "must lie in (0, 1)", unit_open_interval);
     if (b.has("seed"))
       i["seed"] = b.integer("seed", 0, "must be an integer >= 0", non_negative_integer);
@@ -315,9 +320,6 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     throw ConfigError("solver", "'pde' (the mean-field PDE) is not available in this version yet");
   const int dim = int(top.integer("dim", 1, "must be 1, 2 or 3 (the torus T^d)",
                                   [](long long d) { return d >= 1 && d <= 3; }));
-  if (dim != 1)
-    throw ConfigError("dim", "d = " + std::to_string(dim) +
-                                 " is not available in this version yet (d = 1 only)");
   c["dim"] = dim;
   const double s = top.number("s", 1.0, "must be a number > 0", positive);
   c["s"] = s;

@@ -70,6 +70,11 @@ double minimum_on_torus(const std::function<double(const double*)>& f, int dim, 
   return best_value;
 }
 
+// The minimum of a Fourier density in d = 2, 3: values on an M^d grid by three passes of
+// partial sums over one axis at a time (O(M^d K) rather than O(M^d K^d)), then golden-section
+// refinement of the best grid point.
+double minimum_from_grid(const Density& rho, int dim, int K);
+
 int grid_for_minimum(int dim, int max_mode) {
   if (dim == 1) return std::max(4096, 32 * max_mode);
   if (dim == 2) return std::clamp(16 * max_mode, 128, 1024);
@@ -85,7 +90,72 @@ double normal_cdf_difference(double a, double b) { // Φ(b) − Φ(a), accurate 
 
 } // namespace
 
+// ---- Density1D ---------------------------------------------------------------------------------
+
+namespace {
+double wrapped_normal(double y, double sigma);
+double wrapped_normal_cumulative(double x, double c, double sigma);
+} // namespace
+
+double Density1D::value(double y) const {
+  double v = 0;
+  if (!b.empty()) {
+    const std::complex<double> z = std::polar(1.0, 2 * pi * y);
+    std::complex<double> sum = 0;
+    for (std::size_t k = b.size() - 1; k >= 1; --k) sum = (sum + b[k]) * z;
+    v += b[0].real() + 2 * sum.real();
+  }
+  for (std::size_t m = 0; m < w.size(); ++m) v += w[m] * wrapped_normal(y - c[m], sigma[m]);
+  return v;
+}
+
+double Density1D::cumulative(double y) const {
+  double f = 0;
+  if (!b.empty()) {
+    f += b[0].real() * y;
+    for (std::size_t k = 1; k < b.size(); ++k)
+      f += (b[k] * (std::polar(1.0, 2 * pi * double(k) * y) - 1.0)).imag() / (pi * double(k));
+  }
+  for (std::size_t m = 0; m < w.size(); ++m) f += w[m] * wrapped_normal_cumulative(y, c[m], sigma[m]);
+  return f;
+}
+
+double Density1D::total() const {
+  double t = b.empty() ? 0.0 : b[0].real();
+  for (double wm : w) t += wm;
+  return t;
+}
+
+double Density1D::quantile(double u) const {
+  if (u <= 0) return 0.0;
+  if (u >= 1) return std::nextafter(1.0, 0.0);
+  const double target = u * total();
+  const double tolerance = 4e-16 * std::max(1.0, total());
+  double lo = 0, hi = 1, x = u;
+  for (int it = 0; it < 200; ++it) {
+    const double residual = cumulative(x) - target;
+    if (residual > 0) hi = x;
+    else lo = x;
+    if (std::abs(residual) <= tolerance || hi - lo <= 4e-16) break;
+    const double rho = value(x);
+    double next = rho > 0 ? x - residual / rho : 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    x = next;
+  }
+  return std::min(x, std::nextafter(1.0, 0.0));
+}
+
 // ---- Density -----------------------------------------------------------------------------------
+
+void Density::knothe_rosenblatt(const double* u, double* x) const {
+  for (int axis = 0; axis < dim(); ++axis) x[axis] = conditional(x, axis).quantile(u[axis]);
+}
+
+Density1D UniformDensity::conditional(const double*, int) const {
+  Density1D f;
+  f.b = {1.0};
+  return f;
+}
 
 double Density::quantile(double u) const {
   if (u <= 0) return 0.0;
@@ -110,6 +180,78 @@ std::complex<double> UniformDensity::fourier_coefficient(const Wavevector& k) co
 
 // ---- FourierDensity ------------------------------------------------------------------------------
 
+namespace {
+
+double minimum_from_grid(const Density& rho, int dim, int K) {
+  const auto& modes = static_cast<const FourierDensity&>(rho).modes();
+  const int M = std::clamp(4 * K + 4, 32, dim == 2 ? 512 : 128);
+  const int W = 2 * K + 1;
+  const int n2 = dim >= 2 ? W : 1, n3 = dim >= 3 ? W : 1;
+  // Dense coefficients c(k) over [−K, K]^d, both members of each ±k pair.
+  std::vector<std::complex<double>> c(std::size_t(W) * n2 * n3, 0.0);
+  auto at = [&](int k0, int k1, int k2) -> std::complex<double>& {
+    return c[(std::size_t(k0 + K) * n2 + (dim >= 2 ? k1 + K : 0)) * n3 + (dim >= 3 ? k2 + K : 0)];
+  };
+  for (const auto& m : modes) {
+    at(m.k[0], m.k[1], m.k[2]) += 0.5 * std::polar(m.amplitude, m.phase);
+    at(-m.k[0], -m.k[1], -m.k[2]) += 0.5 * std::polar(m.amplitude, -m.phase);
+  }
+  std::vector<std::complex<double>> e(std::size_t(M) * W); // e^{2πik x_i}
+  for (int i = 0; i < M; ++i)
+    for (int k = -K; k <= K; ++k) e[std::size_t(i) * W + k + K] = std::polar(1.0, 2 * pi * k * double(i) / M);
+  // Sum out the last axis, then the middle one, then the first.
+  std::vector<std::complex<double>> a(std::size_t(W) * n2 * (dim >= 3 ? M : 1));
+  const int m3 = dim >= 3 ? M : 1;
+  for (int k0 = 0; k0 < W; ++k0)
+    for (int k1 = 0; k1 < n2; ++k1)
+      for (int l = 0; l < m3; ++l) {
+        std::complex<double> sum = 0;
+        if (dim >= 3)
+          for (int k2 = 0; k2 < n3; ++k2) sum += c[(std::size_t(k0) * n2 + k1) * n3 + k2] * e[std::size_t(l) * W + k2];
+        else sum = c[std::size_t(k0) * n2 + k1];
+        a[(std::size_t(k0) * n2 + k1) * m3 + l] = sum;
+      }
+  std::vector<std::complex<double>> b(std::size_t(W) * M * m3);
+  for (int k0 = 0; k0 < W; ++k0)
+    for (int j = 0; j < M; ++j)
+      for (int l = 0; l < m3; ++l) {
+        std::complex<double> sum = 0;
+        for (int k1 = 0; k1 < n2; ++k1) sum += a[(std::size_t(k0) * n2 + k1) * m3 + l] * e[std::size_t(j) * W + k1];
+        b[(std::size_t(k0) * M + j) * m3 + l] = sum;
+      }
+  double best = 1e300, x_best[3] = {0, 0, 0};
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < M; ++j)
+      for (int l = 0; l < m3; ++l) {
+        std::complex<double> sum = 0;
+        for (int k0 = 0; k0 < W; ++k0) sum += b[(std::size_t(k0) * M + j) * m3 + l] * e[std::size_t(i) * W + k0];
+        const double v = 1 + sum.real();
+        if (v < best) best = v, x_best[0] = double(i) / M, x_best[1] = double(j) / M, x_best[2] = double(l) / M;
+      }
+  // Refine around the best grid point, one axis at a time.
+  const double golden = (std::sqrt(5.0) - 1) / 2;
+  double width = 1.0 / M;
+  for (int sweep = 0; sweep < 4; ++sweep, width *= 0.5)
+    for (int d = 0; d < dim; ++d) {
+      auto along = [&](double t) {
+        double x[3] = {x_best[0], x_best[1], x_best[2]};
+        x[d] = t;
+        return rho.value(x);
+      };
+      double lo = x_best[d] - width, hi = x_best[d] + width;
+      double p = hi - golden * (hi - lo), q = lo + golden * (hi - lo), fp = along(p), fq = along(q);
+      for (int it = 0; it < 60 && hi - lo > 1e-12; ++it) {
+        if (fp < fq) hi = q, q = p, fq = fp, p = hi - golden * (hi - lo), fp = along(p);
+        else lo = p, p = q, fp = fq, q = lo + golden * (hi - lo), fq = along(q);
+      }
+      const double t = 0.5 * (lo + hi), v = along(t);
+      if (v < best) best = v, x_best[d] = t;
+    }
+  return best;
+}
+
+} // namespace
+
 FourierDensity::FourierDensity(int dim, std::vector<FourierMode> modes, std::string type)
     : m_dim(dim), m_modes(std::move(modes)), m_type(std::move(type)) {
   int max_mode = 1;
@@ -127,8 +269,12 @@ FourierDensity::FourierDensity(int dim, std::vector<FourierMode> modes, std::str
       m_dense[std::abs(m.k[0])] += 0.5 * m.amplitude * std::polar(1.0, sign * m.phase);
     }
   }
-  m_minimum = minimum_on_torus([this](const double* x) { return value(x); }, dim,
-                               grid_for_minimum(dim, max_mode));
+  if (dim == 1) {
+    m_minimum = minimum_on_torus([this](const double* x) { return value(x); }, dim,
+                                 grid_for_minimum(dim, max_mode));
+  } else {
+    m_minimum = minimum_from_grid(*this, dim, max_mode);
+  }
   if (!(m_minimum > 0)) {
     std::ostringstream os;
     os << "the density 1 + Σ a cos(2πk·x + φ) must stay positive, but its minimum is "
@@ -176,6 +322,44 @@ double FourierDensity::cumulative(double x) const {
     // ∫_0^x 2 Re(c e^{2πiky}) dy = Im(c (e^{2πikx} − 1)) / (πk)
     const auto e = std::polar(1.0, 2 * pi * double(k) * x) - 1.0;
     f += (m_dense[k] * e).imag() / (pi * double(k));
+  }
+  return f;
+}
+
+Density1D FourierDensity::conditional(const double* prefix, int axis) const {
+  // The modes that survive integrating out the later axes (k_j = 0 for j > axis), each
+  // a cos(2π Σ_{j<axis} k_j x_j + 2π k_axis y + φ) = Re(a e^{iθ} e^{2πik_axis y}).
+  Density1D f;
+  if (m_dim == 1) {
+    f.b = m_dense;
+    f.b[0] = 1.0;
+    return f;
+  }
+  int K = 0;
+  for (const auto& m : m_modes)
+    for (int d = 0; d < m_dim; ++d) K = std::max(K, std::abs(m.k[d]));
+  // e^{2πimx_j} for m = −K…K on the earlier axes, by recurrence.
+  std::vector<std::vector<std::complex<double>>> powers(axis, std::vector<std::complex<double>>(2 * K + 1));
+  for (int j = 0; j < axis; ++j) {
+    const auto z = std::polar(1.0, 2 * pi * prefix[j]);
+    powers[j][K] = 1.0;
+    for (int m = 1; m <= K; ++m) {
+      powers[j][K + m] = powers[j][K + m - 1] * z;
+      powers[j][K - m] = std::conj(powers[j][K + m]);
+    }
+  }
+  f.b.assign(K + 1, 0.0);
+  f.b[0] = 1.0;
+  for (const auto& m : m_modes) {
+    bool survives = true;
+    for (int j = axis + 1; j < m_dim; ++j) survives = survives && m.k[j] == 0;
+    if (!survives) continue;
+    std::complex<double> phase = std::polar(m.amplitude, m.phase);
+    for (int j = 0; j < axis; ++j) phase *= powers[j][K + m.k[j]];
+    const int k = m.k[axis];
+    if (k == 0) f.b[0] += phase.real();
+    else if (k > 0) f.b[k] += 0.5 * phase;
+    else f.b[-k] += 0.5 * std::conj(phase);
   }
   return f;
 }
@@ -313,6 +497,20 @@ std::vector<Wavevector> WrappedGaussianMixture::spectrum(double cutoff) const {
         if (double(i) * i + double(j) * j + double(k) * k <= k2_max) ks.push_back(q);
       }
   return ks;
+}
+
+Density1D WrappedGaussianMixture::conditional(const double* prefix, int axis) const {
+  // Each component is a product over axes: integrating the later ones out leaves 1, the earlier
+  // ones reweight the components.
+  Density1D f;
+  for (const auto& c : m_components) {
+    double weight = c.weight;
+    for (int j = 0; j < axis; ++j) weight *= wrapped_normal(prefix[j] - c.center[j], c.sigma);
+    f.w.push_back(weight);
+    f.c.push_back(c.center[axis]);
+    f.sigma.push_back(c.sigma);
+  }
+  return f;
 }
 
 double WrappedGaussianMixture::cumulative(double x) const {

@@ -1,5 +1,7 @@
 #include <kmdflow/Sampling.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -26,26 +28,54 @@ std::string to_string(Sampling sampling) {
 
 PointView<Kokkos::HostSpace> sample_positions(const Density& density, Sampling sampling,
                                               std::size_t count, std::uint64_t seed) {
-  if (density.dim() != 1)
-    throw std::invalid_argument("sampling in d = 2, 3 (Knothe–Rosenblatt) is not available yet");
-  std::vector<double> u(count);
+  const int dim = density.dim();
+  // The lattice samplings need N = n^d.
+  std::size_t side = count;
+  if (dim > 1 && sampling != Sampling::iid) {
+    side = std::size_t(std::llround(std::pow(double(count), 1.0 / dim)));
+    std::size_t power = 1;
+    for (int d = 0; d < dim; ++d) power *= side;
+    if (power != count) {
+      std::size_t below = 1, above = 1;
+      const std::size_t lo = std::size_t(std::floor(std::pow(double(count), 1.0 / dim)));
+      for (int d = 0; d < dim; ++d) below *= lo, above *= lo + 1;
+      throw std::invalid_argument(to_string(sampling) + " sampling in d = " + std::to_string(dim) +
+                                  " needs N = n^" + std::to_string(dim) + " particles (got " +
+                                  std::to_string(count) + "; nearest " + std::to_string(below) + " or " +
+                                  std::to_string(above) + ")");
+    }
+  }
+  // Uniform points u ∈ [0, 1)^d: iid, a lattice of cell centres, or jittered within the cells.
+  std::vector<double> u(count * dim);
   std::mt19937_64 rng(seed);
-  const double n = double(count);
   for (std::size_t i = 0; i < count; ++i) {
-    switch (sampling) {
-    case Sampling::iid: u[i] = uniform01(rng); break;
-    case Sampling::jittered: u[i] = (double(i) + uniform01(rng)) / n; break;
-    case Sampling::lattice:
-    case Sampling::quantile: u[i] = (double(i) + 0.5) / n; break;
+    std::size_t index = i;
+    for (int d = dim - 1; d >= 0; --d) {
+      // The lattice index of axis d; the last axis runs fastest.
+      const std::size_t cell = dim == 1 ? i : index % side;
+      if (dim > 1) index /= side;
+      double& value = u[i * dim + d];
+      switch (sampling) {
+      case Sampling::iid: value = uniform01(rng); break;
+      case Sampling::jittered: value = (double(cell) + uniform01(rng)) / double(side); break;
+      case Sampling::lattice:
+      case Sampling::quantile: value = (double(cell) + 0.5) / double(side); break;
+      }
     }
   }
   PointView<Kokkos::HostSpace> x(Kokkos::view_alloc(Kokkos::WithoutInitializing,
-                                                    "kmdflow::sample_positions"), count, 1);
+                                                    std::string("kmdflow::sample_positions")), count, dim);
   const bool uniform = density.type() == "uniform";
+  // ρ through its quantile function (d = 1) or its Knothe–Rosenblatt map (d ≥ 2).
   Kokkos::parallel_for(
-      "kmdflow::sample_positions::quantile",
-      Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, count),
-      [&](std::size_t i) { x(i, 0) = uniform ? u[i] : density.quantile(u[i]); });
+      "kmdflow::sample_positions::map", Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, count),
+      [&](std::size_t i) {
+        double y[3];
+        if (uniform) std::copy(&u[i * dim], &u[i * dim] + dim, y);
+        else if (dim == 1) y[0] = density.quantile(u[i]);
+        else density.knothe_rosenblatt(&u[i * dim], y);
+        for (int d = 0; d < dim; ++d) x(i, d) = y[d];
+      });
   return x;
 }
 

@@ -192,8 +192,10 @@ double SobolevKernel::long_range_value(const double* x) const {
     for (int d = 0; d < m_dim; ++d) phase += m_wavevectors[m][d] * x[d];
     sum += m_long_range_symbol[m] * std::cos(2 * pi * phase);
   }
-  return sum - std::pow(m_ewald.alpha, m_s) / std::tgamma(m_s + 1);
+  return sum - split_constant();
 }
+
+double SobolevKernel::split_constant() const { return std::pow(m_ewald.alpha, m_s) / std::tgamma(m_s + 1); }
 
 void SobolevKernel::long_range_gradient(const double* x, double* gradient) const {
   for (int d = 0; d < m_dim; ++d) gradient[d] = 0.0;

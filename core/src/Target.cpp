@@ -17,33 +17,59 @@ FourierPotential::FourierPotential(const SobolevKernel& kernel, const Density& d
     for (int d = 0; d < dim; ++d) s += double(k[d]) * k[d];
     return s;
   };
+  auto coefficient = [&](const Wavevector& k) {
+    const std::complex<double> c = kernel.symbol(norm2(k)) * density.fourier_coefficient(k);
+    return Complex(c.real(), c.imag());
+  };
   if (dim == 1) {
     // Dense 1…K for Horner's scheme.
     int K = 0;
     for (const auto& k : wavevectors) K = std::max(K, k[0]);
-    wavevectors.clear();
-    for (int k = 1; k <= K; ++k) wavevectors.push_back({k, 0, 0});
+    m_modes = K;
+    m_value_coefficients = decltype(m_value_coefficients)("kmdflow::FourierPotential::value", K);
+    m_gradient_coefficients = decltype(m_gradient_coefficients)("kmdflow::FourierPotential::gradient", K);
+    auto v = Kokkos::create_mirror_view(m_value_coefficients);
+    auto g = Kokkos::create_mirror_view(m_gradient_coefficients);
+    for (int k = 1; k <= K; ++k) {
+      v(k - 1) = coefficient({k, 0, 0});
+      g(k - 1) = v(k - 1) * Complex(0, 2 * pi * k);
+    }
+    Kokkos::deep_copy(m_value_coefficients, v);
+    Kokkos::deep_copy(m_gradient_coefficients, g);
+    return;
   }
-  m_modes = int(wavevectors.size());
-  m_wavevectors = decltype(m_wavevectors)("kmdflow::FourierPotential::wavevectors", m_modes);
-  m_value_coefficients = decltype(m_value_coefficients)("kmdflow::FourierPotential::value", m_modes);
-  m_gradient_coefficients =
-      decltype(m_gradient_coefficients)("kmdflow::FourierPotential::gradient", m_modes);
-  auto k_host = Kokkos::create_mirror_view(m_wavevectors);
-  auto v_host = Kokkos::create_mirror_view(m_value_coefficients);
-  auto g_host = Kokkos::create_mirror_view(m_gradient_coefficients);
-  for (int m = 0; m < m_modes; ++m) {
+  if (int(wavevectors.size()) > max_modes)
+    throw std::invalid_argument("the target's Fourier potential would need " + std::to_string(wavevectors.size()) +
+                                " modes (at most " + std::to_string(max_modes) + " in d = " + std::to_string(dim) +
+                                "): its features are too narrow");
+  // Rows: sorted so that runs share their outer components and the last one increases by 1.
+  std::sort(wavevectors.begin(), wavevectors.end());
+  std::vector<std::array<int, 5>> rows;
+  for (std::size_t m = 0; m < wavevectors.size(); ++m) {
     const auto& k = wavevectors[m];
-    const std::complex<double> c = kernel.symbol(norm2(k)) * density.fourier_coefficient(k);
-    for (int d = 0; d < 3; ++d) k_host(m, d) = k[d];
-    v_host(m) = Complex(c.real(), c.imag());
-    // d = 1: the gradient coefficient carries the factor 2πik; d ≥ 2: 2πi, times k·e per axis.
-    const double factor = 2 * pi * (dim == 1 ? k[0] : 1);
-    g_host(m) = Complex(-factor * c.imag(), factor * c.real());
+    for (int d = 0; d < dim; ++d) m_k_max = std::max(m_k_max, std::abs(k[d]));
+    bool continues = !rows.empty();
+    if (continues) {
+      const auto& r = rows.back();
+      for (int d = 0; d < dim - 1; ++d) continues = continues && r[d] == k[d];
+      continues = continues && k[dim - 1] == r[2] + r[3];
+    }
+    if (continues) ++rows.back()[3];
+    else rows.push_back({k[0], dim == 3 ? k[1] : 0, k[dim - 1], 1, int(m)});
   }
-  Kokkos::deep_copy(m_wavevectors, k_host);
-  Kokkos::deep_copy(m_value_coefficients, v_host);
-  Kokkos::deep_copy(m_gradient_coefficients, g_host);
+  if (m_k_max > max_modes_per_axis)
+    throw std::invalid_argument("the target's Fourier potential needs more than " +
+                                std::to_string(max_modes_per_axis) + " modes per axis");
+  m_modes = int(wavevectors.size());
+  m_rows = decltype(m_rows)("kmdflow::FourierPotential::rows", rows.size());
+  m_value_coefficients = decltype(m_value_coefficients)("kmdflow::FourierPotential::value", m_modes);
+  auto r = Kokkos::create_mirror_view(m_rows);
+  auto v = Kokkos::create_mirror_view(m_value_coefficients);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (int c = 0; c < 5; ++c) r(i, c) = rows[i][c];
+  for (int m = 0; m < m_modes; ++m) v(m) = coefficient(wavevectors[m]);
+  Kokkos::deep_copy(m_rows, r);
+  Kokkos::deep_copy(m_value_coefficients, v);
 }
 
 Target::Target(std::shared_ptr<const Density> density, const SobolevKernel& kernel)

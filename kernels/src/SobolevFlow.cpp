@@ -1,4 +1,5 @@
 #include <kmdflow/DirectEngine1D.hpp>
+#include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SobolevFlow.hpp>
 #include <kmdflow/SortedEngine1D.hpp>
 
@@ -16,8 +17,6 @@ ForceMethod parse_force_method(const std::string& name) {
 }
 
 ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel) {
-  if (kernel.dim() != 1)
-    throw std::invalid_argument("engines for d = 2, 3 are not available yet");
   if (method == ForceMethod::automatic)
     return SortedEngine1D<>::applies(kernel) ? ForceMethod::sorted : ForceMethod::direct;
   if (method == ForceMethod::sorted && !SortedEngine1D<>::applies(kernel))
@@ -49,6 +48,11 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
   case ForceMethod::sorted:
     return std::make_unique<SortedEngine1D<>>(space, kernel, particle_count, atoms, atom_weights);
   case ForceMethod::direct:
+    // d = 1: pairs through the tabulated kernel; d = 2, 3: the Ewald split (EwaldEngine.hpp).
+    if (kernel.dim() == 2)
+      return std::make_unique<EwaldEngine<ExecutionSpace, 2>>(space, kernel, particle_count, atoms, atom_weights);
+    if (kernel.dim() == 3)
+      return std::make_unique<EwaldEngine<ExecutionSpace, 3>>(space, kernel, particle_count, atoms, atom_weights);
     return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
                                               particle_count, atoms, atom_weights);
   case ForceMethod::spectral:

@@ -29,7 +29,7 @@ int info_command(bool as_json) {
                             std::to_string(NLOHMANN_JSON_VERSION_PATCH)},
       {"cli11", CLI11_VERSION},
       {"compiler", __VERSION__},
-      {"dimensions", {1}},
+      {"dimensions", {1, 2, 3}},
       {"engines", {"direct", "sorted"}},
   };
   if (as_json) {
@@ -44,7 +44,7 @@ int info_command(bool as_json) {
             << "  nlohmann_json " << info["nlohmann_json"].get<std::string>() << "\n"
             << "  CLI11         " << CLI11_VERSION << "\n"
             << "  compiler      " << __VERSION__ << "\n"
-            << "  engines       direct, sorted (d = 1)\n";
+            << "  engines       direct (d = 1, 2, 3), sorted (d = 1)\n";
   Kokkos::print_configuration(std::cout, false);
   return 0;
 }

@@ -156,15 +156,15 @@ int run_command(const RunOptions& options) {
                         n, dim, c["time"]["rtol"], c["time"]["atol"]);
 
   H5mdWriter trajectory(dir / "trajectory.h5", dim, setup.weights, KMDFLOW_VERSION);
-  if (const Density* target = setup.target->density(); target && dim == 1) {
-    // The target density on a grid of cell centres, for the plots.
-    const std::size_t grid = 1024;
-    std::vector<double> values(grid);
-    for (std::size_t i = 0; i < grid; ++i) {
-      const double xi = (i + 0.5) / grid;
-      values[i] = target->value(&xi);
+  if (const Density* target = setup.target->density(); target && dim <= 2) {
+    // The target density at the cell centres of a grid, for the plots.
+    const std::size_t grid = dim == 1 ? 1024 : 128;
+    std::vector<double> values(dim == 1 ? grid : grid * grid);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const double xi[2] = {(i / (dim == 1 ? 1 : grid) + 0.5) / grid, (i % grid + 0.5) / grid};
+      values[i] = target->value(xi);
     }
-    trajectory.write_static_field("target_density", {grid}, values);
+    trajectory.write_static_field("target_density", std::vector<std::size_t>(dim, grid), values);
   }
   StagedFile series(dir / "series.csv");
   series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");

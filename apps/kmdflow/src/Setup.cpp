@@ -62,7 +62,11 @@ void make_model(ParticleSetup& setup) {
     auto data = read_particles(t["path"], dim, "target.path");
     setup.target = std::make_shared<Target>(data.positions, data.weights);
   } else {
-    setup.target = std::make_shared<Target>(make_density(t, dim, "target"), *setup.kernel);
+    try {
+      setup.target = std::make_shared<Target>(make_density(t, dim, "target"), *setup.kernel);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(t["type"] == "wrapped_gaussians" ? "target.components" : "target", e.what());
+    }
   }
 }
 
@@ -88,7 +92,11 @@ ParticleSetup make_particle_setup(const json& resolved) {
     const std::size_t n = c["particles"]["count"];
     // The sampling stream is separate from the perturbation's phases, which use the same seed.
     const std::uint64_t seed = c["particles"]["seed"].get<std::uint64_t>() ^ 0x5eed5eed5eed5eedULL;
-    setup.positions = sample_positions(*setup.initial_density, parse_sampling(initial["sampling"]), n, seed);
+    try {
+      setup.positions = sample_positions(*setup.initial_density, parse_sampling(initial["sampling"]), n, seed);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError("particles.count", e.what());
+    }
     setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::setup::weights", n);
     Kokkos::deep_copy(setup.weights, 1.0 / double(n));
   }

@@ -28,6 +28,20 @@ struct GaussianComponent {
   double sigma = 0.1;
 };
 
+/// A density on [0, 1), not necessarily normalised: a conditional of a Knothe–Rosenblatt
+/// rearrangement. Either a trigonometric polynomial f(y) = b_0 + 2 Re Σ_{k≥1} b_k e^{2πiky}, or a
+/// mixture of wrapped normals Σ_m w_m N_{σ_m}(y − c_m).
+struct Density1D {
+  std::vector<std::complex<double>> b; ///< Fourier form (b[0] real)
+  std::vector<double> w, c, sigma;     ///< mixture form
+
+  double value(double y) const;
+  double cumulative(double y) const; ///< ∫_0^y f
+  double total() const;              ///< ∫_0^1 f
+  /// y with ∫_0^y f = u ∫_0^1 f, u ∈ [0, 1]: safeguarded Newton iteration, to round-off.
+  double quantile(double u) const;
+};
+
 class Density {
 public:
   virtual ~Density() = default;
@@ -45,8 +59,15 @@ public:
   /// A lower bound of ρ that is attained up to a relative 1e-9 (a grid search then refinement).
   virtual double minimum() const = 0;
 
+  /// The density of coordinate `axis` given the earlier ones, prefix[0 … axis−1], with the later
+  /// ones integrated out (unnormalised).
+  virtual Density1D conditional(const double* prefix, int axis) const = 0;
+
   /// x = F⁻¹(u) for u ∈ [0, 1] (d = 1): safeguarded Newton iteration, to round-off.
   double quantile(double u) const;
+  /// The Knothe–Rosenblatt map (DESIGN.md §1): x_0 = F_0⁻¹(u_0), then x_a the quantile u_a of
+  /// the conditional of coordinate a given x_0 … x_{a−1}. Pushes the uniform density onto ρ.
+  void knothe_rosenblatt(const double* u, double* x) const;
 };
 
 class UniformDensity final : public Density {
@@ -59,6 +80,7 @@ public:
   std::vector<Wavevector> spectrum(double) const override { return {}; }
   double cumulative(double x) const override { return x; }
   double minimum() const override { return 1.0; }
+  Density1D conditional(const double*, int) const override;
 
 private:
   int m_dim;
@@ -76,6 +98,7 @@ public:
   std::vector<Wavevector> spectrum(double cutoff) const override;
   double cumulative(double x) const override;
   double minimum() const override { return m_minimum; }
+  Density1D conditional(const double* prefix, int axis) const override;
   const std::vector<FourierMode>& modes() const { return m_modes; }
 
 private:
@@ -103,6 +126,7 @@ public:
   std::vector<Wavevector> spectrum(double cutoff) const override;
   double cumulative(double x) const override;
   double minimum() const override { return m_minimum; }
+  Density1D conditional(const double* prefix, int axis) const override;
   const std::vector<GaussianComponent>& components() const { return m_components; }
 
 private:

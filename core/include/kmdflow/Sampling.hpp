@@ -15,9 +15,11 @@ enum class Sampling { iid, lattice, jittered, quantile };
 Sampling parse_sampling(const std::string& name); ///< throws std::invalid_argument
 std::string to_string(Sampling sampling);
 
-/// N points distributed like `density`, on the host. In d = 1 every sampling maps uniform points
-/// u_i through the quantile function F⁻¹: iid u_i, lattice and quantile (i + ½)/N, jittered
-/// (i + U_i)/N.
+/// N points distributed like `density`, on the host: uniform points u_i mapped through the
+/// quantile function F⁻¹ (d = 1) or the Knothe–Rosenblatt map (d = 2, 3). iid: u_i iid uniform;
+/// lattice and quantile: the cell centres (i + ½)/n of an n^d lattice (N = n^d; in d = 1 both are
+/// x_i = F⁻¹((i + ½)/N)); jittered: a uniform point in each cell. std::invalid_argument if a
+/// lattice sampling gets an N that is not a d-th power.
 PointView<Kokkos::HostSpace> sample_positions(const Density& density, Sampling sampling,
                                               std::size_t count, std::uint64_t seed);
 

@@ -62,11 +62,20 @@ public:
   double ewald_regular_value(const double* x) const;
   void ewald_regular_gradient(const double* x, double* gradient) const;
 
+  // The pieces of the Ewald split at this kernel's α, for engines that sum them separately:
+  // G(x) = Σ_n h(|x + n|) + Σ_{k≠0} L̂(k) e^{2πik·x} − α^s/Γ(s+1).
+  double short_range_value(double r2) const;           ///< h(r), r² = r2 > 0
+  double short_range_gradient_factor(double r2) const; ///< ∇h(x) = x · factor
+  double short_range_regular_value(double r2) const;   ///< h − S (smooth in r², r2 ≥ 0)
+  double short_range_regular_gradient_factor(double r2) const; ///< ∇(h − S) = x · factor
+  /// The half space of wavevectors |k| ≤ k_cut and 2L̂(k) for each (so that the long-range part is
+  /// Σ_{k∈H} 2L̂(k) cos(2πk·x)).
+  const std::vector<std::array<int, 3>>& long_range_wavevectors() const { return m_wavevectors; }
+  const std::vector<double>& long_range_symbols() const { return m_long_range_symbol; }
+  /// α^s/Γ(s+1), the constant of the split.
+  double split_constant() const;
+
 private:
-  double short_range_value(double r2) const;           // h(r)
-  double short_range_gradient_factor(double r2) const; // ∇h(x) = x · factor
-  double short_range_regular_value(double r2) const;   // h − S, r small
-  double short_range_regular_gradient_factor(double r2) const;
   double long_range_value(const double* x) const;
   void long_range_gradient(const double* x, double* gradient) const;
   template <class Visit> void for_each_image(const double* x, Visit&& visit) const;

@@ -12,13 +12,19 @@
 namespace kmdflow {
 
 /// φ(x) = Σ_{k≠0} ĉ_k e^{2πik·x} for real φ, stored over a half space of wavevectors. Device
-/// callable; in d = 1 the wavevectors are 1…K and the sum is evaluated by Horner's scheme.
+/// callable. In d = 1 the wavevectors are 1…K and the sum is evaluated by Horner's scheme; in
+/// d = 2, 3 they are grouped in rows (outer components fixed, the last one contiguous) and the
+/// phases e^{2πik·x} are products of per-axis powers, one complex product per mode.
 class FourierPotential {
 public:
   using Complex = Kokkos::complex<double>;
+  static constexpr int max_modes_per_axis = 128;
+  static constexpr int max_modes = 20000;
+
   FourierPotential() = default;
   /// The potential G_s * ν of a density ν: ĉ_k = (2π|k|)^{−2s} ν̂(k), all k where ν̂ is above
-  /// 1e-17 of its largest coefficient.
+  /// 1e-17 of its largest coefficient. std::invalid_argument when d ≥ 2 needs more than
+  /// max_modes modes (a too narrow wrapped Gaussian).
   FourierPotential(const SobolevKernel& kernel, const Density& density);
 
   bool empty() const { return m_modes == 0; }
@@ -29,7 +35,13 @@ public:
     if (m_modes == 0) return 0.0;
     if (m_dim == 1) return 2 * horner(m_value_coefficients, x[0]).real();
     double v = 0;
-    for (int m = 0; m < m_modes; ++m) v += 2 * (m_value_coefficients(m) * phase(m, x)).real();
+    for_each_row(x, [&](int, int first, int length, int offset, const Complex& outer, const double* lre,
+                        const double* lim) {
+      for (int t = 0; t < length; ++t) {
+        const Complex e = outer * Complex(lre[first + t], lim[first + t]);
+        v += 2 * (m_value_coefficients(offset + t) * e).real();
+      }
+    });
     return v;
   }
 
@@ -40,34 +52,60 @@ public:
       g[0] = 2 * horner(m_gradient_coefficients, x[0]).real();
       return;
     }
-    for (int m = 0; m < m_modes; ++m) {
-      // ∇ e^{2πik·x} = 2πi k e^{2πik·x}
-      const double c = 2 * (m_gradient_coefficients(m) * phase(m, x)).real();
-      for (int d = 0; d < m_dim; ++d) g[d] += c * m_wavevectors(m, d);
-    }
+    // ∇ Σ 2 Re(c e^{2πik·x}) = Σ k (−4π) Im(c e^{2πik·x})
+    for_each_row(x, [&](int r, int first, int length, int offset, const Complex& outer, const double* lre,
+                        const double* lim) {
+      double sum = 0, weighted = 0;
+      for (int t = 0; t < length; ++t) {
+        const Complex e = outer * Complex(lre[first + t], lim[first + t]);
+        const double c = (m_value_coefficients(offset + t) * e).imag();
+        sum += c;
+        weighted += c * (m_rows(r, 2) + t);
+      }
+      for (int d = 0; d < m_dim - 1; ++d) g[d] -= 4 * Kokkos::numbers::pi * m_rows(r, d) * sum;
+      g[m_dim - 1] -= 4 * Kokkos::numbers::pi * weighted;
+    });
   }
 
 private:
   // Σ_{k=1}^{K} c_k z^k with z = e^{2πix}, c_k stored at index k − 1.
-  KOKKOS_INLINE_FUNCTION static Complex horner(const Kokkos::View<Complex*, MemorySpace>& c,
-                                               double x) {
-    const Complex z(Kokkos::cos(2 * Kokkos::numbers::pi * x),
-                    Kokkos::sin(2 * Kokkos::numbers::pi * x));
+  KOKKOS_INLINE_FUNCTION static Complex horner(const Kokkos::View<Complex*, MemorySpace>& c, double x) {
+    const Complex z(Kokkos::cos(2 * Kokkos::numbers::pi * x), Kokkos::sin(2 * Kokkos::numbers::pi * x));
     Complex sum(0, 0);
     for (int k = int(c.extent(0)) - 1; k >= 0; --k) sum = (sum + c(k)) * z;
     return sum;
   }
-  KOKKOS_INLINE_FUNCTION Complex phase(int m, const double* x) const {
-    double t = 0;
-    for (int d = 0; d < m_dim; ++d) t += m_wavevectors(m, d) * x[d];
-    return Complex(Kokkos::cos(2 * Kokkos::numbers::pi * t), Kokkos::sin(2 * Kokkos::numbers::pi * t));
+
+  // Calls f(row, first index into the last axis' powers, length, offset, outer phase, powers of
+  // the last axis (re, im)) for every row, with the per-axis powers e^{2πimx_d}, m = −K…K.
+  template <class F> KOKKOS_INLINE_FUNCTION void for_each_row(const double* x, F&& f) const {
+    constexpr int width = 2 * max_modes_per_axis + 1;
+    double re[3][width], im[3][width];
+    const int K = m_k_max;
+    for (int d = 0; d < m_dim; ++d) {
+      const double c = Kokkos::cos(2 * Kokkos::numbers::pi * x[d]), s = Kokkos::sin(2 * Kokkos::numbers::pi * x[d]);
+      re[d][K] = 1, im[d][K] = 0;
+      for (int m = 1; m <= K; ++m) {
+        re[d][K + m] = re[d][K + m - 1] * c - im[d][K + m - 1] * s;
+        im[d][K + m] = re[d][K + m - 1] * s + im[d][K + m - 1] * c;
+        re[d][K - m] = re[d][K + m];
+        im[d][K - m] = -im[d][K + m];
+      }
+    }
+    const int rows = int(m_rows.extent(0));
+    for (int r = 0; r < rows; ++r) {
+      Complex outer(1, 0);
+      for (int d = 0; d < m_dim - 1; ++d) outer *= Complex(re[d][K + m_rows(r, d)], im[d][K + m_rows(r, d)]);
+      f(r, K + m_rows(r, 2), m_rows(r, 3), m_rows(r, 4), outer, re[m_dim - 1], im[m_dim - 1]);
+    }
   }
 
   int m_dim = 1;
   int m_modes = 0;
-  Kokkos::View<int* [3], MemorySpace> m_wavevectors;          // d ≥ 2
+  int m_k_max = 0;
+  Kokkos::View<int* [5], MemorySpace> m_rows;                 // d ≥ 2: k_0, k_1, first, length, offset
   Kokkos::View<Complex*, MemorySpace> m_value_coefficients;    // ĉ_k
-  Kokkos::View<Complex*, MemorySpace> m_gradient_coefficients; // ĉ_k · 2πi (k·e), d = 1: 2πik ĉ_k
+  Kokkos::View<Complex*, MemorySpace> m_gradient_coefficients; // d = 1: 2πik ĉ_k
 };
 
 /// ν: a density or weighted samples.

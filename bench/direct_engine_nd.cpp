@@ -1,0 +1,100 @@
+// The direct engine in d = 2, 3 (DESIGN.md §4, issue 3): interactions per second of one velocity
+// evaluation for N = 2¹⁰ … 2¹⁶, for a singular (s = 1) and a smooth (s = 2.5) kernel, split into
+// its short-range pair part and its long-range structure-factor part.
+//
+//   build/bench/bench_direct_engine_nd [--benchmark_filter=...] [--dump-tables DIR]
+//
+// --dump-tables writes the engine's tables (Chebyshev coefficients, wavevector rows, symbols) as
+// JSON, so that bench/compare_direct_numpy.py can evaluate the same split with numpy.
+#include "BenchUtilities.hpp"
+
+#include <kmdflow/EwaldEngine.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+using namespace kmdflow;
+
+namespace {
+
+PointView<> random_points(std::size_t n, int dim) {
+  PointView<> x("bench::x", n, dim);
+  auto h = Kokkos::create_mirror_view(x);
+  std::mt19937_64 rng(12345);
+  for (std::size_t i = 0; i < n; ++i)
+    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
+  Kokkos::deep_copy(x, h);
+  return x;
+}
+
+template <int Dim> void velocities(benchmark::State& state) {
+  const double s = double(state.range(0)) / 100;
+  const std::size_t n = std::size_t(state.range(1));
+  const auto x = random_points(n, Dim);
+  ScalarView<> w("w", n);
+  Kokkos::deep_copy(w, 1.0 / double(n));
+  PointView<> v("v", n, Dim);
+  EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n);
+  engine.velocities(x, w, v);
+  for (auto _ : state) {
+    Kokkos::fence();
+    const auto start = std::chrono::steady_clock::now();
+    engine.velocities(x, w, v);
+    Kokkos::fence();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  state.counters["interactions_per_s"] =
+      benchmark::Counter(double(n) * double(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["modes"] = double(engine.tables().symbols.size());
+}
+
+void dump_tables(const std::string& dir) {
+  for (int dim : {2, 3})
+    for (double s : {1.0, 2.5}) {
+      const auto t = detail::ewald_tables(dim, s);
+      const SobolevKernel& k = *t->kernel;
+      nlohmann::json j;
+      j["dim"] = dim, j["s"] = s, j["alpha"] = t->alpha;
+      j["singular"] = {{"c", k.singular_constant()}, {"exponent", k.singular_exponent()},
+                       {"log_case", k.is_log_case()}, {"log_power", k.log_power()}};
+      const auto& g = t->regular_gradient;
+      j["regular_gradient"] = {{"a", g.a}, {"b", g.b}, {"pieces", 32}, {"terms", 12},
+                               {"c", std::vector<double>(g.c.data(), g.c.data() + 32 * 12)}};
+      j["wavevectors"] = k.long_range_wavevectors();
+      j["symbols"] = k.long_range_symbols();
+      std::ofstream(dir + "/tables_d" + std::to_string(dim) + "_s" + std::to_string(int(s * 100)) + ".json") << j.dump();
+    }
+}
+
+} // namespace
+
+static void Direct2D(benchmark::State& state) { velocities<2>(state); }
+static void Direct3D(benchmark::State& state) { velocities<3>(state); }
+BENCHMARK(Direct2D)
+    ->ArgNames({"s100", "N"})
+    ->ArgsProduct({{100, 250}, {1 << 10, 1 << 12, 1 << 14, 1 << 16}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(Direct3D)
+    ->ArgNames({"s100", "N"})
+    ->ArgsProduct({{100, 250}, {1 << 10, 1 << 12, 1 << 14, 1 << 16}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--dump-tables") == 0 && i + 1 < argc) {
+      dump_tables(argv[i + 1]);
+      return 0;
+    }
+  bench::add_kokkos_context();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

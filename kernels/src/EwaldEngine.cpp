@@ -1,0 +1,407 @@
+#include <kmdflow/EwaldEngine.hpp>
+#include <kmdflow/SpecialFunctions.hpp>
+#include <kmdflow/detail/TiledPairSumND.hpp>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+namespace kmdflow {
+
+namespace detail {
+
+std::shared_ptr<const EwaldTables> ewald_tables(int dim, double s) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, double>, std::shared_ptr<const EwaldTables>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[{dim, s}];
+  if (slot) return slot;
+
+  auto t = std::make_shared<EwaldTables>();
+  t->dim = dim;
+  t->s = s;
+  t->alpha = 0.25 / (4 * EwaldTables::tail); // r²/4α = tail at r = ½
+  t->kernel = std::make_shared<SobolevKernel>(dim, s, EwaldParameters{t->alpha, EwaldTables::tail});
+  const SobolevKernel& k = *t->kernel;
+  t->regular_value = ChebyshevSeries<64>::fit([&](double u) { return k.short_range_regular_value(u); }, 0, 0.25);
+  auto gradient = [&](double u) { return k.short_range_regular_gradient_factor(u); };
+  t->regular_gradient = PiecewiseChebyshev<32, 12>::fit(gradient, 0, 0.25);
+  // Check the table where it is used, relative to the largest value of S'/r + B there (r ≥ 0.05).
+  double error = 0, scale = 0;
+  for (int i = 1; i <= 2000; ++i) {
+    const double u = 0.25 * i / 2000.0;
+    error = std::max(error, std::abs(t->regular_gradient(u) - gradient(u)));
+    if (u >= 0.0025) scale = std::max(scale, std::abs(k.singular_gradient_factor(std::sqrt(u))));
+  }
+  if (!(error <= 1e-13 * scale))
+    throw std::logic_error("ewald_tables: the short-range table misses its accuracy (" + std::to_string(error / scale) + ")");
+  t->split_constant = k.split_constant();
+  // Rows: runs of wavevectors that differ only in their last component, which then increases by 1.
+  const auto& wavevectors = k.long_range_wavevectors();
+  const auto& symbols = k.long_range_symbols();
+  const int last = dim - 1;
+  for (std::size_t m = 0; m < wavevectors.size(); ++m) {
+    const auto& w = wavevectors[m];
+    for (int d = 0; d < dim; ++d) t->k_max = std::max(t->k_max, std::abs(w[d]));
+    bool continues = !t->rows.empty();
+    if (continues) {
+      const auto& r = t->rows.back();
+      for (int d = 0; d < last; ++d) continues = continues && r[d] == w[d];
+      continues = continues && w[last] == r[last] + t->row_length.back();
+    }
+    if (continues) {
+      ++t->row_length.back();
+    } else {
+      std::array<int, 3> row{0, 0, 0};
+      for (int d = 0; d < dim; ++d) row[d] = w[d];
+      t->rows.push_back(row);
+      t->row_length.push_back(1);
+      t->row_offset.push_back(int(m));
+    }
+    t->symbols.push_back(symbols[m]);
+    t->long_range_at_zero += symbols[m];
+  }
+  slot = t;
+  return t;
+}
+
+} // namespace detail
+
+namespace {
+
+constexpr int max_modes_per_axis = 48; // K ≤ 48: room for every s used in practice (K ≈ 20–25)
+
+// ρ̂(k) = Σ_j q_j e^{−2πik·z_j} over the half space, by rows: per point the powers e^{−2πimz_d}
+// (m = −K…K) by recurrence, then one complex product per wavevector. A reduction into a
+// per-thread array of the 2M real numbers: the natural form on CPUs.
+template <class ExecutionSpace, int Dim>
+struct StructureFactors {
+  using value_type = double[];
+  using size_type = std::size_t;
+  using memory_space = typename ExecutionSpace::memory_space;
+  size_type value_count;
+  PointView<memory_space> points;
+  Kokkos::View<double*, memory_space> weights;
+  Kokkos::View<int* [5], memory_space> rows;
+  int k_max;
+
+  KOKKOS_FUNCTION void init(value_type v) const {
+    for (size_type m = 0; m < value_count; ++m) v[m] = 0;
+  }
+  KOKKOS_FUNCTION void join(value_type dst, const value_type src) const {
+    for (size_type m = 0; m < value_count; ++m) dst[m] += src[m];
+  }
+  KOKKOS_FUNCTION void operator()(int j, value_type acc) const {
+    double re[Dim][2 * max_modes_per_axis + 1], im[Dim][2 * max_modes_per_axis + 1];
+    powers(j, -1.0, re, im);
+    const double q = weights(j);
+    const int n_rows = int(rows.extent(0));
+    for (int r = 0; r < n_rows; ++r) {
+      double ore = q, oim = 0; // q Π_{outer d} e^{−2πi k_d z_d}
+      for (int d = 0; d < Dim - 1; ++d) {
+        const double a = re[d][k_max + rows(r, d)], b = im[d][k_max + rows(r, d)];
+        const double t = ore * a - oim * b;
+        oim = ore * b + oim * a;
+        ore = t;
+      }
+      const int first = k_max + rows(r, 2), length = rows(r, 3), offset = 2 * rows(r, 4);
+      const double* lre = re[Dim - 1];
+      const double* lim = im[Dim - 1];
+      for (int t = 0; t < length; ++t) {
+        acc[offset + 2 * t] += ore * lre[first + t] - oim * lim[first + t];
+        acc[offset + 2 * t + 1] += ore * lim[first + t] + oim * lre[first + t];
+      }
+    }
+  }
+  // e^{sign 2πi m z_d} for m = −K…K, each axis.
+  KOKKOS_INLINE_FUNCTION void powers(int j, double sign, double (*re)[2 * max_modes_per_axis + 1],
+                                     double (*im)[2 * max_modes_per_axis + 1]) const {
+    for (int d = 0; d < Dim; ++d) {
+      const double angle = sign * 2 * Kokkos::numbers::pi * points(j, d);
+      const double c = Kokkos::cos(angle), s = Kokkos::sin(angle);
+      re[d][k_max] = 1, im[d][k_max] = 0;
+      for (int m = 1; m <= k_max; ++m) {
+        const double pr = re[d][k_max + m - 1], pi = im[d][k_max + m - 1];
+        re[d][k_max + m] = pr * c - pi * s;
+        im[d][k_max + m] = pr * s + pi * c;
+        re[d][k_max - m] = re[d][k_max + m];
+        im[d][k_max - m] = -im[d][k_max + m];
+      }
+    }
+  }
+};
+
+// min-image difference for dx ∈ (−1, 1), branch-free
+KOKKOS_INLINE_FUNCTION double minimum_image(double dx) {
+  return dx - (Kokkos::fabs(dx) > 0.5 ? Kokkos::copysign(1.0, dx) : 0.0);
+}
+
+} // namespace
+
+template <class ExecutionSpace, int Dim>
+EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const SobolevKernel& kernel,
+                                              std::size_t particle_count, const PointView<>& atoms,
+                                              const ScalarView<>& atom_weights)
+    : m_space(space), m_tables(detail::ewald_tables(kernel.dim(), kernel.s())),
+      m_singular_gradient(kernel.has_singular_gradient()), m_particles(particle_count),
+      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+  if (kernel.dim() != Dim) throw std::invalid_argument("EwaldEngine: the kernel's dimension differs");
+  if (m_tables->k_max > max_modes_per_axis)
+    throw std::invalid_argument("EwaldEngine: s too large (more than 48 Fourier modes per axis)");
+  if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
+    throw std::invalid_argument("EwaldEngine: one weight per atom is needed");
+  const std::size_t total = m_particles + m_atoms;
+  m_points = PointView<memory_space>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::points")), total, Dim);
+  m_weights = Kokkos::View<double*, memory_space>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::weights")), total);
+  m_rows_scratch = Kokkos::View<double*, memory_space>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::energy_rows")), total);
+
+  const auto& t = *m_tables;
+  const std::size_t n_rows = t.rows.size();
+  m_rows = decltype(m_rows)("kmdflow::ewald::rows", n_rows);
+  auto rows = Kokkos::create_mirror_view(m_rows);
+  for (std::size_t r = 0; r < n_rows; ++r) {
+    // Outer components in slots 0, 1; the first value of the last component in slot 2.
+    for (int d = 0; d < Dim - 1; ++d) rows(r, d) = t.rows[r][d];
+    rows(r, 2) = t.rows[r][Dim - 1];
+    rows(r, 3) = t.row_length[r];
+    rows(r, 4) = t.row_offset[r];
+  }
+  Kokkos::deep_copy(m_rows, rows);
+  m_symbols = Kokkos::View<double*, memory_space>("kmdflow::ewald::symbols", t.symbols.size());
+  auto symbols = Kokkos::create_mirror_view(m_symbols);
+  for (std::size_t m = 0; m < t.symbols.size(); ++m) symbols(m) = t.symbols[m];
+  Kokkos::deep_copy(m_symbols, symbols);
+  m_structure = Kokkos::View<double*, memory_space>("kmdflow::ewald::structure_factors", 2 * t.symbols.size());
+
+  if (m_atoms == 0) return;
+  const auto points = m_points;
+  const auto weights = m_weights;
+  const auto n = m_particles;
+  Kokkos::parallel_for(
+      "kmdflow::ewald::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_atoms),
+      KOKKOS_LAMBDA(std::size_t m) {
+        for (int d = 0; d < Dim; ++d) points(n + m, d) = atoms(m, d);
+        weights(n + m) = -atom_weights(m);
+      });
+}
+
+template <class ExecutionSpace, int Dim>
+void EwaldEngine<ExecutionSpace, Dim>::load_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
+  if (x.extent(0) != m_particles || w.extent(0) != m_particles || int(x.extent(1)) != Dim)
+    throw std::invalid_argument("EwaldEngine: particle count or dimension differs from the engine's");
+  const auto points = m_points;
+  const auto weights = m_weights;
+  Kokkos::parallel_for(
+      "kmdflow::ewald::load_particles", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
+      KOKKOS_LAMBDA(std::size_t i) {
+        for (int d = 0; d < Dim; ++d) points(i, d) = x(i, d);
+        weights(i) = w(i);
+      });
+}
+
+template <class ExecutionSpace, int Dim>
+void EwaldEngine<ExecutionSpace, Dim>::structure_factors() {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::structure_factors");
+  StructureFactors<ExecutionSpace, Dim> functor{m_structure.extent(0), m_points, m_weights, m_rows,
+                                                m_tables->k_max};
+  Kokkos::parallel_reduce("kmdflow::ewald::structure_factors",
+                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_points.extent(0)), functor,
+                          m_structure);
+}
+
+template <class ExecutionSpace, int Dim>
+void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
+                                                  const PointView<>& v) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::velocities");
+  load_points(x, w);
+  const auto& t = *m_tables;
+  const SobolevKernel& k = *t.kernel;
+
+  // Short range: v_i = −Σ_j q_j x_ij (S'(r)/r + B(r²)) over minimum images with r < ½.
+  {
+    Kokkos::Profiling::ScopedRegion short_region("kmdflow::ewald::short_range");
+    Kokkos::View<double*, memory_space> negated("kmdflow::ewald::negated_weights", m_weights.extent(0));
+    const auto weights = m_weights;
+    Kokkos::parallel_for(
+        "kmdflow::ewald::negate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, weights.extent(0)),
+        KOKKOS_LAMBDA(std::size_t j) { negated(j) = -weights(j); });
+    // Distinct points at the same place poison their velocities with NaN when ∇G is unbounded
+    // there; the check below then names them.
+    const double coincident = m_singular_gradient ? Kokkos::Experimental::quiet_NaN_v<double> : 0.0;
+    auto run_with = [&](auto singular, auto regular) {
+      detail::tiled_pair_sum_nd<Dim, Dim>(
+          m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
+          KOKKOS_LAMBDA(const Kokkos::Array<double, Dim>& dx, int i, int p) {
+            Kokkos::Array<double, Dim> y;
+            double u = 0;
+            KMDFLOW_UNROLL
+            for (int d = 0; d < Dim; ++d) {
+              y[d] = minimum_image(dx[d]);
+              u += y[d] * y[d];
+            }
+            const bool inside = u > 0 && u < 0.25;
+            const double uu = inside ? u : 0.125; // keep the discarded lanes finite
+            const double factor = inside ? singular(uu) + regular(uu) : 0.0;
+            const double flag = (u == 0 && i != p) ? coincident : 1.0;
+            Kokkos::Array<double, Dim> g;
+            KMDFLOW_UNROLL
+            for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
+            return g;
+          });
+    };
+    auto run = [&](auto singular) { run_with(singular, t.regular_gradient); };
+    const double p = k.singular_exponent();
+    if (k.is_log_case() && k.log_power() >= 1) {
+      run(detail::LogGradient{k.singular_constant(), k.log_power()});
+    } else if (k.is_log_case()) { // m = 0: S = c_0 ln r, S'/r = c_0 / r²
+      run(detail::QuarterPowerGradient{k.singular_constant(), -1, 0});
+    } else {
+      const double e = 0.5 * p - 1; // S'/r = c p r^{p−2} = c p u^{e}
+      const double quarters = 4 * e;
+      const int q = int(std::floor(quarters + 0.5));
+      if (std::abs(quarters - q) < 1e-12 && std::abs(q) < 32) {
+        const int n = q >= 0 ? q / 4 : -((-q + 3) / 4);
+        run(detail::QuarterPowerGradient{k.singular_constant() * p, n, q - 4 * n});
+      } else {
+        run(detail::GeneralPowerGradient{k.singular_constant() * p, e});
+      }
+    }
+  }
+
+  // Long range: v_i += Σ_{k∈H} 2L̂(k) 2πk Im(e^{2πik·x_i} ρ̂(k)).
+  structure_factors();
+  {
+    Kokkos::Profiling::ScopedRegion long_region("kmdflow::ewald::long_range");
+    const auto rows = m_rows;
+    const auto symbols = m_symbols;
+    const auto structure = m_structure;
+    const int k_max = t.k_max;
+    StructureFactors<ExecutionSpace, Dim> powers{0, m_points, m_weights, m_rows, k_max};
+    const int n_rows = int(rows.extent(0));
+    Kokkos::parallel_for(
+        "kmdflow::ewald::long_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
+        KOKKOS_LAMBDA(int i) {
+          double re[Dim][2 * max_modes_per_axis + 1], im[Dim][2 * max_modes_per_axis + 1];
+          powers.powers(i, 1.0, re, im);
+          double g[Dim] = {};
+          for (int r = 0; r < n_rows; ++r) {
+            double ore = 1, oim = 0;
+            for (int d = 0; d < Dim - 1; ++d) {
+              const double a = re[d][k_max + rows(r, d)], b = im[d][k_max + rows(r, d)];
+              const double tt = ore * a - oim * b;
+              oim = ore * b + oim * a;
+              ore = tt;
+            }
+            const int first = rows(r, 2), length = rows(r, 3), offset = rows(r, 4);
+            double sum = 0, weighted = 0; // Σ c and Σ c k_last over the row
+            for (int tt = 0; tt < length; ++tt) {
+              const double er = ore * re[Dim - 1][k_max + first + tt] - oim * im[Dim - 1][k_max + first + tt];
+              const double ei = ore * im[Dim - 1][k_max + first + tt] + oim * re[Dim - 1][k_max + first + tt];
+              const double sr = structure(2 * (offset + tt)), si = structure(2 * (offset + tt) + 1);
+              const double c = symbols(offset + tt) * (er * si + ei * sr); // 2L̂ Im(e ρ̂)
+              sum += c;
+              weighted += c * (first + tt);
+            }
+            for (int d = 0; d < Dim - 1; ++d) g[d] += rows(r, d) * sum;
+            g[Dim - 1] += weighted;
+          }
+          for (int d = 0; d < Dim; ++d) v(i, d) += 2 * Kokkos::numbers::pi * g[d];
+        });
+  }
+
+  // Coincident particles: ∇G_s is unbounded at 0 when 2s < d + 1, so say which ones meet.
+  if (m_singular_gradient) {
+    const auto points = m_points;
+    const std::size_t total = m_points.extent(0), n = m_particles;
+    Kokkos::View<int*, memory_space> pair("kmdflow::ewald::coincident", 2);
+    Kokkos::deep_copy(pair, -1);
+    // Only worth the O(N²) check when something is wrong: a velocity that is not finite.
+    int bad = 0;
+    Kokkos::parallel_reduce(
+        "kmdflow::ewald::check_finite", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, n),
+        KOKKOS_LAMBDA(std::size_t i, int& count) {
+          for (int d = 0; d < Dim; ++d) count += !Kokkos::isfinite(v(i, d));
+        },
+        bad);
+    (void)total;
+    if (bad) {
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), points);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < h.extent(0); ++j) {
+          bool same = i != j;
+          for (int d = 0; same && d < Dim; ++d) same = h(i, d) == h(j, d);
+          if (same) {
+            std::ostringstream os;
+            os << (j < n ? "particles " : "particle ") << i << (j < n ? " and " : " and target sample ")
+               << (j < n ? j : j - n) << " coincide: the velocity is unbounded there for s < (d+1)/2";
+            throw std::runtime_error(os.str());
+          }
+        }
+    }
+  }
+}
+
+template <class ExecutionSpace, int Dim>
+double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::pair_energy");
+  load_points(x, w);
+  const auto& t = *m_tables;
+  const SobolevKernel& k = *t.kernel;
+  const std::size_t total = m_points.extent(0);
+
+  // Short range: ½ Σ_{p≠q} q_p q_q h(r_pq) over minimum images with r < ½.
+  const detail::SingularValue singular{k.singular_constant(), 0.5 * k.singular_exponent(), k.log_power(),
+                                       k.is_log_case()};
+  const auto regular = t.regular_value;
+  const double h0 = k.has_finite_self_energy() ? regular(0.0) : Kokkos::Experimental::infinity_v<double>;
+  Kokkos::View<double**, Kokkos::LayoutRight, memory_space> rows("kmdflow::ewald::energy_rows", total, 1);
+  detail::tiled_pair_sum_nd<Dim, 1>(
+      m_space, "kmdflow::ewald::short_range_energy", m_points, m_points, m_weights, rows,
+      KOKKOS_LAMBDA(const Kokkos::Array<double, Dim>& dx, int i, int p) {
+        double u = 0;
+        for (int d = 0; d < Dim; ++d) {
+          const double y = minimum_image(dx[d]);
+          u += y * y;
+        }
+        Kokkos::Array<double, 1> value{0.0};
+        if (i != p && u < 0.25) value[0] = u > 0 ? singular(u) + regular(u) : h0;
+        return value;
+      });
+  const auto weights = m_weights;
+  double short_range = 0, sum_q = 0, sum_q2 = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::ewald::short_range_energy_sum", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
+      KOKKOS_LAMBDA(std::size_t p, double& e, double& q1, double& q2) {
+        e += 0.5 * weights(p) * rows(p, 0);
+        q1 += weights(p);
+        q2 += weights(p) * weights(p);
+      },
+      short_range, sum_q, sum_q2);
+
+  // Long range: ½ Σ_{k≠0} L̂ |ρ̂|² = Σ_H ½·2L̂ |ρ̂|², without the diagonal ½ L(0) Σ q².
+  structure_factors();
+  const auto symbols = m_symbols;
+  const auto structure = m_structure;
+  double long_range = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::ewald::long_range_energy", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, symbols.extent(0)),
+      KOKKOS_LAMBDA(std::size_t m, double& e) {
+        const double re = structure(2 * m), im = structure(2 * m + 1);
+        e += 0.5 * symbols(m) * (re * re + im * im);
+      },
+      long_range);
+  long_range -= 0.5 * t.long_range_at_zero * sum_q2;
+  const double constant = -t.split_constant * 0.5 * (sum_q * sum_q - sum_q2);
+  return short_range + long_range + constant;
+}
+
+template class EwaldEngine<kmdflow::ExecutionSpace, 1>;
+template class EwaldEngine<kmdflow::ExecutionSpace, 2>;
+template class EwaldEngine<kmdflow::ExecutionSpace, 3>;
+
+} // namespace kmdflow
