@@ -70,7 +70,8 @@ def main():
     threads = report["context"].get("kokkos_threads", "?")
     medians = {}
     for b in report["benchmarks"]:
-        if b.get("aggregate_name") == "median":
+        # The median over repetitions (a single run reports no aggregates).
+        if b.get("aggregate_name") == "median" or (args.repetitions == 1 and b.get("run_type") == "iteration"):
             s = int(b["run_name"].split("s100:")[1].split("/")[0]) // 100
             n = int(b["run_name"].split("N:")[1].split("/")[0])
             medians[(s, n)] = b["real_time"] / 1e3  # ms -> s

@@ -3,11 +3,12 @@
 
     python3 python/kmdflow_plot.py RUN_DIR [--quiet]      (or: ./kmdflow plot RUN_DIR)
 
-energy.png   the full energy (where finite; else the interaction energy) and the dissipation
-             against t on log axes, with the theory's reference: e^{-2t} for s = 1, and the slope
+energy.png   the full energy (where finite; else the interaction energy, on linear axes, beside)
+             and the dissipation against t on log axes, with the theory's reference: e^{-2t} for s = 1, and the slope
              t^{-(s+r)/(s-1)} for s > 1 when the initial perturbation has a known regularity r
              (DESIGN.md §2).
-density.png  the particle histogram at each snapshot against the target density (d = 1).
+density.png  the particle histogram at each snapshot against the target density (d = 1); the
+             particles scattered over the target density (d = 2) or projected on (x, y) (d = 3).
 """
 
 import argparse
@@ -34,49 +35,70 @@ def fit_window(t, values, fraction):
     return (t >= fraction * t[-1]) & np.isfinite(values) & (values > 0) & (t > 0)
 
 
+def add_reference(ax, plot, config, t, values, power_law):
+    """The theory's decay (DESIGN.md §2) over the late-time window, anchored at its start;
+    returns a title fragment with the fitted rate or exponent."""
+    s = float(config["s"])
+    mask = fit_window(t, values, 1 / 30 if power_law else 0.5)
+    if mask.sum() < 2:
+        return ""
+    t0, v0, tt = t[mask][0], values[mask][0], t[mask]
+    initial = config.get("initial", {})
+    uniform_target = config.get("target", {}).get("type") == "uniform"
+    if s == 1:
+        plot(tt, v0 * np.exp(-2 * (tt - t0)), "k--", lw=1, label="$\\propto e^{-2t}$")
+        rate = -np.polyfit(tt, np.log(values[mask]), 1)[0]
+        theory = " (theory 2 near a uniform target)" if uniform_target else ""
+        return f"fitted rate {rate:.3f}{theory}"
+    if s > 1 and initial.get("type") == "perturbed" and uniform_target:
+        r = float(initial["r"])
+        exponent = (s + r) / (s - 1)
+        plot(tt, v0 * (tt / t0) ** (-exponent), "k--", lw=1,
+             label=f"$\\propto t^{{-{exponent:.3g}}}$ = $t^{{-(s+r)/(s-1)}}$, r = {r:g}")
+        fitted = -np.polyfit(np.log(tt), np.log(values[mask]), 1)[0]
+        return f"fitted exponent {fitted:.3f} (theory {exponent:.3f})"
+    return ""
+
+
 def plot_energy(run_dir, config, series):
+    """The full energy on log axes where it is finite (2s > d); otherwise the interaction energy,
+    which may be negative, on linear axes beside the dissipation on log axes."""
     s, dim = float(config["s"]), int(config["dim"])
     t = series["t"]
-    energy = series["energy"]
-    finite = np.all(np.isfinite(energy))
-    label = "energy $E_s(\\mu_N)$" if finite else "interaction energy"
-    if not finite:
-        energy = series["interaction_energy"]
-    dissipation = series["dissipation"]
+    energy, dissipation = series["energy"], series["dissipation"]
+    finite = bool(np.all(np.isfinite(energy)))
     power_law = s > 1
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot = ax.loglog if power_law else ax.semilogy
-    positive = (energy > 0) & ((t > 0) if power_law else True)
-    plot(t[positive], energy[positive], label=label, color="C0")
-    if not np.all(energy > 0):
-        ax.text(0.02, 0.02, "non-positive values not shown", transform=ax.transAxes, fontsize=8)
-    dpos = (dissipation > 0) & ((t > 0) if power_law else True)
-    plot(t[dpos], dissipation[dpos], label="dissipation $\\sum_i w_i |v_i|^2$", color="C1")
-
-    # The theory's reference line, anchored where the late-time window starts.
-    # Late-time windows: the second half in t for exponential decay, the last 1.5 decades of t
-    # for power laws (the same windows as summary.json's energy_decay).
-    mask = fit_window(t, energy, 1 / 30 if power_law else 0.5)
-    if mask.sum() >= 2:
-        t0, e0 = t[mask][0], energy[mask][0]
-        tt = t[mask]
-        initial = config.get("initial", {})
-        if s == 1:
-            plot(tt, e0 * np.exp(-2 * (tt - t0)), "k--", lw=1, label="$\\propto e^{-2t}$ (s = 1)")
-            rate = -np.polyfit(tt, np.log(energy[mask]), 1)[0]
-            ax.set_title(f"d = {dim}, s = {s:g}: fitted rate {rate:.3f} (theory 2 near equilibrium)")
-        elif s > 1 and initial.get("type") == "perturbed":
-            r = float(initial["r"])
-            exponent = (s + r) / (s - 1)
-            plot(tt, e0 * (tt / t0) ** (-exponent), "k--", lw=1,
-                 label=f"$\\propto t^{{-{exponent:.3g}}}$ = $t^{{-(s+r)/(s-1)}}$, r = {r:g}")
-            fitted = -np.polyfit(np.log(tt), np.log(energy[mask]), 1)[0]
-            ax.set_title(f"d = {dim}, s = {s:g}: fitted exponent {fitted:.3f} (theory {exponent:.3f})")
-        else:
-            ax.set_title(f"d = {dim}, s = {s:g}")
-    ax.set_xlabel("t")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
+    fig, axes = plt.subplots(1, 1 if finite else 2, figsize=(7 if finite else 11, 4.5))
+    axes = np.atleast_1d(axes)
+    log_plot = axes[0].loglog if power_law else axes[0].semilogy
+    keep = (t > 0) if power_law else np.ones_like(t, dtype=bool)
+    title = f"d = {dim}, s = {s:g}"
+    if finite:
+        positive = keep & (energy > 0)
+        log_plot(t[positive], energy[positive], label="energy $E_s(\\mu_N)$", color="C0")
+        d_ok = keep & (dissipation > 0)
+        log_plot(t[d_ok], dissipation[d_ok], label="dissipation $\\sum_i w_i |v_i|^2$", color="C1")
+        fit = add_reference(axes[0], log_plot, config, t, energy, power_law)
+    else:
+        axes[0].plot(t, series["interaction_energy"], color="C0", label="interaction energy")
+        axes[0].set_title("the full energy is infinite for 2s $\\leq$ d", fontsize=9)
+        axes[0].set_xlabel("t")
+        axes[0].legend(fontsize=8)
+        axes[0].grid(True, alpha=0.3)
+        d_plot = axes[1].loglog if power_law else axes[1].semilogy
+        d_ok = keep & (dissipation > 0)
+        d_plot(t[d_ok], dissipation[d_ok], label="dissipation $\\sum_i w_i |v_i|^2 = -dE/dt$", color="C1")
+        fit = add_reference(axes[1], d_plot, config, t, dissipation, power_law)
+        axes[1].set_xlabel("t")
+        axes[1].legend(fontsize=8)
+        axes[1].grid(True, which="both", alpha=0.3)
+    if fit:
+        title += ": " + fit
+    axes[0].set_xlabel("t")
+    if finite:
+        axes[0].legend(fontsize=8)
+        axes[0].grid(True, which="both", alpha=0.3)
+    fig.suptitle(title)
     fig.tight_layout()
     path = os.path.join(run_dir, "energy.png")
     fig.savefig(path, dpi=110)
@@ -84,28 +106,21 @@ def plot_energy(run_dir, config, series):
     return path
 
 
-def target_histogram(config, bins):
-    """The samples target as a histogram (density targets are stored in the trajectory)."""
-    from csv import reader
-
-    path = config["target"]["path"]
+def read_points(path, dim):
+    """Points (and weights) of a CSV x[,y[,z]][,w] or H5MD file."""
     if path.endswith((".h5", ".hdf5", ".h5md")):
         with h5py.File(path, "r") as f:
-            x = f["particles/all/position/value"][-1][:, 0]
+            x = f["particles/all/position/value"][-1]
             w = f["particles/all/mass"][()] if "particles/all/mass" in f else None
-    else:
-        with open(path) as handle:
-            rows = list(reader(handle))
-        header, rows = rows[0], [r for r in rows[1:] if r]
-        x = np.array([float(r[0]) for r in rows]) % 1.0
-        w = np.array([float(r[-1]) for r in rows]) if header[-1].strip() == "w" else None
-    hist, edges = np.histogram(x, bins=bins, range=(0, 1), weights=w, density=True)
-    return hist, edges
+        return x % 1.0, w
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    names = data.dtype.names
+    x = np.column_stack([data[n] for n in names[:dim]]) % 1.0
+    w = data["w"] if "w" in names else None
+    return x, w
 
 
-def plot_density(run_dir, config):
-    if int(config["dim"]) != 1:
-        return None
+def snapshots(run_dir):
     with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
         positions = f["particles/all/position/value"]
         times = f["particles/all/position/time"][()]
@@ -113,24 +128,67 @@ def plot_density(run_dir, config):
         target = f["fields/target_density/value"][()] if "fields/target_density" in f else None
         frames = len(times)
         chosen = sorted(set(np.linspace(0, frames - 1, min(frames, 6)).round().astype(int)))
-        snapshots = [(times[k], positions[k][:, 0]) for k in chosen]
+        return [(times[k], positions[k]) for k in chosen], weights, target
+
+
+def plot_density_1d(run_dir, config, shots, weights, target):
     n = len(weights)
     bins = int(min(200, max(20, math.sqrt(n))))
-    fig, axes = plt.subplots(len(snapshots), 1, figsize=(7, 1.6 * len(snapshots) + 0.6), sharex=True)
+    fig, axes = plt.subplots(len(shots), 1, figsize=(7, 1.6 * len(shots) + 0.6), sharex=True)
     axes = np.atleast_1d(axes)
-    for ax, (time, x) in zip(axes, snapshots):
-        ax.hist(x, bins=bins, range=(0, 1), weights=weights, density=True, color="C0", alpha=0.6,
+    samples = None
+    if target is None and config["target"]["type"] == "samples":
+        samples = read_points(config["target"]["path"], 1)
+    for ax, (time, x) in zip(axes, shots):
+        ax.hist(x[:, 0], bins=bins, range=(0, 1), weights=weights, density=True, color="C0", alpha=0.6,
                 label="particles")
         if target is not None:
             grid = (np.arange(len(target)) + 0.5) / len(target)
             ax.plot(grid, target, "k", lw=1.2, label="target $\\nu$")
-        elif config["target"]["type"] == "samples":
-            hist, edges = target_histogram(config, bins)
+        elif samples is not None:
+            hist, edges = np.histogram(samples[0][:, 0], bins=bins, range=(0, 1), weights=samples[1], density=True)
             ax.stairs(hist, edges, color="k", lw=1.0, label="target samples")
         ax.set_ylabel(f"t = {time:.3g}")
     axes[0].legend(fontsize=8, loc="upper right")
     axes[-1].set_xlabel("x")
-    fig.suptitle(f"particle density against the target (N = {n}, s = {float(config['s']):g})")
+    return fig
+
+
+def plot_density_2d(run_dir, config, shots, weights, target, dim):
+    """Scatter plots of the particles (the (x, y) projection in 3D) over the target density."""
+    columns = min(3, len(shots))
+    rows = (len(shots) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.6 * rows), squeeze=False)
+    samples = None
+    if config["target"]["type"] == "samples":
+        samples = read_points(config["target"]["path"], dim)[0]
+    rng = np.random.default_rng(0)
+    for ax, (time, x) in zip(axes.flat, shots):
+        if target is not None and dim == 2:
+            ax.imshow(target.T, origin="lower", extent=(0, 1, 0, 1), cmap="Greys", alpha=0.8)
+        if samples is not None:
+            ax.scatter(samples[:, 0], samples[:, 1], s=3, c="0.6", marker="x", linewidths=0.5, label="target samples")
+        shown = x if len(x) <= 4000 else x[rng.choice(len(x), 4000, replace=False)]
+        ax.scatter(shown[:, 0], shown[:, 1], s=2, c="C0", label="particles")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_title(f"t = {time:.3g}", fontsize=9)
+    for ax in list(axes.flat)[len(shots):]:
+        ax.axis("off")
+    return fig
+
+
+def plot_density(run_dir, config):
+    dim = int(config["dim"])
+    shots, weights, target = snapshots(run_dir)
+    if dim == 1:
+        fig = plot_density_1d(run_dir, config, shots, weights, target)
+        what = "particle density against the target"
+    else:
+        fig = plot_density_2d(run_dir, config, shots, weights, target, dim)
+        what = "particles over the target density" if dim == 2 else "particles, (x, y) projection"
+    fig.suptitle(f"{what} (d = {dim}, N = {len(weights)}, s = {float(config['s']):g})")
     fig.tight_layout()
     path = os.path.join(run_dir, "density.png")
     fig.savefig(path, dpi=110)

@@ -234,3 +234,43 @@ TEST_F(Cli, InterruptedRunKeepsConsistentFiles) {
   EXPECT_TRUE(fs::exists(m_dir / "out" / "series.csv"));
   EXPECT_GE(kmdflow::read_h5md_last_frame((m_dir / "out" / "trajectory.h5").string()).positions.extent(0), 20000u);
 }
+
+TEST_F(Cli, TwoAndThreeDimensions) {
+  file("model2.json", R"({"dim": 2, "s": 1.5})");
+  file("points2.csv", "x,y,w\n0.1,0.2,1\n0.6,0.25,2\n0.4,0.9,1\n");
+  const auto r = kmdflow("eval model2.json --positions points2.csv --out v2.csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream v(m_dir / "v2.csv");
+  std::string header;
+  std::getline(v, header);
+  EXPECT_EQ(header, "vx,vy");
+  const auto result = json::parse(r.out);
+  EXPECT_TRUE(result["energy"].is_number()); // 2s > d: finite
+  // Coincident particles where the velocity is unbounded: bad input, naming them.
+  file("twins.csv", "x,y\n0.1,0.2\n0.5,0.5\n0.1,0.2\n");
+  file("coulomb2.json", R"({"dim": 2, "s": 1})");
+  const auto twins = kmdflow("eval coulomb2.json --positions twins.csv");
+  EXPECT_EQ(twins.code, 2);
+  EXPECT_NE(twins.err.find("particles 0 and 2 coincide"), std::string::npos) << twins.err;
+  // 2s ≤ d: the full energy is infinite, reported as null.
+  file("model3.json", R"({"dim": 3, "s": 1})");
+  file("points3.csv", "x,y,z\n0.1,0.2,0.3\n0.6,0.25,0.8\n");
+  const auto r3 = kmdflow("eval model3.json --positions points3.csv --out v3.csv");
+  ASSERT_EQ(r3.code, 0) << r3.err;
+  EXPECT_TRUE(json::parse(r3.out)["energy"].is_null());
+  // Lattice samplings need N = n^d.
+  file("bad2.json", R"({"dim": 2, "s": 1, "particles": {"count": 1000}, "initial": {"sampling": "lattice"}})");
+  const auto bad = kmdflow("run bad2.json --out bad");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("particles.count"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("961 or 1024"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(m_dir / "bad"));
+  // A short 2D run writes the target density on a grid for the plots.
+  file("run2.json", R"({"dim": 2, "s": 1, "particles": {"count": 64},
+    "target": {"type": "wrapped_gaussians", "components": [{"center": [0.5, 0.5], "sigma": 0.2}]},
+    "time": {"t_end": 0.1, "dt": 0.05}, "output": {"plots": false}})");
+  const auto run = kmdflow("run run2.json --out run2");
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto frame = kmdflow::read_h5md_last_frame((m_dir / "run2" / "trajectory.h5").string());
+  EXPECT_EQ(frame.positions.extent(1), 2u);
+}

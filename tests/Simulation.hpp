@@ -6,6 +6,8 @@
 #include <kmdflow/app/Setup.hpp>
 
 #include <cmath>
+#include <complex>
+#include <functional>
 #include <vector>
 
 namespace kmdflow::test {
@@ -14,8 +16,10 @@ struct Record {
   std::vector<double> t, energy, interaction, dissipation;
 };
 
-/// Integrates `config` (raw JSON, resolved here) and records energies at the given times.
-inline Record simulate(const nlohmann::json& config, const std::vector<double>& times) {
+/// Integrates `config` (raw JSON, resolved here) and records energies at the given times;
+/// `observe(t, positions, weights)` (host views) is called there too, if given.
+using Observer = std::function<void(double, const PointView<Kokkos::HostSpace>&, const ScalarView<Kokkos::HostSpace>&)>;
+inline Record simulate(const nlohmann::json& config, const std::vector<double>& times, const Observer& observe = {}) {
   const auto setup = app::make_particle_setup(resolve_config(config, 1));
   auto flow = app::make_flow(setup, setup.weights);
   const auto& c = setup.config;
@@ -35,8 +39,21 @@ inline Record simulate(const nlohmann::json& config, const std::vector<double>& 
     record.energy.push_back(e.energy);
     record.interaction.push_back(e.interaction_energy);
     record.dissipation.push_back(e.dissipation);
+    if (observe) observe(t, Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x), setup.weights);
   }
   return record;
+}
+
+/// μ̂(k) = Σ_i w_i e^{−2πik·x_i}.
+inline std::complex<double> fourier_moment(const PointView<Kokkos::HostSpace>& x,
+                                           const ScalarView<Kokkos::HostSpace>& w, const std::array<int, 3>& k) {
+  std::complex<double> sum = 0;
+  for (std::size_t i = 0; i < x.extent(0); ++i) {
+    double phase = 0;
+    for (std::size_t d = 0; d < x.extent(1); ++d) phase += k[d] * x(i, d);
+    sum += w(i) * std::polar(1.0, -2 * M_PI * phase);
+  }
+  return sum;
 }
 
 /// Least-squares slope of y against x.

@@ -17,6 +17,7 @@ int eval_command(const EvalOptions& options) {
   make_model(setup);
   const int dim = resolved["dim"];
   auto data = read_particles(options.positions, dim, "--positions");
+  check_distinct(data.positions, *setup.kernel, "--positions");
   try {
     (void)resolve_force_method(parse_force_method(resolved["forces"]["method"]), *setup.kernel);
   } catch (const std::invalid_argument& e) {

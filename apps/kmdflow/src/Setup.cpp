@@ -2,7 +2,9 @@
 #include <kmdflow/Sampling.hpp>
 #include <kmdflow/app/Setup.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <random>
 
 namespace kmdflow::app {
@@ -85,6 +87,7 @@ ParticleSetup make_particle_setup(const json& resolved) {
                                                initial["path"].get<std::string>() + "' holds " +
                                                std::to_string(data.positions.extent(0)) + " particles");
     c["particles"]["count"] = data.positions.extent(0);
+    check_distinct(data.positions, *setup.kernel, "initial.path");
     setup.positions = data.positions;
     setup.weights = data.weights;
   } else {
@@ -134,6 +137,25 @@ json load_config(const std::string& path, const std::vector<std::string>& overri
   std::random_device device;
   const std::uint64_t seed = (std::uint64_t(device()) << 32 | device()) % 1000000000ULL;
   return resolve_config(raw, seed, std::filesystem::current_path().string());
+}
+
+void check_distinct(const PointView<Kokkos::HostSpace>& x, const SobolevKernel& kernel, const std::string& key) {
+  if (!kernel.has_singular_gradient()) return;
+  const std::size_t n = x.extent(0);
+  const int dim = int(x.extent(1));
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  auto less = [&](std::size_t a, std::size_t b) {
+    for (int d = 0; d < dim; ++d)
+      if (x(a, d) != x(b, d)) return x(a, d) < x(b, d);
+    return false;
+  };
+  std::sort(order.begin(), order.end(), less);
+  for (std::size_t i = 1; i < n; ++i)
+    if (!less(order[i - 1], order[i]))
+      throw ConfigError(key, "particles " + std::to_string(std::min(order[i - 1], order[i])) + " and " +
+                                 std::to_string(std::max(order[i - 1], order[i])) +
+                                 " coincide, where the velocity is unbounded (s < (d+1)/2)");
 }
 
 std::string backend_name() { return ExecutionSpace::name(); }

@@ -38,6 +38,11 @@ std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
 /// paths inside it made relative to its directory, then the --set overrides, then resolved.
 nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides);
 
+/// Refuses coincident particles where ∇G_s is unbounded (2s < d + 1): ConfigError naming `key`
+/// and the two particles.
+void check_distinct(const PointView<Kokkos::HostSpace>& positions, const SobolevKernel& kernel,
+                    const std::string& key);
+
 /// "OpenMP", "Cuda", …, and the concurrency, for the records.
 std::string backend_name();
 int backend_threads();
