@@ -15,15 +15,6 @@ using namespace kmdflow::test;
 
 namespace {
 
-PointView<> random_points(std::size_t n, int dim, std::uint64_t seed) {
-  PointView<> x("test::points", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
-}
 
 // v_i = −Σ_{j≠i} w_j ∇G(x_i − x_j) + Σ_m u_m ∇G(x_i − y_m) and the pair energy, by the Ewald
 // reference pair by pair.

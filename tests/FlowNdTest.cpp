@@ -16,15 +16,6 @@ using namespace kmdflow::test;
 
 namespace {
 
-PointView<> random_points(std::size_t n, int dim, std::uint64_t seed) {
-  PointView<> x("test::points", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
-}
 
 template <int Dim> PointView<Kokkos::HostSpace> velocities(double s, const PointView<>& x, const ScalarView<>& w) {
   EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), x.extent(0));

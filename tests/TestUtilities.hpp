@@ -10,11 +10,16 @@
 namespace kmdflow::test {
 
 /// n iid uniform points on T^1 (device) from a fixed seed.
-inline PointView<> uniform_points(std::size_t n, std::uint64_t seed) {
-  PointView<> x("test::points", n, 1);
+inline PointView<> random_points(std::size_t n, int dim, std::uint64_t seed);
+inline PointView<> uniform_points(std::size_t n, std::uint64_t seed) { return random_points(n, 1, seed); }
+
+/// n iid uniform points on T^dim (device) from a fixed seed.
+inline PointView<> random_points(std::size_t n, int dim, std::uint64_t seed) {
+  PointView<> x("test::points", n, dim);
   auto h = Kokkos::create_mirror_view(x);
   std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < n; ++i) h(i, 0) = uniform01(rng);
+  for (std::size_t i = 0; i < n; ++i)
+    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
   Kokkos::deep_copy(x, h);
   return x;
 }

@@ -4,6 +4,7 @@
 // remainder G − S tabulated once as Chebyshev series in u = x² on the minimum-image cell.
 
 #include <kmdflow/SobolevKernel.hpp>
+#include <kmdflow/detail/ChebyshevFit.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -64,16 +65,9 @@ public:
     for (int k = degree - 1; k >= 0; --k) v = v * y + c[k];
     return v;
   }
-  // Clenshaw's recurrence for Σ c_k T_k(t), t = 8u − 1 maps u ∈ [0, ¼] onto [−1, 1].
+  // Σ c_k T_k(t) with t = 8u − 1, which maps u ∈ [0, ¼] onto [−1, 1].
   KOKKOS_INLINE_FUNCTION static double chebyshev(const Coefficients& c, int terms, double u) {
-    const double t = 8 * u - 1, two_t = 2 * t;
-    double b1 = 0, b2 = 0;
-    for (int k = terms - 1; k >= 1; --k) {
-      const double b0 = two_t * b1 - b2 + c[k];
-      b2 = b1;
-      b1 = b0;
-    }
-    return t * b1 - b2 + c[0];
+    return detail::clenshaw(c.data(), terms, 8 * u - 1);
   }
   KOKKOS_INLINE_FUNCTION static double integer_power(double r, int n) {
     double p = 1.0;

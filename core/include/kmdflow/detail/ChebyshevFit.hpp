@@ -21,38 +21,30 @@
 
 namespace kmdflow::detail {
 
+/// Clenshaw's recurrence for Σ_{k<n} c_k T_k(t), t ∈ [−1, 1]; Fixed > 0 fixes n at compile time
+/// (fully unrolled, so that a loop around it can vectorise).
+template <int Fixed = 0>
+KOKKOS_INLINE_FUNCTION double clenshaw(const double* c, int n, double t) {
+  if constexpr (Fixed > 0) n = Fixed;
+  const double two_t = 2 * t;
+  double b1 = 0, b2 = 0;
+  KMDFLOW_UNROLL
+  for (int k = (Fixed > 0 ? Fixed : n) - 1; k >= 1; --k) {
+    const double b0 = two_t * b1 - b2 + c[k];
+    b2 = b1;
+    b1 = b0;
+  }
+  return t * b1 - b2 + c[0];
+}
+
 /// Σ c_k T_k(t) with t = (2u − a − b)/(b − a), up to Terms coefficients, device callable.
 template <int Terms> struct ChebyshevSeries {
   Kokkos::Array<double, Terms> c{};
   int terms = 0;
   double a = 0, b = 1;
 
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const { return evaluate(u, terms); }
-
-  /// The series with a compile-time number of terms (the coefficients beyond `terms` are zero):
-  /// a fixed trip count lets a loop over pairs vectorise across them.
-  template <int Fixed> KOKKOS_INLINE_FUNCTION double evaluate_fixed(double u) const {
-    static_assert(Fixed <= Terms, "ChebyshevSeries::evaluate_fixed: more terms than stored");
-    const double t = (2 * u - a - b) / (b - a), two_t = 2 * t;
-    double b1 = 0, b2 = 0;
-    KMDFLOW_UNROLL
-    for (int k = Fixed - 1; k >= 1; --k) {
-      const double b0 = two_t * b1 - b2 + c[k];
-      b2 = b1;
-      b1 = b0;
-    }
-    return t * b1 - b2 + c[0];
-  }
-
-  KOKKOS_INLINE_FUNCTION double evaluate(double u, int n) const {
-    const double t = (2 * u - a - b) / (b - a), two_t = 2 * t;
-    double b1 = 0, b2 = 0;
-    for (int k = n - 1; k >= 1; --k) {
-      const double b0 = two_t * b1 - b2 + c[k];
-      b2 = b1;
-      b1 = b0;
-    }
-    return t * b1 - b2 + c[0];
+  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
+    return clenshaw(c.data(), terms, (2 * u - a - b) / (b - a));
   }
 
   /// Interpolates f at Terms Chebyshev–Gauss nodes of [a, b]. The coefficients decay
@@ -97,16 +89,7 @@ template <int Pieces, int Terms> struct PiecewiseChebyshev {
     const double scaled = (u - a) * (Pieces / (b - a));
     int piece = int(scaled);
     piece = piece < 0 ? 0 : (piece >= Pieces ? Pieces - 1 : piece);
-    const double t = 2 * (scaled - piece) - 1, two_t = 2 * t;
-    const double* coefficients = &c[piece * Terms];
-    double b1 = 0, b2 = 0;
-    KMDFLOW_UNROLL
-    for (int k = Terms - 1; k >= 1; --k) {
-      const double b0 = two_t * b1 - b2 + coefficients[k];
-      b2 = b1;
-      b1 = b0;
-    }
-    return t * b1 - b2 + coefficients[0];
+    return clenshaw<Terms>(&c[piece * Terms], Terms, 2 * (scaled - piece) - 1);
   }
 
   template <class F> static PiecewiseChebyshev fit(F&& f, double a, double b) {
