@@ -59,7 +59,7 @@ SobolevKernel::SobolevKernel(int dim, double s, EwaldParameters ewald)
   m_real_cutoff2 = 4 * alpha * z_real;
   const double z_fourier = tail + std::max(0.0, (s - 1) * std::log(tail));
   const double k_cut2 = z_fourier / (4 * pi * pi * alpha);
-  const int k_max = int(std::floor(std::sqrt(k_cut2)));
+  const int k_max = ewald.long_range_modes ? int(std::floor(std::sqrt(k_cut2))) : -1;
   const int ky_max = dim >= 2 ? k_max : 0, kz_max = dim >= 3 ? k_max : 0;
   for (int kx = 0; kx <= k_max; ++kx)
     for (int ky = -ky_max; ky <= ky_max; ++ky)

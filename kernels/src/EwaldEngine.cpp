@@ -255,22 +255,7 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
           });
     };
     auto run = [&](auto singular) { run_with(singular, t.regular_gradient); };
-    const double p = k.singular_exponent();
-    if (k.is_log_case() && k.log_power() >= 1) {
-      run(detail::LogGradient{k.singular_constant(), k.log_power()});
-    } else if (k.is_log_case()) { // m = 0: S = c_0 ln r, S'/r = c_0 / r²
-      run(detail::QuarterPowerGradient{k.singular_constant(), -1, 0});
-    } else {
-      const double e = 0.5 * p - 1; // S'/r = c p r^{p−2} = c p u^{e}
-      const double quarters = 4 * e;
-      const int q = int(std::floor(quarters + 0.5));
-      if (std::abs(quarters - q) < 1e-12 && std::abs(q) < 32) {
-        const int n = q >= 0 ? q / 4 : -((-q + 3) / 4);
-        run(detail::QuarterPowerGradient{k.singular_constant() * p, n, q - 4 * n});
-      } else {
-        run(detail::GeneralPowerGradient{k.singular_constant() * p, e});
-      }
-    }
+    detail::with_singular_gradient(k, run);
   }
 
   // Long range: v_i += Σ_{k∈H} 2L̂(k) 2πk Im(e^{2πik·x_i} ρ̂(k)).
@@ -355,8 +340,7 @@ double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, 
   const std::size_t total = m_points.extent(0);
 
   // Short range: ½ Σ_{p≠q} q_p q_q h(r_pq) over minimum images with r < ½.
-  const detail::SingularValue singular{k.singular_constant(), 0.5 * k.singular_exponent(), k.log_power(),
-                                       k.is_log_case()};
+  const auto singular = detail::singular_value(k);
   const auto regular = t.regular_value;
   const double h0 = k.has_finite_self_energy() ? regular(0.0) : Kokkos::Experimental::infinity_v<double>;
   Kokkos::View<double**, Kokkos::LayoutRight, memory_space> rows("kmdflow::ewald::energy_rows", total, 1);

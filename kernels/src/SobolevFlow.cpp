@@ -1,5 +1,6 @@
 #include <kmdflow/DirectEngine1D.hpp>
 #include <kmdflow/EwaldEngine.hpp>
+#include <kmdflow/SpectralEngine.hpp>
 #include <kmdflow/SobolevFlow.hpp>
 #include <kmdflow/SortedEngine1D.hpp>
 
@@ -16,15 +17,16 @@ ForceMethod parse_force_method(const std::string& name) {
   throw std::invalid_argument("unknown force method '" + name + "'");
 }
 
-ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel) {
-  if (method == ForceMethod::automatic)
-    return SortedEngine1D<>::applies(kernel) ? ForceMethod::sorted : ForceMethod::direct;
+ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel, std::size_t points) {
+  if (method == ForceMethod::automatic) {
+    if (SortedEngine1D<>::applies(kernel)) return ForceMethod::sorted;
+    // Where the spectral engine (at the default tolerance) overtakes the direct one, on CPUs.
+    const std::size_t crossover = kernel.dim() == 1 ? 2000 : kernel.dim() == 2 ? 2000 : 4000;
+    return points >= crossover ? ForceMethod::spectral : ForceMethod::direct;
+  }
   if (method == ForceMethod::sorted && !SortedEngine1D<>::applies(kernel))
     throw std::invalid_argument("the sorted engine needs d = 1 and an integer s in 1...4; use "
                                 "direct (or auto)");
-  if (method == ForceMethod::spectral)
-    throw std::invalid_argument("the spectral engine is not available in this version yet (use "
-                                "auto, direct or sorted)");
   return method;
 }
 
@@ -39,8 +41,10 @@ std::string to_string(ForceMethod method) {
 }
 
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
-                                               const Target& target, std::size_t particle_count) {
-  method = resolve_force_method(method, kernel);
+                                               const Target& target, std::size_t particle_count,
+                                               double tolerance) {
+  const std::size_t atom_count = target.sample_positions().data() ? target.sample_positions().extent(0) : 0;
+  method = resolve_force_method(method, kernel, particle_count + atom_count);
   const ExecutionSpace space;
   const auto& atoms = target.sample_positions();
   const auto& atom_weights = target.sample_weights();
@@ -56,6 +60,11 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
     return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
                                               particle_count, atoms, atom_weights);
   case ForceMethod::spectral:
+    if (kernel.dim() == 1)
+      return std::make_unique<SpectralEngine<ExecutionSpace, 1>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
+    if (kernel.dim() == 2)
+      return std::make_unique<SpectralEngine<ExecutionSpace, 2>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
+    return std::make_unique<SpectralEngine<ExecutionSpace, 3>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
   case ForceMethod::automatic: break;
   }
   throw std::logic_error("make_engine: unhandled method");

@@ -1,4 +1,5 @@
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/RealFft.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <CLI/Version.hpp>
@@ -30,7 +31,8 @@ int info_command(bool as_json) {
       {"cli11", CLI11_VERSION},
       {"compiler", __VERSION__},
       {"dimensions", {1, 2, 3}},
-      {"engines", {"direct", "sorted"}},
+      {"engines", {"direct", "sorted", "spectral"}},
+      {"fft", fftw_version_string()},
   };
   if (as_json) {
     std::cout << info.dump(2) << std::endl;
@@ -44,7 +46,8 @@ int info_command(bool as_json) {
             << "  nlohmann_json " << info["nlohmann_json"].get<std::string>() << "\n"
             << "  CLI11         " << CLI11_VERSION << "\n"
             << "  compiler      " << __VERSION__ << "\n"
-            << "  engines       direct (d = 1, 2, 3), sorted (d = 1)\n";
+            << "  engines       direct (d = 1, 2, 3), sorted (d = 1), spectral (d = 1, 2, 3)\n"
+            << "  FFT           " << fftw_version_string() << "\n";
   Kokkos::print_configuration(std::cout, false);
   return 0;
 }

@@ -138,14 +138,16 @@ int run_command(const RunOptions& options) {
   const json& c = setup.config;
   const int dim = c["dim"];
   const double s = c["s"], t_end = c["time"]["t_end"], dt = c["time"]["dt"];
-  const auto method = resolve_force_method(parse_force_method(c["forces"]["method"]), *setup.kernel);
+  auto flow = make_flow(setup, setup.weights);
+  const std::string engine_name = flow->engine().name();
   json recorded = c;
   recorded["kmdflow"] = {{"version", KMDFLOW_VERSION}, {"backend", backend_name()},
-                         {"threads", backend_threads()}, {"engine", to_string(method)},
+                         {"threads", backend_threads()}, {"engine", engine_name},
                          {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+  if (const auto parameters = flow->engine().parameters(); !parameters.empty())
+    recorded["kmdflow"]["engine_parameters"] = parameters;
   write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
 
-  auto flow = make_flow(setup, setup.weights);
   const std::size_t n = setup.positions.extent(0);
   PointView<> x("kmdflow::run::positions", n, dim);
   Kokkos::deep_copy(x, setup.positions);
@@ -262,7 +264,7 @@ int run_command(const RunOptions& options) {
   summary["force_evaluations"] = integrator.evaluations();
   summary["frames"] = trajectory.frames();
   summary["wall_s"] = wall();
-  summary["engine"] = to_string(method);
+  summary["engine"] = engine_name;
   summary["particles"] = n;
   summary["backend"] = backend_name();
   summary["threads"] = backend_threads();
@@ -307,7 +309,7 @@ int run_command(const RunOptions& options) {
     return 1;
   }
   std::printf("kmdflow: %ld steps to t = %g in %.1f s (%s engine, %zu particles, %s, %d threads)\n",
-              step, t, wall(), to_string(method).c_str(), n, backend_name().c_str(), backend_threads());
+              step, t, wall(), engine_name.c_str(), n, backend_name().c_str(), backend_threads());
   if (have_first)
     std::printf("  %s: %.4e -> %.4e\n", std::isfinite(last.energy) ? "energy" : "interaction energy",
                 std::isfinite(first.energy) ? first.energy : first.interaction_energy,

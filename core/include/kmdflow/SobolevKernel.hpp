@@ -12,6 +12,7 @@ namespace kmdflow {
 struct EwaldParameters {
   double alpha = 1.0 / 80;     ///< split parameter: real space decays like e^{−r²/4α}
   double tail_exponent = 46.0; ///< terms below e^{−tail_exponent} are dropped (both spaces)
+  bool long_range_modes = true; ///< enumerate the long-range wavevectors (false: engines that sum them their own way)
 };
 
 /// G_s(x) = Σ_{k≠0} (2π|k|)^{−2s} e^{2πik·x} on T^d, d ∈ {1, 2, 3}, s > 0.

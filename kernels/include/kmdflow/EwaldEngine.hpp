@@ -15,6 +15,7 @@
 #include <kmdflow/InteractionEngine.hpp>
 #include <kmdflow/SobolevKernel.hpp>
 #include <kmdflow/detail/ChebyshevFit.hpp>
+#include <kmdflow/detail/SingularPart.hpp>
 
 #include <memory>
 
@@ -44,50 +45,6 @@ struct EwaldTables {
 
 /// The tables for (dim, s), computed on first use and shared afterwards (thread safe).
 std::shared_ptr<const EwaldTables> ewald_tables(int dim, double s);
-
-/// S'(r)/r as a function of u = r², with the kind of singularity fixed at compile time.
-struct QuarterPowerGradient { // c p u^{n + f/4}: exponents on a quarter grid (most cases)
-  double cp;
-  int n, f;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    const double base = n >= 0 ? u : 1 / u;
-    const int count = n >= 0 ? n : -n;
-    double power = 1;
-    KMDFLOW_UNROLL
-    for (int k = 0; k < 8; ++k) power *= k < count ? base : 1.0;
-    const double root = Kokkos::sqrt(u), quarter = Kokkos::sqrt(root);
-    const double fraction = f == 0 ? 1.0 : f == 1 ? quarter : f == 2 ? root : root * quarter;
-    return cp * power * fraction;
-  }
-};
-struct GeneralPowerGradient { // c p u^{e}
-  double cp, e;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const { return cp * Kokkos::pow(u, e); }
-};
-struct LogGradient { // c_m u^{m−1} (m ln u + 1), m ≥ 1
-  double c;
-  int m;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    double power = 1;
-    KMDFLOW_UNROLL
-    for (int k = 1; k < 4; ++k) power *= k < m ? u : 1.0; // m ≤ 3 in the log cases of d ≤ 3 and s used
-    return c * power * (m * Kokkos::log(u) + 1);
-  }
-};
-/// S(r) as a function of u = r² (energies only: no need for speed).
-struct SingularValue {
-  double c, half_exponent;
-  int m;
-  bool log_case;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    if (log_case) {
-      double power = 1;
-      for (int k = 0; k < m; ++k) power *= u;
-      return 0.5 * c * power * Kokkos::log(u);
-    }
-    return c * Kokkos::pow(u, half_exponent);
-  }
-};
 
 } // namespace detail
 

@@ -6,6 +6,7 @@
 #include <kmdflow/Types.hpp>
 
 #include <Kokkos_Profiling_ScopedRegion.hpp>
+#include <nlohmann/json.hpp>
 
 #include <string>
 
@@ -15,6 +16,8 @@ class InteractionEngine {
 public:
   virtual ~InteractionEngine() = default;
   virtual std::string name() const = 0;
+  /// The parameters the engine chose (for the run's records); empty for the exact engines.
+  virtual nlohmann::json parameters() const { return nlohmann::json::object(); }
 
   /// v_i = −Σ_{j≠i} w_j ∇G(x_i − x_j) + Σ_m u_m ∇G(x_i − y_m), for the N particles x with
   /// weights w and the engine's atoms y_m with weights u_m (none for a density target).

@@ -22,14 +22,17 @@ enum class ForceMethod { automatic, direct, sorted, spectral };
 ForceMethod parse_force_method(const std::string& name); ///< "auto", "direct", ...
 std::string to_string(ForceMethod method);
 
-/// The engine `method` stands for with this kernel (auto: sorted where it applies, else direct);
-/// std::invalid_argument, saying why, when the method cannot treat the kernel or dimension.
-ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel);
+/// The engine `method` stands for with this kernel and number of points (particles and target
+/// samples). auto: sorted where it applies (d = 1, integer s ≤ 4: exact and fastest), else
+/// spectral from the point counts where it overtakes direct (bench/README.md), else direct.
+/// std::invalid_argument, saying why, when the method cannot treat the kernel.
+ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel, std::size_t points = 0);
 
-/// The engine for `method` (auto: sorted where it applies, else direct). Throws
-/// std::invalid_argument when the method cannot treat this kernel or dimension.
+/// The engine for `method`; `tolerance` is the spectral engine's. Throws std::invalid_argument
+/// when the method cannot treat this kernel or dimension.
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
-                                               const Target& target, std::size_t particle_count);
+                                               const Target& target, std::size_t particle_count,
+                                               double tolerance = 1e-8);
 
 class SobolevFlow {
 public:

@@ -1,0 +1,32 @@
+#pragma once
+// Real-to-complex and complex-to-real FFTs on a periodic d-dimensional grid, behind one interface:
+// FFTW on the host (RealFftHost, below), cuFFT on NVIDIA GPUs (kernels/src/cuda/CufftRealFft.cu).
+// Grids are row major; the complex half array keeps n_{d−1}/2 + 1 entries in its last dimension.
+
+#include <array>
+#include <complex>
+#include <memory>
+#include <vector>
+
+namespace kmdflow {
+
+class RealFft {
+public:
+  virtual ~RealFft() = default;
+  /// complex(k) = Σ_g real(g) e^{−2πi k·g/n}, on the buffers the transform was planned with.
+  virtual void forward() = 0;
+  /// real(g) = Σ_k complex(k) e^{+2πi k·g/n} (unnormalised); the complex buffer is overwritten.
+  virtual void inverse() = 0;
+  virtual const char* library() const = 0;
+};
+
+/// FFTW3 (with its OpenMP threads), planned once with FFTW_ESTIMATE on the given buffers, which
+/// must outlive the object: `real` holds Π n_d doubles, `half` Π_{d<last} n_d (n_last/2 + 1)
+/// complex numbers.
+std::unique_ptr<RealFft> make_host_real_fft(const std::vector<int>& dims, double* real,
+                                            std::complex<double>* half, int threads);
+
+/// The FFTW version string ("fftw-3.3.10-…").
+const char* fftw_version_string();
+
+} // namespace kmdflow

@@ -1,0 +1,109 @@
+#pragma once
+// The spectral engine (DESIGN.md §4): O(N log N) velocities for any d and s at a chosen accuracy,
+// through the Ewald split G = Σ_n h(x + n) + Σ_{k≠0} L̂(k) e^{2πik·x} − α^s/Γ(s+1):
+//   * long range: a type-1 NUFFT gives μ̂(k) = Σ_j q_j e^{−2πik·z_j} for |k|∞ ≤ K (spread to an
+//     upsampled grid with the exponential-of-semicircle kernel, FFT, deconvolve), which is
+//     multiplied by −2πik L̂(k) and brought back to the particles by d type-2 NUFFTs;
+//   * short range: h is cut at r_c where it falls below the tolerance, and summed over the pairs
+//     closer than r_c found with a cell list.
+// One tolerance (forces.tolerance) sets K, α, r_c, the kernel width and the grid
+// (choose_spectral_parameters).
+
+#include <kmdflow/InteractionEngine.hpp>
+#include <kmdflow/RealFft.hpp>
+#include <kmdflow/SobolevKernel.hpp>
+#include <kmdflow/detail/ChebyshevFit.hpp>
+
+#include <Kokkos_Complex.hpp>
+#include <Kokkos_ScatterView.hpp>
+
+#include <memory>
+#include <string>
+
+namespace kmdflow {
+
+struct SpectralParameters {
+  double tolerance = 1e-8;
+  double z_cut = 0;  ///< both Ewald tails are cut at e^{−z_cut}
+  double alpha = 0;  ///< the split parameter
+  double cutoff = 0; ///< r_c: h(r_c) ~ e^{−z_cut}
+  int modes = 0;     ///< K: |k|∞ ≤ K
+  int width = 0;     ///< w: the spreading kernel covers w grid points per axis
+  double beta = 0;   ///< of the kernel exp(β(√(1 − z²) − 1))
+  int grid = 0;      ///< n_f points per axis (upsampling ≈ 2)
+  int cells = 1;     ///< cells per axis of the short-range cell list (1: all pairs)
+};
+
+/// The parameters for a tolerance on the relative velocity error, N points on T^d and order s:
+/// r_c from a target number of short-range neighbours, then α, K, the kernel and the grid.
+SpectralParameters choose_spectral_parameters(int dim, double s, std::size_t points, double tolerance);
+
+namespace detail {
+
+/// Per (d, s, α, r_c): the kernel at α and the short-range tables on [0, r_c²].
+struct SpectralTables {
+  std::shared_ptr<const SobolevKernel> kernel;
+  PiecewiseChebyshev<32, 12> regular_gradient; // ∇(h − S) = x · B(r²)
+  PiecewiseChebyshev<32, 12> regular_value;    // h − S
+};
+std::shared_ptr<const SpectralTables> spectral_tables(int dim, double s, double alpha, double cutoff, double z_cut);
+
+} // namespace detail
+
+template <class ExecutionSpace, int Dim>
+class SpectralEngine final : public InteractionEngine {
+  static_assert(Kokkos::is_execution_space_v<ExecutionSpace>,
+                "SpectralEngine: the first template argument must be a Kokkos execution space");
+  static_assert(Dim >= 1 && Dim <= 3, "SpectralEngine: Dim must be 1, 2 or 3");
+
+public:
+  using memory_space = typename ExecutionSpace::memory_space;
+  using Complex = Kokkos::complex<double>;
+
+  SpectralEngine(const ExecutionSpace& space, const SobolevKernel& kernel, std::size_t particle_count,
+                 double tolerance, const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {});
+
+  std::string name() const override { return "spectral"; }
+  void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override;
+  double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
+
+  const SpectralParameters& spectral_parameters() const { return m_parameters; }
+  nlohmann::json parameters() const override;
+
+  // The transforms on their own, for tests and benchmarks: μ̂(k) of the loaded points (type 1)
+  // into the engine's half-grid buffer, and Σ_k c_k e^{2πik·x_i} at the particles (type 2).
+  void type1(const ConstPointView<>& points, const ConstScalarView<>& weights);
+  /// The long-range part alone (one type-1 and d type-2 transforms) into v: what FINUFFT is
+  /// compared with.
+  void transforms(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v);
+  const Kokkos::View<Complex*, memory_space>& spectrum() const { return m_spectrum; }
+  int half_extent() const { return m_parameters.grid / 2 + 1; }
+
+private:
+  void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  void spread(const ConstPointView<>& points, const ConstScalarView<>& weights);
+  void interpolate(const ConstPointView<>& targets, const PointView<>& out, int component, bool accumulate);
+  void long_range_velocities(const ConstPointView<>& x, const PointView<>& v, bool accumulate);
+  void build_cells();
+  void short_range_velocities(const PointView<>& v);
+  double short_range_energy();
+
+  ExecutionSpace m_space;
+  SpectralParameters m_parameters;
+  std::shared_ptr<const detail::SpectralTables> m_tables;
+  bool m_singular_gradient;
+  std::size_t m_particles = 0, m_atoms = 0;
+  PointView<memory_space> m_points;              // particles, then atoms
+  Kokkos::View<double*, memory_space> m_weights; // w_j, then −u_m
+  Kokkos::View<double*, memory_space> m_grid;    // the real fine grid
+  Kokkos::View<Complex*, memory_space> m_half, m_spectrum; // FFT buffer; μ̂ on the half grid (deconvolved)
+  Kokkos::View<double*, memory_space> m_symbol;     // L̂ as a function of |k|² (integer)
+  Kokkos::View<double*, memory_space> m_correction; // 1/(n ψ̂(k)) for k = 0 … K
+  double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
+  std::unique_ptr<RealFft> m_fft;
+  Kokkos::Experimental::ScatterView<double*, Kokkos::LayoutRight, ExecutionSpace> m_scatter; // spreading
+  // Cell list: points sorted by cell, the first point of each cell.
+  Kokkos::View<int*, memory_space> m_cell_order, m_cell_start;
+};
+
+} // namespace kmdflow

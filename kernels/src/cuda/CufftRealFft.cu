@@ -1,0 +1,47 @@
+#include "CufftRealFft.hpp"
+
+#include <cufft.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace kmdflow {
+
+namespace {
+
+void check(cufftResult status, const char* what) {
+  if (status != CUFFT_SUCCESS)
+    throw std::runtime_error(std::string("cuFFT: ") + what + " failed (status " + std::to_string(int(status)) + ")");
+}
+
+class CufftRealFft final : public RealFft {
+public:
+  CufftRealFft(const std::vector<int>& dims, double* real, std::complex<double>* half)
+      : m_real(real), m_half(reinterpret_cast<cufftDoubleComplex*>(half)) {
+    std::vector<int> n(dims.begin(), dims.end());
+    const int rank = int(n.size());
+    check(cufftPlanMany(&m_forward, rank, n.data(), nullptr, 1, 0, nullptr, 1, 0, CUFFT_D2Z, 1), "planning D2Z");
+    check(cufftPlanMany(&m_inverse, rank, n.data(), nullptr, 1, 0, nullptr, 1, 0, CUFFT_Z2D, 1), "planning Z2D");
+  }
+  ~CufftRealFft() override {
+    cufftDestroy(m_forward);
+    cufftDestroy(m_inverse);
+  }
+  void forward() override { check(cufftExecD2Z(m_forward, m_real, m_half), "D2Z"); }
+  void inverse() override { check(cufftExecZ2D(m_inverse, m_half, m_real), "Z2D"); }
+  const char* library() const override { return "cuFFT"; }
+
+private:
+  double* m_real;
+  cufftDoubleComplex* m_half;
+  cufftHandle m_forward = 0, m_inverse = 0;
+};
+
+} // namespace
+
+std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double* real,
+                                            std::complex<double>* half) {
+  return std::make_unique<CufftRealFft>(dims, real, half);
+}
+
+} // namespace kmdflow
