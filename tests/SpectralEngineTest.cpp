@@ -148,3 +148,23 @@ TEST(Spectral, Type1MatchesDirectSum) {
     }
   }
 }
+
+// A whole 2D run with the spectral engine follows the direct engine's energy curve within the
+// tolerance (relative to the energy's scale).
+#include "Simulation.hpp"
+TEST(Spectral, RunFollowsTheDirectEnergyCurve) {
+  auto config = nlohmann::json::parse(R"({"dim": 2, "s": 1.5,
+    "target": {"type": "wrapped_gaussians", "components": [{"center": [0.4, 0.5], "sigma": 0.15}]},
+    "initial": {"type": "fourier", "modes": [{"k": [1, 1], "amplitude": 0.4}], "sampling": "jittered"},
+    "particles": {"count": 400, "seed": 2}, "time": {"dt": 0.05, "integrator": "rk4"}})");
+  const std::vector<double> times{0.0, 0.5, 1.0, 1.5, 2.0};
+  config["forces"] = {{"method", "direct"}};
+  const auto direct = simulate(config, times);
+  for (double tolerance : {1e-4, 1e-8}) {
+    config["forces"] = {{"method", "spectral"}, {"tolerance", tolerance}};
+    const auto spectral = simulate(config, times);
+    for (std::size_t i = 0; i < times.size(); ++i)
+      EXPECT_NEAR(spectral.energy[i], direct.energy[i], tolerance * direct.energy[0])
+          << "t = " << times[i] << ", tolerance = " << tolerance;
+  }
+}
