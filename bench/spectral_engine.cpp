@@ -1,16 +1,24 @@
 // The spectral engine (DESIGN.md §4, §6, issue 4): time per velocity evaluation against N at a
-// tolerance (default 1e-6), in d = 1, 2, 3, with the parameters it chose; and the transforms
-// alone (one type 1 and d type 2), for the comparison with FINUFFT.
+// tolerance (default 1e-6) in d = 1, 2, 3, with the parameters it chose; the transforms alone
+// (one type 1 and d type 2) for the comparison with FINUFFT; and, at small N, the spectral engine
+// at the default tolerance 1e-8 against the direct engine, for the crossover.
 //
 //   build/bench/bench_spectral_engine [--tolerance 1e-6] [--benchmark_filter=...]
+//   build/bench/bench_spectral_engine --peak-memory D N   (one evaluation; prints the peak RSS)
+//
+// s = 1.5 in d = 1 (s = 1 would use the exact sorted engine), s = 1 in d = 2, 3.
 #include "BenchUtilities.hpp"
 
+#include <kmdflow/DirectEngine1D.hpp>
+#include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SpectralEngine.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <sys/resource.h>
 
 using namespace kmdflow;
 
@@ -28,52 +36,115 @@ PointView<> random_points(std::size_t n, int dim) {
   return x;
 }
 
-template <int Dim> void run(benchmark::State& state, bool transforms_only) {
-  const std::size_t n = std::size_t(state.range(0));
-  const double s = 1.0;
-  const auto x = random_points(n, Dim);
+double order(int dim) { return dim == 1 ? 1.5 : 1.0; }
+
+template <class Engine> void time_engine(benchmark::State& state, Engine& engine, std::size_t n, int dim,
+                                         bool transforms_only = false) {
+  const auto x = random_points(n, dim);
   ScalarView<> w("w", n);
   Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, Dim);
-  SpectralEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n, tolerance);
+  PointView<> v("v", n, dim);
   engine.velocities(x, w, v);
   for (auto _ : state) {
     Kokkos::fence();
     const auto start = std::chrono::steady_clock::now();
-    if (transforms_only) engine.transforms(x, w, v);
-    else engine.velocities(x, w, v);
+    if constexpr (requires { engine.transforms(x, w, v); }) {
+      if (transforms_only) engine.transforms(x, w, v);
+      else engine.velocities(x, w, v);
+    } else {
+      engine.velocities(x, w, v);
+    }
     Kokkos::fence();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  const auto& p = engine.spectral_parameters();
   state.counters["particles_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <int Dim> void spectral(benchmark::State& state, bool transforms_only, double tol) {
+  const std::size_t n = std::size_t(state.range(0));
+  SpectralEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, order(Dim)), n, tol);
+  time_engine(state, engine, n, Dim, transforms_only);
+  const auto& p = engine.spectral_parameters();
   state.counters["K"] = p.modes;
   state.counters["grid"] = p.grid;
   state.counters["width"] = p.width;
   state.counters["cutoff"] = p.cutoff;
 }
 
+template <int Dim> void direct(benchmark::State& state) {
+  const std::size_t n = std::size_t(state.range(0));
+  const SobolevKernel kernel(Dim, order(Dim));
+  if constexpr (Dim == 1) {
+    DirectEngine1D<> engine(ExecutionSpace(), SobolevKernelEvaluator1D(kernel), n);
+    time_engine(state, engine, n, Dim);
+  } else {
+    EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), kernel, n);
+    time_engine(state, engine, n, Dim);
+  }
+}
+
+int peak_memory(int dim, std::size_t n) {
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto x = random_points(n, dim);
+  ScalarView<> w("w", n);
+  Kokkos::deep_copy(w, 1.0 / double(n));
+  PointView<> v("v", n, dim);
+  auto run = [&](auto& engine) { engine.velocities(x, w, v); };
+  if (dim == 1) {
+    SpectralEngine<ExecutionSpace, 1> e(ExecutionSpace(), SobolevKernel(1, order(1)), n, tolerance);
+    run(e);
+  } else if (dim == 2) {
+    SpectralEngine<ExecutionSpace, 2> e(ExecutionSpace(), SobolevKernel(2, order(2)), n, tolerance);
+    run(e);
+  } else {
+    SpectralEngine<ExecutionSpace, 3> e(ExecutionSpace(), SobolevKernel(3, order(3)), n, tolerance);
+    run(e);
+  }
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  std::printf("{\"dim\": %d, \"N\": %zu, \"peak_rss_bytes\": %ld, \"before_bytes\": %ld}\n", dim, n,
+              after.ru_maxrss * 1024L, before.ru_maxrss * 1024L);
+  return 0;
+}
+
 } // namespace
 
-static void Spectral1D(benchmark::State& state) { run<1>(state, false); }
-static void Spectral2D(benchmark::State& state) { run<2>(state, false); }
-static void Spectral3D(benchmark::State& state) { run<3>(state, false); }
-static void Transforms1D(benchmark::State& state) { run<1>(state, true); }
-static void Transforms2D(benchmark::State& state) { run<2>(state, true); }
-static void Transforms3D(benchmark::State& state) { run<3>(state, true); }
-#define KMDFLOW_SIZES ->ArgName("N")->RangeMultiplier(10)->Range(1000, 10000000)->UseManualTime()->Unit(benchmark::kMillisecond)
-BENCHMARK(Spectral1D) KMDFLOW_SIZES;
-BENCHMARK(Spectral2D) KMDFLOW_SIZES;
-BENCHMARK(Spectral3D) KMDFLOW_SIZES;
-BENCHMARK(Transforms1D) KMDFLOW_SIZES;
-BENCHMARK(Transforms2D) KMDFLOW_SIZES;
-BENCHMARK(Transforms3D) KMDFLOW_SIZES;
+static void Spectral1D(benchmark::State& state) { spectral<1>(state, false, tolerance); }
+static void Spectral2D(benchmark::State& state) { spectral<2>(state, false, tolerance); }
+static void Spectral3D(benchmark::State& state) { spectral<3>(state, false, tolerance); }
+static void Transforms1D(benchmark::State& state) { spectral<1>(state, true, tolerance); }
+static void Transforms2D(benchmark::State& state) { spectral<2>(state, true, tolerance); }
+static void Transforms3D(benchmark::State& state) { spectral<3>(state, true, tolerance); }
+static void Crossover1DSpectral(benchmark::State& state) { spectral<1>(state, false, 1e-8); }
+static void Crossover2DSpectral(benchmark::State& state) { spectral<2>(state, false, 1e-8); }
+static void Crossover3DSpectral(benchmark::State& state) { spectral<3>(state, false, 1e-8); }
+static void Crossover1DDirect(benchmark::State& state) { direct<1>(state); }
+static void Crossover2DDirect(benchmark::State& state) { direct<2>(state); }
+static void Crossover3DDirect(benchmark::State& state) { direct<3>(state); }
+#define KMDFLOW_SIZES(most) ->ArgName("N")->RangeMultiplier(10)->Range(1000, most)->UseManualTime()->Unit(benchmark::kMillisecond)
+#define KMDFLOW_SMALL ->ArgName("N")->RangeMultiplier(2)->Range(250, 8000)->UseManualTime()->Unit(benchmark::kMillisecond)
+BENCHMARK(Spectral1D) KMDFLOW_SIZES(10000000);
+BENCHMARK(Spectral2D) KMDFLOW_SIZES(10000000);
+BENCHMARK(Spectral3D) KMDFLOW_SIZES(1000000);
+BENCHMARK(Transforms1D) KMDFLOW_SIZES(10000000);
+BENCHMARK(Transforms2D) KMDFLOW_SIZES(10000000);
+BENCHMARK(Transforms3D) KMDFLOW_SIZES(1000000);
+BENCHMARK(Crossover1DSpectral) KMDFLOW_SMALL;
+BENCHMARK(Crossover1DDirect) KMDFLOW_SMALL;
+BENCHMARK(Crossover2DSpectral) KMDFLOW_SMALL;
+BENCHMARK(Crossover2DDirect) KMDFLOW_SMALL;
+BENCHMARK(Crossover3DSpectral) KMDFLOW_SMALL;
+BENCHMARK(Crossover3DDirect) KMDFLOW_SMALL;
 
 int main(int argc, char** argv) {
   Kokkos::ScopeGuard kokkos(argc, argv);
   benchmark::Initialize(&argc, argv);
-  for (int i = 1; i < argc; ++i)
+  for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--tolerance") == 0 && i + 1 < argc) tolerance = std::stod(argv[++i]);
+    else if (std::strcmp(argv[i], "--peak-memory") == 0 && i + 2 < argc)
+      return peak_memory(std::atoi(argv[i + 1]), std::stoul(argv[i + 2]));
+  }
   bench::add_kokkos_context();
   benchmark::AddCustomContext("tolerance", std::to_string(tolerance));
   benchmark::RunSpecifiedBenchmarks();

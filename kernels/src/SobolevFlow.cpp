@@ -21,7 +21,7 @@ ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel
   if (method == ForceMethod::automatic) {
     if (SortedEngine1D<>::applies(kernel)) return ForceMethod::sorted;
     // Where the spectral engine (at the default tolerance) overtakes the direct one, on CPUs.
-    const std::size_t crossover = kernel.dim() == 1 ? 2000 : kernel.dim() == 2 ? 2000 : 4000;
+    const std::size_t crossover = kernel.dim() == 1 ? 200 : kernel.dim() == 2 ? 300 : 500;
     return points >= crossover ? ForceMethod::spectral : ForceMethod::direct;
   }
   if (method == ForceMethod::sorted && !SortedEngine1D<>::applies(kernel))
