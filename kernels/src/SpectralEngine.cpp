@@ -229,11 +229,13 @@ void SpectralEngine<ExecutionSpace, Dim>::spread(const ConstPointView<>& points,
   Kokkos::deep_copy(m_space, m_grid, 0.0);
   m_scatter.reset_except(m_grid);
   const auto scatter = m_scatter;
+  const auto order = m_cell_order; // points sorted by cell: neighbours spread to nearby grid lines
   const int n = m_parameters.grid, w = m_parameters.width;
   const double beta = m_parameters.beta, half_width = 0.5 * w;
   Kokkos::parallel_for(
       "kmdflow::spectral::spread", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
-      KOKKOS_LAMBDA(std::size_t j) {
+      KOKKOS_LAMBDA(std::size_t p) {
+        const std::size_t j = std::size_t(order(p));
         auto grid = scatter.access();
         double kernel[Dim][max_width];
         int index[Dim][max_width];
@@ -272,11 +274,15 @@ void SpectralEngine<ExecutionSpace, Dim>::interpolate(const ConstPointView<>& ta
                                                       int component, bool accumulate) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::interpolate");
   const auto grid = m_grid;
+  const auto order = m_cell_order;
+  const std::size_t targets_count = out.extent(0);
   const int n = m_parameters.grid, w = m_parameters.width;
   const double beta = m_parameters.beta, half_width = 0.5 * w;
   Kokkos::parallel_for(
-      "kmdflow::spectral::interpolate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, out.extent(0)),
-      KOKKOS_LAMBDA(std::size_t i) {
+      "kmdflow::spectral::interpolate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, order.extent(0)),
+      KOKKOS_LAMBDA(std::size_t p) {
+        const std::size_t i = std::size_t(order(p)); // in cell order, for locality on the grid
+        if (i >= targets_count) return;
         double kernel[Dim][max_width];
         int index[Dim][max_width];
         for (int d = 0; d < Dim; ++d) {
@@ -337,8 +343,15 @@ KOKKOS_INLINE_FUNCTION bool decode_mode(std::size_t h, int n, int K, int* k) {
 } // namespace
 
 template <class ExecutionSpace, int Dim>
-void SpectralEngine<ExecutionSpace, Dim>::type1(const ConstPointView<>& points, const ConstScalarView<>& weights) {
-  spread(points, weights);
+void SpectralEngine<ExecutionSpace, Dim>::type1(const ConstPointView<>& x, const ConstScalarView<>& w) {
+  load_points(x, w);
+  build_cells();
+  transform_points();
+}
+
+template <class ExecutionSpace, int Dim>
+void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
+  spread(m_points, m_weights);
   m_space.fence();
   m_fft->forward();
   // μ̂(k) = F(k) Π_d 1/(n ψ̂(k_d)) inside the box, 0 outside.
@@ -423,7 +436,6 @@ KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Or
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::short_range");
-  build_cells();
   const auto points = m_points;
   const auto weights = m_weights;
   const auto order = m_cell_order, start = m_cell_start;
@@ -468,7 +480,6 @@ void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView
 
 template <class ExecutionSpace, int Dim>
 double SpectralEngine<ExecutionSpace, Dim>::short_range_energy() {
-  build_cells();
   const auto points = m_points;
   const auto weights = m_weights;
   const auto order = m_cell_order, start = m_cell_start;
@@ -504,6 +515,7 @@ void SpectralEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, 
                                                      const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::velocities");
   load_points(x, w);
+  build_cells();
   short_range_velocities(v);
   long_range_velocities(x, v, true);
 }
@@ -512,6 +524,7 @@ template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::transforms(const ConstPointView<>& x, const ConstScalarView<>& w,
                                                      const PointView<>& v) {
   load_points(x, w);
+  build_cells(); // the bin sort that orders the spreading
   long_range_velocities(x, v, false);
 }
 
@@ -520,7 +533,7 @@ template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const ConstPointView<>& x, const PointView<>& v,
                                                                 bool accumulate) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::long_range");
-  type1(m_points, m_weights);
+  transform_points();
   const auto half = m_half, spectrum = m_spectrum, correction = m_correction, symbol = m_symbol;
   const int n = m_parameters.grid, K = m_parameters.modes;
   for (int component = 0; component < Dim; ++component) {
@@ -548,8 +561,9 @@ template <class ExecutionSpace, int Dim>
 double SpectralEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::pair_energy");
   load_points(x, w);
+  build_cells();
   const double short_range = short_range_energy();
-  type1(m_points, m_weights);
+  transform_points();
   // ½ Σ_{k≠0} L̂ |μ̂|² over the box, from the half grid (entries with k_last > 0 stand for ±k).
   const auto spectrum = m_spectrum, symbol = m_symbol;
   const int n = m_parameters.grid, K = m_parameters.modes;

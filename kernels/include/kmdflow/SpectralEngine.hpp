@@ -70,9 +70,8 @@ public:
   const SpectralParameters& spectral_parameters() const { return m_parameters; }
   nlohmann::json parameters() const override;
 
-  // The transforms on their own, for tests and benchmarks: μ̂(k) of the loaded points (type 1)
-  // into the engine's half-grid buffer, and Σ_k c_k e^{2πik·x_i} at the particles (type 2).
-  void type1(const ConstPointView<>& points, const ConstScalarView<>& weights);
+  /// μ̂(k) = Σ_j w_j e^{−2πik·x_j} of the given particles (type 1) into spectrum().
+  void type1(const ConstPointView<>& x, const ConstScalarView<>& w);
   /// The long-range part alone (one type-1 and d type-2 transforms) into v: what FINUFFT is
   /// compared with.
   void transforms(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v);
@@ -81,6 +80,7 @@ public:
 
 private:
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  void transform_points(); // type 1 of the loaded points (cell list built)
   void spread(const ConstPointView<>& points, const ConstScalarView<>& weights);
   void interpolate(const ConstPointView<>& targets, const PointView<>& out, int component, bool accumulate);
   void long_range_velocities(const ConstPointView<>& x, const PointView<>& v, bool accumulate);
