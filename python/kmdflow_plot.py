@@ -179,8 +179,135 @@ def plot_density_2d(run_dir, config, shots, weights, target, dim):
     return fig
 
 
+def pde_snapshots(run_dir):
+    with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
+        values = f["fields/density/value"]
+        times = f["fields/density/time"][()]
+        target = f["fields/target_density/value"][()] if "fields/target_density" in f else None
+        frames = len(times)
+        chosen = sorted(set(np.linspace(0, frames - 1, min(frames, 6)).round().astype(int)))
+        return [(times[k], values[k]) for k in chosen], target
+
+
+def plot_pde_density(run_dir, config):
+    """The PDE density against the target at snapshots: curves in 1D, images in 2D, the (x, y)
+    marginal in 3D."""
+    dim = int(config["dim"])
+    shots, target = pde_snapshots(run_dir)
+    n = shots[0][1].shape[0]
+    if dim == 1:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        grid = (np.arange(n) + 0.5) / n
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(shots)))
+        for (time, rho), colour in zip(shots, colours):
+            ax.plot(grid, rho, color=colour, lw=1.2, label=f"t = {time:.3g}")
+        if target is not None:
+            ax.plot(grid, target, "k--", lw=1.2, label="target $\\nu$")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=8, ncol=2)
+    else:
+        marginal = (lambda a: a) if dim == 2 else (lambda a: a.mean(axis=2))
+        panels = shots + ([("target", target)] if target is not None else [])
+        columns = min(4, len(panels))
+        rows = (len(panels) + columns - 1) // columns
+        fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False, layout="constrained")
+        low = min(marginal(p[1]).min() for p in panels)
+        high = max(marginal(p[1]).max() for p in panels)
+        for ax, (time, rho) in zip(axes.flat, panels):
+            image = ax.imshow(marginal(rho).T, origin="lower", extent=(0, 1, 0, 1), vmin=low, vmax=high, cmap="viridis")
+            ax.set_title("target" if isinstance(time, str) else f"t = {time:.3g}", fontsize=9)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    what = "PDE density" + (", (x, y) marginal" if dim == 3 else "")
+    fig.suptitle(f"{what} (d = {dim}, {n}^{dim} cells, s = {float(config['s']):g})")
+    if dim == 1:
+        fig.tight_layout()
+    path = os.path.join(run_dir, "density.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_study_scaling(study_dir, quiet):
+    """Energy curves of every N against the PDE, distance against N at fixed times with fitted
+    slopes, wall time against N."""
+    with open(os.path.join(study_dir, "study.json")) as handle:
+        study = json.load(handle)
+    data = np.genfromtxt(os.path.join(study_dir, "scaling.csv"), delimiter=",", names=True)
+    data = np.atleast_1d(data)
+    counts = sorted(set(int(n) for n in data["N"]))
+    written = []
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    pde = load_series(os.path.join(study_dir, "pde"))
+    colours = plt.cm.plasma(np.linspace(0, 0.85, len(counts)))
+    kind = study["energy_particles"]
+    for n, colour in zip(counts, colours):
+        series = load_series(os.path.join(study_dir, f"particles-{n}"))
+        e = series["energy"] if kind == "full" else series["interaction_energy"]
+        keep = (series["t"] > 0) & (e > 0)
+        ax.loglog(series["t"][keep], e[keep], color=colour, lw=1.2, label=f"N = {n}")
+    keep = (pde["t"] > 0) & (pde["energy"] > 0)
+    ax.loglog(pde["t"][keep], pde["energy"][keep], "k--", lw=1.6, label="PDE")
+    ax.set_xlabel("t")
+    ax.set_ylabel(f"energy ({kind} for particles)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"particles against the mean-field PDE (d = {study['config']['dim']}, s = {study['config']['s']:g})")
+    fig.tight_layout()
+    written.append(os.path.join(study_dir, "energy.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    times = sorted(set(data["t"]))
+    chosen = [times[int(k)] for k in sorted(set(np.linspace(0, len(times) - 1, min(5, len(times))).round().astype(int)))]
+    for t, colour in zip(chosen, plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))):
+        rows = data[data["t"] == t]
+        rows = rows[rows["distance"] > 0]
+        if len(rows) == 0:
+            continue
+        label = f"t = {t:.3g}"
+        if len(rows) >= 2:
+            slope = np.polyfit(np.log(rows["N"]), np.log(rows["distance"]), 1)[0]
+            label += f" (slope {slope:.2f})"
+        ax.loglog(rows["N"], rows["distance"], "o-", color=colour, label=label)
+    n = np.array(counts, dtype=float)
+    first = data[data["t"] == chosen[0]]
+    if len(first) and first["distance"].max() > 0:
+        ax.loglog(n, first["distance"].max() * (n / n[0]) ** -0.5, "k:", lw=1, label="$N^{-1/2}$")
+    ax.set_xlabel("N")
+    ax.set_ylabel(f"$\\|\\mu_N - \\rho\\|_{{H^{{-{study['sigma']:g}}}}}$")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"distance to the PDE ({study['config']['initial']['sampling']} sampling)")
+    fig.tight_layout()
+    written.append(os.path.join(study_dir, "distance.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    last = data[data["t"] == times[-1]]
+    ax.loglog(last["N"], last["wall_s"], "o-", label="particles")
+    ax.set_xlabel("N")
+    ax.set_ylabel(f"wall time to t = {times[-1]:.3g} (s)")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    written.append(os.path.join(study_dir, "wall.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    if not quiet:
+        for path in written:
+            print(path)
+    return 0
+
+
 def plot_density(run_dir, config):
     dim = int(config["dim"])
+    if config.get("solver") == "pde":
+        return plot_pde_density(run_dir, config)
     shots, weights, target = snapshots(run_dir)
     if dim == 1:
         fig = plot_density_1d(run_dir, config, shots, weights, target)
@@ -201,6 +328,12 @@ def main(argv=None):
     parser.add_argument("run_dir")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if os.path.exists(os.path.join(args.run_dir, "study.json")):
+        try:
+            return plot_study_scaling(args.run_dir, args.quiet)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"error: {args.run_dir}: {error}", file=sys.stderr)
+            return 2
     try:
         with open(os.path.join(args.run_dir, "config.json")) as handle:
             config = json.load(handle)

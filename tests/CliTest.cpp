@@ -283,3 +283,88 @@ TEST_F(Cli, TwoAndThreeDimensions) {
   const auto frame = kmdflow::read_h5md_last_frame((m_dir / "run2" / "trajectory.h5").string());
   EXPECT_EQ(frame.positions.extent(1), 2u);
 }
+
+// solver "pde": the run directory of DESIGN.md §7 with /fields/density, mass conserved, the
+// energy non-increasing; bad PDE input refused before anything is written.
+TEST_F(Cli, PdeRun) {
+  file("pde.json", R"({"dim": 1, "s": 1, "solver": "pde", "pde": {"grid": 128},
+    "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.5}]},
+    "time": {"t_end": 1, "dt": 0.02}, "output": {"plots": false, "snapshot_every": 0.25}})");
+  const auto r = kmdflow("run pde.json --out pde");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto field = kmdflow::read_h5md_field((m_dir / "pde" / "trajectory.h5").string(), "density");
+  ASSERT_EQ(field.frames.size(), 5u);
+  EXPECT_EQ(field.shape, std::vector<std::size_t>{128});
+  EXPECT_DOUBLE_EQ(field.frames.back().time, 1.0);
+  double mass = 0;
+  for (double v : field.frames.back().values) mass += v / 128;
+  EXPECT_NEAR(mass, 1.0, 1e-13);
+  std::ifstream series(m_dir / "pde" / "series.csv");
+  std::string line;
+  std::getline(series, line);
+  EXPECT_EQ(line, "step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+  double previous = 1e300;
+  int rows = 0;
+  while (std::getline(series, line)) {
+    const double energy = std::stod(line.substr(line.find(',', line.find(',') + 1) + 1));
+    EXPECT_LE(energy, previous);
+    previous = energy;
+    ++rows;
+  }
+  EXPECT_GT(rows, 50);
+  const auto summary = json::parse(slurp(m_dir / "pde" / "summary.json"));
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_NEAR(summary["energy_decay"]["exponential_rate"].get<double>(), 2.0, 0.1);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"dim": 1, "s": 1, "solver": "pde", "pde": {"grid": 7}})", "pde.grid"},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "pde": {"cfl": 2}})", "pde.cfl"},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "time": {"integrator": "rk4"}})", "time.integrator"},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "target": {"type": "samples", "path": "samples.csv"}})", "target.type"},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "pde": {"grid": 16},
+          "initial": {"type": "wrapped_gaussians", "components": [{"center": [0.5], "sigma": 0.01}]}})", "pde.grid"},
+  };
+  file("samples.csv", "x\n0.1\n0.5\n");
+  for (const auto& [config, key] : bad) {
+    file("bad.json", config);
+    const auto b = kmdflow("run bad.json --out bad");
+    EXPECT_EQ(b.code, 2) << config;
+    EXPECT_NE(b.err.find(key), std::string::npos) << b.err;
+    EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
+    EXPECT_FALSE(fs::exists(m_dir / "bad"));
+  }
+}
+
+// `study scaling`: scaling.csv with the contract's columns; quantile points in d = 1, s = 1 sit at
+// the H^{-1} distance of equally spaced points, 1/(√12 N), at every time (the flow is a
+// rearrangement there), iid ones near N^{-1/2}.
+TEST_F(Cli, StudyScaling) {
+  file("scaling.json", R"({"dim": 1, "s": 1, "pde": {"grid": 512},
+    "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.5}], "sampling": "quantile"},
+    "time": {"t_end": 1, "dt": 0.01}, "output": {"plots": false, "snapshot_every": 0.5}})");
+  const auto r = kmdflow("study scaling scaling.json --counts 50,400 --out study");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream csv(m_dir / "study" / "scaling.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "N,t,distance,energy_particles,energy_pde,wall_s");
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    std::stringstream ss(line);
+    std::vector<double> v;
+    for (std::string f; std::getline(ss, f, ',');) v.push_back(std::stod(f));
+    ASSERT_EQ(v.size(), 6u);
+    EXPECT_NEAR(v[2], 1 / (std::sqrt(12.0) * v[0]), 2e-3 / (std::sqrt(12.0) * v[0])) << line;
+    EXPECT_GE(v[3], v[4] * (1 - 1e-3)) << "the particle energy lies above the PDE's: " << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6);
+  const auto study = json::parse(slurp(m_dir / "study" / "study.json"));
+  EXPECT_EQ(study["sigma"], 1.0);
+  EXPECT_EQ(study["energy_particles"], "full");
+  EXPECT_TRUE(fs::exists(m_dir / "study" / "pde" / "trajectory.h5"));
+  EXPECT_TRUE(fs::exists(m_dir / "study" / "particles-400" / "series.csv"));
+  const auto missing = kmdflow("study scaling scaling.json --counts 0 --out other");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("--counts"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(m_dir / "other"));
+}

@@ -2,6 +2,7 @@
 //
 //   kmdflow run [CONFIG.json] [--set KEY=VALUE]... [--out DIR] [--force]
 //   kmdflow eval CONFIG.json --positions FILE [--out FILE.csv]
+//   kmdflow study scaling CONFIG.json --counts N1,N2,... [--out DIR] [--force]
 //   kmdflow plot RUN_DIR
 //   kmdflow info [--json]
 //
@@ -56,8 +57,20 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--out", eval.out, "Velocity CSV (default: <positions>-velocities.csv)");
   eval_cmd->add_option("--set", eval.overrides, "Override a key")->type_name("KEY=VALUE")->take_all();
 
+  kmdflow::app::StudyScalingOptions scaling;
+  auto* study_cmd = app.add_subcommand("study", "Studies that run several simulations and fit what theory predicts");
+  study_cmd->require_subcommand(1);
+  auto* scaling_cmd = study_cmd->add_subcommand(
+      "scaling", "Particles for each N against the mean-field PDE: distance, energies, wall time");
+  scaling_cmd->add_option("config", scaling.config, "Configuration file (JSON)")->required();
+  scaling_cmd->add_option("--counts", scaling.counts, "Particle counts, e.g. 1000,10000,100000")
+      ->delimiter(',')->required();
+  scaling_cmd->add_option("--out", scaling.out, "Study directory (default: runs/<config>-scaling-<date>)");
+  scaling_cmd->add_option("--set", scaling.overrides, "Override a key")->type_name("KEY=VALUE")->take_all();
+  scaling_cmd->add_flag("--force", scaling.force, "Replace an existing study directory");
+
   std::string plot_dir;
-  auto* plot_cmd = app.add_subcommand("plot", "Plot a run directory (energy, dissipation, densities)");
+  auto* plot_cmd = app.add_subcommand("plot", "Plot a run or study directory (energy, dissipation, densities)");
   plot_cmd->add_option("run_dir", plot_dir, "Run directory")->required();
 
   bool info_json = false;
@@ -83,6 +96,7 @@ int main(int argc, char** argv) {
     Kokkos::ScopeGuard kokkos(settings);
     if (*run_cmd) return kmdflow::app::run_command(run);
     if (*eval_cmd) return kmdflow::app::eval_command(eval);
+    if (*scaling_cmd) return kmdflow::app::study_scaling_command(scaling);
     if (*info_cmd) return kmdflow::app::info_command(info_json);
   } catch (const kmdflow::ConfigError& e) {
     return bad_input(one_line(e.what()));

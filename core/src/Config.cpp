@@ -316,8 +316,7 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
   if (c["model"] == "relu")
     throw ConfigError("model", "'relu' (two-layer networks) is not available in this version yet");
   c["solver"] = top.choice("solver", {"particles", "pde"}, "particles");
-  if (c["solver"] == "pde")
-    throw ConfigError("solver", "'pde' (the mean-field PDE) is not available in this version yet");
+  const bool pde = c["solver"] == "pde";
   const int dim = int(top.integer("dim", 1, "must be 1, 2 or 3 (the torus T^d)",
                                   [](long long d) { return d >= 1 && d <= 3; }));
   c["dim"] = dim;
@@ -355,18 +354,25 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     json t;
     t["t_end"] = b.number("t_end", 5.0, "must be a number > 0", positive);
     t["dt"] = b.number("dt", 0.01, "must be a number > 0", positive);
-    t["integrator"] = b.choice("integrator", {"euler", "rk4", "rk45", "ssprk3"}, "rk4");
+    t["integrator"] = b.choice("integrator", {"euler", "rk4", "rk45", "ssprk3"}, pde ? "ssprk3" : "rk4");
+    if (pde && t["integrator"] != "ssprk3")
+      throw ConfigError("time.integrator", "the PDE solver integrates with \"ssprk3\" only (got " +
+                                               t["integrator"].dump() + ")");
     t["rtol"] = b.number("rtol", 1e-6, "must be a number in (0, 1)", unit_open_interval);
     t["atol"] = b.number("atol", 1e-12, "must be a number > 0", positive);
     b.finish();
     if (t["dt"].get<double>() > t["t_end"].get<double>()) t["dt"] = t["t_end"];
     c["time"] = t;
   }
-  if (top.has("pde")) {
+  if (top.has("pde") || pde) {
     Block b(top.raw("pde"), "pde");
     json p;
-    p["grid"] = b.integer("grid", 256, "must be an integer >= 8", [](long long n) { return n >= 8; });
-    p["cfl"] = b.number("cfl", 0.5, "must be a number in (0, 1]", [](double x) { return x > 0 && x <= 1; });
+    // Default grids: 1024, 128², 48³ (seconds per unit time on 2 cores for s = 1).
+    const long long default_grid = dim == 1 ? 1024 : (dim == 2 ? 128 : 48);
+    p["grid"] = b.integer("grid", default_grid, "must be an even integer >= 8 (cells per axis)",
+                          [](long long n) { return n >= 8 && n % 2 == 0 && n <= (1LL << 26); });
+    p["cfl"] = b.number("cfl", 0.5, "must be a number in (0, 1] (<= 0.5 keeps the density positive)",
+                        [](double x) { return x > 0 && x <= 1; });
     b.finish();
     c["pde"] = p;
   }

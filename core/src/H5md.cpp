@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace kmdflow {
@@ -108,10 +109,13 @@ std::filesystem::path staging_name(const std::filesystem::path& path) {
 
 } // namespace
 
-H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
-                       const ScalarView<Kokkos::HostSpace>& weights,
-                       const std::string& creator_version)
-    : m_path(std::move(path)), m_dim(dim), m_count(weights.extent(0)) {
+H5mdWriter::H5mdWriter(std::filesystem::path path, int dim, const std::string& creator_version)
+    : m_path(std::move(path)), m_dim(dim), m_count(0), m_version(creator_version) {
+  write_header();
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::write_header() {
   quiet_hdf5();
   m_file = check(H5Fcreate(staging_name(m_path).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                  ("create " + staging_name(m_path).string()).c_str());
@@ -121,10 +125,17 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
   string_attribute(author, "name", "kmdflow user");
   const hid_t creator = create_group(h5md, "creator");
   string_attribute(creator, "name", "kmdflow");
-  string_attribute(creator, "version", creator_version);
+  string_attribute(creator, "version", m_version);
   H5Gclose(creator);
   H5Gclose(author);
   H5Gclose(h5md);
+}
+
+H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
+                       const ScalarView<Kokkos::HostSpace>& weights,
+                       const std::string& creator_version)
+    : m_path(std::move(path)), m_dim(dim), m_count(weights.extent(0)), m_version(creator_version) {
+  write_header();
 
   const hid_t particles = create_group(m_file, "particles");
   const hid_t all = create_group(particles, "all");
@@ -168,6 +179,7 @@ H5mdWriter::~H5mdWriter() {
 }
 
 void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions) {
+  if (m_value < 0) throw std::logic_error("H5mdWriter: a fields-only file has no particle frames");
   if (positions.extent(0) != m_count || int(positions.extent(1)) != m_dim)
     throw std::invalid_argument("H5mdWriter: frame shape differs from the file's");
   const hsize_t frame = hsize_t(m_frames);
@@ -195,11 +207,50 @@ void H5mdWriter::write_static_field(const std::string& name, const std::vector<s
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
 }
 
+void H5mdWriter::append_field_frame(const std::string& name, const std::vector<std::size_t>& shape, long step,
+                                    double time, const std::vector<double>& values) {
+  std::size_t size = 1;
+  for (auto n : shape) size *= n;
+  if (values.size() != size) throw std::invalid_argument("H5mdWriter: field values do not fill the shape");
+  auto it = m_fields.find(name);
+  if (it == m_fields.end()) {
+    if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
+    const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+    const hid_t group = create_group(fields, name.c_str());
+    string_attribute(group, "grid", "cell averages over the cells [i/n, (i+1)/n) of [0, 1)^d");
+    FieldSeries series;
+    series.shape = shape;
+    series.value = create_time_series(group, "value", H5T_NATIVE_DOUBLE, std::vector<hsize_t>(shape.begin(), shape.end()));
+    series.time = create_time_series(group, "time", H5T_NATIVE_DOUBLE, {});
+    series.step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
+    H5Gclose(group);
+    H5Gclose(fields);
+    it = m_fields.emplace(name, series).first;
+  }
+  FieldSeries& f = it->second;
+  if (f.shape != shape) throw std::invalid_argument("H5mdWriter: field shape differs from its first frame");
+  const hsize_t frame = hsize_t(f.frames);
+  append(f.value, H5T_NATIVE_DOUBLE, values.data(), std::vector<hsize_t>(shape.begin(), shape.end()), frame);
+  append(f.time, H5T_NATIVE_DOUBLE, &time, {}, frame);
+  append(f.step, H5T_NATIVE_LONG, &step, {}, frame);
+  ++f.frames;
+  m_frames = std::max(m_frames, f.frames);
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
 void H5mdWriter::close() {
   if (m_file < 0) return;
-  H5Dclose(m_value);
-  H5Dclose(m_time);
-  H5Dclose(m_step);
+  for (auto& [name, f] : m_fields) {
+    H5Dclose(f.value);
+    H5Dclose(f.time);
+    H5Dclose(f.step);
+  }
+  m_fields.clear();
+  if (m_value >= 0) {
+    H5Dclose(m_value);
+    H5Dclose(m_time);
+    H5Dclose(m_step);
+  }
   H5Fclose(m_file);
   m_file = -1;
   std::filesystem::rename(staging_name(m_path), m_path);
@@ -256,6 +307,81 @@ H5mdFrame read_h5md_last_frame(const std::string& path) {
   }
   H5Fclose(file);
   return frame;
+}
+
+namespace {
+
+// Reads a whole dataset of doubles or longs; returns its dimensions.
+template <class T>
+std::vector<hsize_t> read_all(hid_t file, const std::string& name, hid_t type, std::vector<T>& out) {
+  const hid_t set = check(H5Dopen2(file, name.c_str(), H5P_DEFAULT), ("find " + name).c_str());
+  const hid_t space = H5Dget_space(set);
+  std::vector<hsize_t> dims(std::max(1, H5Sget_simple_extent_ndims(space)), 1);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  std::size_t size = 1;
+  for (auto d : dims) size *= d;
+  out.resize(size);
+  herr_t status = size ? H5Dread(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) : 0;
+  H5Sclose(space);
+  H5Dclose(set);
+  check(status, ("read " + name).c_str(), 0);
+  return dims;
+}
+
+template <class F> auto with_file(const std::string& path, F&& f) {
+  quiet_hdf5();
+  const hid_t file = check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), ("open " + path).c_str());
+  try {
+    auto result = f(file);
+    H5Fclose(file);
+    return result;
+  } catch (...) {
+    H5Fclose(file);
+    throw;
+  }
+}
+
+} // namespace
+
+std::vector<H5mdFrame> read_h5md_frames(const std::string& path) {
+  return with_file(path, [](hid_t file) {
+    std::vector<double> values, times;
+    std::vector<long> steps;
+    const auto dims = read_all(file, "/particles/all/position/value", H5T_NATIVE_DOUBLE, values);
+    read_all(file, "/particles/all/position/time", H5T_NATIVE_DOUBLE, times);
+    read_all(file, "/particles/all/position/step", H5T_NATIVE_LONG, steps);
+    if (dims.size() != 3 || times.size() != dims[0] || steps.size() != dims[0])
+      throw std::runtime_error("/particles/all/position is not value[frame][i][dim] with time and step");
+    std::vector<H5mdFrame> frames(dims[0]);
+    for (std::size_t f = 0; f < dims[0]; ++f) {
+      frames[f].positions = PointView<Kokkos::HostSpace>("kmdflow::h5md::positions", dims[1], dims[2]);
+      std::copy_n(values.data() + f * dims[1] * dims[2], dims[1] * dims[2], frames[f].positions.data());
+      frames[f].time = times[f];
+      frames[f].step = steps[f];
+    }
+    return frames;
+  });
+}
+
+H5mdField read_h5md_field(const std::string& path, const std::string& name) {
+  return with_file(path, [&](hid_t file) {
+    std::vector<double> values, times;
+    std::vector<long> steps;
+    const std::string group = "/fields/" + name;
+    const auto dims = read_all(file, group + "/value", H5T_NATIVE_DOUBLE, values);
+    read_all(file, group + "/time", H5T_NATIVE_DOUBLE, times);
+    read_all(file, group + "/step", H5T_NATIVE_LONG, steps);
+    if (dims.size() < 2 || times.size() != dims[0] || steps.size() != dims[0])
+      throw std::runtime_error(group + " is not a time series value[frame][...] with time and step");
+    H5mdField field;
+    field.shape.assign(dims.begin() + 1, dims.end());
+    std::size_t size = 1;
+    for (auto n : field.shape) size *= n;
+    for (std::size_t f = 0; f < dims[0]; ++f)
+      field.frames.push_back({std::vector<double>(values.begin() + f * size, values.begin() + (f + 1) * size),
+                              times[f], steps[f]});
+    return field;
+  });
 }
 
 } // namespace kmdflow

@@ -141,6 +141,9 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
   m_points = PointView<memory_space>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing,
                                                         std::string("kmdflow::spectral::points")), total, Dim);
   m_weights = alloc("kmdflow::spectral::weights", total);
+  m_sorted_points = PointView<memory_space>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::spectral::sorted_points")), total, Dim);
+  m_sorted_weights = alloc("kmdflow::spectral::sorted_weights", total);
   std::size_t grid_points = 1, half_points = 1;
   std::vector<int> dims(Dim, p.grid);
   for (int d = 0; d < Dim; ++d) {
@@ -224,18 +227,19 @@ void SpectralEngine<ExecutionSpace, Dim>::load_points(const ConstPointView<>& x,
 
 // Type-1 spreading: grid(g) = Σ_j q_j Π_d φ((g_d − n z_jd)/(w/2)), periodically.
 template <class ExecutionSpace, int Dim>
-void SpectralEngine<ExecutionSpace, Dim>::spread(const ConstPointView<>& points, const ConstScalarView<>& weights) {
+void SpectralEngine<ExecutionSpace, Dim>::spread() {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::spread");
   Kokkos::deep_copy(m_space, m_grid, 0.0);
   m_scatter.reset_except(m_grid);
   const auto scatter = m_scatter;
-  const auto order = m_cell_order; // points sorted by cell: neighbours spread to nearby grid lines
+  // Points in cell order: consecutive ones spread to nearby grid lines.
+  const auto points = m_sorted_points;
+  const auto weights = m_sorted_weights;
   const int n = m_parameters.grid, w = m_parameters.width;
   const double beta = m_parameters.beta, half_width = 0.5 * w;
   Kokkos::parallel_for(
       "kmdflow::spectral::spread", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
-      KOKKOS_LAMBDA(std::size_t p) {
-        const std::size_t j = std::size_t(order(p));
+      KOKKOS_LAMBDA(std::size_t j) {
         auto grid = scatter.access();
         double kernel[Dim][max_width];
         int index[Dim][max_width];
@@ -270,23 +274,23 @@ void SpectralEngine<ExecutionSpace, Dim>::spread(const ConstPointView<>& points,
 
 // Type-2 interpolation of the real grid at the targets into out(:, component).
 template <class ExecutionSpace, int Dim>
-void SpectralEngine<ExecutionSpace, Dim>::interpolate(const ConstPointView<>& targets, const PointView<>& out,
-                                                      int component, bool accumulate) {
+void SpectralEngine<ExecutionSpace, Dim>::interpolate(const PointView<>& out, int component, bool accumulate) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::interpolate");
   const auto grid = m_grid;
   const auto order = m_cell_order;
+  const auto targets = m_sorted_points; // in cell order, for locality on the grid
   const std::size_t targets_count = out.extent(0);
   const int n = m_parameters.grid, w = m_parameters.width;
   const double beta = m_parameters.beta, half_width = 0.5 * w;
   Kokkos::parallel_for(
       "kmdflow::spectral::interpolate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, order.extent(0)),
       KOKKOS_LAMBDA(std::size_t p) {
-        const std::size_t i = std::size_t(order(p)); // in cell order, for locality on the grid
+        const std::size_t i = std::size_t(order(p));
         if (i >= targets_count) return;
         double kernel[Dim][max_width];
         int index[Dim][max_width];
         for (int d = 0; d < Dim; ++d) {
-          const double u = targets(i, d) * n;
+          const double u = targets(p, d) * n;
           const int first = int(Kokkos::ceil(u - half_width));
           for (int t = 0; t < w; ++t) {
             kernel[d][t] = es_kernel((first + t - u) / half_width, beta);
@@ -351,7 +355,7 @@ void SpectralEngine<ExecutionSpace, Dim>::type1(const ConstPointView<>& x, const
 
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
-  spread(m_points, m_weights);
+  spread();
   m_space.fence();
   m_fft->forward();
   // μ̂(k) = F(k) Π_d 1/(n ψ̂(k_d)) inside the box, 0 outside.
@@ -403,19 +407,25 @@ void SpectralEngine<ExecutionSpace, Dim>::build_cells() {
   m_cell_start = Kokkos::View<int*, memory_space>(
       Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::spectral::cell_start")), cells + 1);
   const auto cell_order = m_cell_order, cell_start = m_cell_start;
+  const auto weights = m_weights, sorted_points = m_sorted_points, sorted_weights = m_sorted_weights;
   Kokkos::parallel_for(
       "kmdflow::spectral::cell_order", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(std::size_t j) { cell_order(j) = int(order(j)); });
+      KOKKOS_LAMBDA(std::size_t p) {
+        const int j = int(order(p));
+        cell_order(p) = j;
+        for (int d = 0; d < Dim; ++d) sorted_points(p, d) = points(j, d);
+        sorted_weights(p) = weights(j);
+      });
   Kokkos::parallel_for(
       "kmdflow::spectral::cell_start", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, cells + 1),
       KOKKOS_LAMBDA(std::size_t c) { cell_start(c) = c < cells ? int(offsets(c)) : int(total); });
 }
 
 namespace {
-// Calls f(j) for every point j in the cell-list neighbourhood of position x (3^d cells, or all
-// points when the list has a single cell).
-template <int Dim, class Points, class Order, class Start, class F>
-KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Order& order, const Start& start, F&& f) {
+// Calls f(q) for every point q (an index in cell order) in the cell-list neighbourhood of
+// position x (3^d cells, or all points when the list has a single cell).
+template <int Dim, class Start, class F>
+KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Start& start, F&& f) {
   int c[3] = {0, 0, 0};
   for (int d = 0; d < Dim; ++d) {
     c[d] = int(x[d] * nc);
@@ -428,7 +438,7 @@ KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Or
         const int o[3] = {a, b, e};
         int cell = 0;
         for (int d = 0; d < Dim; ++d) cell = cell * nc + ((c[d] + o[d]) % nc + nc) % nc;
-        for (int p = start(cell); p < start(cell + 1); ++p) f(order(p));
+        for (int q = start(cell); q < start(cell + 1); ++q) f(q);
       }
 }
 } // namespace
@@ -436,8 +446,10 @@ KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Or
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::short_range");
-  const auto points = m_points;
-  const auto weights = m_weights;
+  // Targets and sources in cell order: consecutive targets share their neighbours in cache, and
+  // the neighbours of a cell are contiguous in memory.
+  const auto points = m_sorted_points;
+  const auto weights = m_sorted_weights;
   const auto order = m_cell_order, start = m_cell_start;
   const int nc = m_parameters.cells;
   const double cutoff2 = m_parameters.cutoff * m_parameters.cutoff;
@@ -445,27 +457,26 @@ void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView
   const bool singular_gradient = m_singular_gradient;
   Kokkos::View<int, memory_space> coincident("kmdflow::spectral::coincident");
   detail::with_singular_gradient(*m_tables->kernel, [&](auto singular) {
-    // Targets in cell order, so that consecutive ones share their neighbours in cache.
     const std::size_t particles = m_particles;
     Kokkos::parallel_for(
-        "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_points.extent(0)),
+        "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
         KOKKOS_LAMBDA(std::size_t p) {
           const std::size_t i = std::size_t(order(p));
           if (i >= particles) return;
           double xi[3] = {0, 0, 0}, g[3] = {0, 0, 0};
-          for (int d = 0; d < Dim; ++d) xi[d] = points(i, d);
-          for_each_neighbour<Dim, decltype(points)>(xi, nc, order, start, [&](int j) {
+          for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
+          for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
             double y[3], u = 0;
             for (int d = 0; d < Dim; ++d) {
-              y[d] = minimum_image(xi[d] - points(j, d));
+              y[d] = minimum_image(xi[d] - points(q, d));
               u += y[d] * y[d];
             }
             if (u >= cutoff2) return;
             if (u == 0) {
-              if (singular_gradient && std::size_t(j) != i) Kokkos::atomic_store(&coincident(), int(i) + 1);
+              if (singular_gradient && std::size_t(q) != p) Kokkos::atomic_store(&coincident(), int(i) + 1);
               return;
             }
-            const double factor = -weights(j) * (singular(u) + regular(u));
+            const double factor = -weights(q) * (singular(u) + regular(u));
             for (int d = 0; d < Dim; ++d) g[d] += factor * y[d];
           });
           for (int d = 0; d < Dim; ++d) v(i, d) = g[d];
@@ -480,9 +491,9 @@ void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView
 
 template <class ExecutionSpace, int Dim>
 double SpectralEngine<ExecutionSpace, Dim>::short_range_energy() {
-  const auto points = m_points;
-  const auto weights = m_weights;
-  const auto order = m_cell_order, start = m_cell_start;
+  const auto points = m_sorted_points;
+  const auto weights = m_sorted_weights;
+  const auto start = m_cell_start;
   const int nc = m_parameters.cells;
   const double cutoff2 = m_parameters.cutoff * m_parameters.cutoff;
   const auto regular = m_tables->regular_value;
@@ -492,19 +503,18 @@ double SpectralEngine<ExecutionSpace, Dim>::short_range_energy() {
   Kokkos::parallel_reduce(
       "kmdflow::spectral::short_range_energy", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
       KOKKOS_LAMBDA(std::size_t p, double& sum) {
-        const std::size_t i = std::size_t(order(p));
         double xi[3] = {0, 0, 0}, row = 0;
-        for (int d = 0; d < Dim; ++d) xi[d] = points(i, d);
-        for_each_neighbour<Dim, decltype(points)>(xi, nc, order, start, [&](int j) {
-          if (std::size_t(j) == i) return;
+        for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
+        for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
+          if (std::size_t(q) == p) return;
           double u = 0;
           for (int d = 0; d < Dim; ++d) {
-            const double y = minimum_image(xi[d] - points(j, d));
+            const double y = minimum_image(xi[d] - points(q, d));
             u += y * y;
           }
-          if (u < cutoff2) row += weights(j) * (u > 0 ? singular(u) + regular(u) : h0);
+          if (u < cutoff2) row += weights(q) * (u > 0 ? singular(u) + regular(u) : h0);
         });
-        sum += 0.5 * weights(i) * row;
+        sum += 0.5 * weights(p) * row;
       },
       energy);
   return energy;
@@ -517,7 +527,7 @@ void SpectralEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, 
   load_points(x, w);
   build_cells();
   short_range_velocities(v);
-  long_range_velocities(x, v, true);
+  long_range_velocities(v, true);
 }
 
 template <class ExecutionSpace, int Dim>
@@ -525,13 +535,12 @@ void SpectralEngine<ExecutionSpace, Dim>::transforms(const ConstPointView<>& x, 
                                                      const PointView<>& v) {
   load_points(x, w);
   build_cells(); // the bin sort that orders the spreading
-  long_range_velocities(x, v, false);
+  long_range_velocities(v, false);
 }
 
 // v_i (+)= −Σ_k L̂(k) 2πik μ̂(k) e^{2πik·x_i}: one type-1 transform, then one type-2 per component.
 template <class ExecutionSpace, int Dim>
-void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const ConstPointView<>& x, const PointView<>& v,
-                                                                bool accumulate) {
+void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const PointView<>& v, bool accumulate) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::long_range");
   transform_points();
   const auto half = m_half, spectrum = m_spectrum, correction = m_correction, symbol = m_symbol;
@@ -553,7 +562,7 @@ void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const ConstPoint
         });
     m_space.fence();
     m_fft->inverse();
-    interpolate(x, v, component, accumulate);
+    interpolate(v, component, accumulate);
   }
 }
 

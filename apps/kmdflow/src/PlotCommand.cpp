@@ -12,8 +12,9 @@ extern char** environ;
 namespace kmdflow::app {
 
 int plot_command(const std::string& run_dir, bool quiet) {
-  if (!std::filesystem::exists(std::filesystem::path(run_dir) / "series.csv"))
-    throw ConfigError(run_dir, "is not a kmdflow run directory (no series.csv)");
+  const std::filesystem::path dir(run_dir);
+  if (!std::filesystem::exists(dir / "series.csv") && !std::filesystem::exists(dir / "study.json"))
+    throw ConfigError(run_dir, "is not a kmdflow run or study directory (no series.csv, no study.json)");
   const char* overridden = std::getenv("KMDFLOW_PLOT_SCRIPT");
   const std::string script = overridden ? overridden : KMDFLOW_PLOT_SCRIPT;
   const char* python = std::getenv("KMDFLOW_PYTHON");

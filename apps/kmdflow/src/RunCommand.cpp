@@ -2,6 +2,7 @@
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <algorithm>
@@ -14,130 +15,34 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <unistd.h>
+#include <optional>
 
 namespace kmdflow::app {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::atomic<int> stop_signal{0};
-extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
-
-std::string timestamp(const char* format) {
-  const std::time_t now = std::time(nullptr);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, format, std::localtime(&now));
-  return buffer;
-}
-
-std::string number(double x) {
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  if (std::isnan(x)) return "nan";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", x);
-  return buffer;
-}
-
-json finite_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
-
-fs::path choose_run_directory(const RunOptions& options, const json& config) {
-  if (!options.out.empty()) return options.out;
-  if (config["output"].contains("dir")) return config["output"]["dir"].get<std::string>();
-  const std::string stem = options.config.empty() ? "default" : fs::path(options.config).stem().string();
-  return fs::path("runs") / (stem + "-" + timestamp("%Y%m%d-%H%M%S"));
-}
-
-// Refuses an existing directory unless --force, and then only one that is a run directory (or
-// empty): --force must never delete anything else.
-void prepare_run_directory(const fs::path& dir, bool force) {
-  const std::string key = "output directory '" + dir.string() + "'";
-  if (fs::exists(dir)) {
-    if (!fs::is_directory(dir)) throw ConfigError(key, "exists and is not a directory");
-    if (!force) throw ConfigError(key, "exists already (use --force to replace it)");
-    if (!fs::is_empty(dir) && !fs::exists(dir / "config.json"))
-      throw ConfigError(key, "is not a kmdflow run directory (no config.json): refusing to replace it");
-    fs::remove_all(dir);
-  }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw ConfigError(key, "cannot be created (" + ec.message() + ")");
-}
-
-/// The times at which rows and frames are due: multiples of an interval, and optionally
-/// log-spaced times t0·10^{j/p}.
-class OutputClock {
-public:
-  OutputClock(double every, double t_end, double log_start = 0, int per_decade = 0)
-      : m_every(every), m_t_end(t_end), m_log_start(log_start), m_per_decade(per_decade) {}
-  double next() const {
-    double t = std::min(m_t_end, (m_linear + 1) * m_every);
-    if (m_per_decade > 0) t = std::min(t, m_log_start * std::pow(10.0, double(m_log) / m_per_decade));
-    return t;
-  }
-  bool due(double t, double tolerance) const { return t >= next() - tolerance; }
-  void advance_past(double t, double tolerance) {
-    while ((m_linear + 1) * m_every <= t + tolerance) ++m_linear;
-    while (m_per_decade > 0 && m_log_start * std::pow(10.0, double(m_log) / m_per_decade) <= t + tolerance) ++m_log;
-  }
-
-private:
-  double m_every, m_t_end, m_log_start;
-  int m_per_decade;
-  long m_linear = 0, m_log = 0;
-};
-
-/// Least-squares slope of y against x.
-double slope(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = double(x.size());
-  if (n < 3) return std::numeric_limits<double>::quiet_NaN();
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
-  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
-}
-
-class Progress {
-public:
-  explicit Progress(double t_end) : m_t_end(t_end), m_tty(isatty(STDERR_FILENO)) {}
-  void update(double t, long step, double energy, double wall) {
-    if (!m_tty || wall - m_last < 0.25) return;
-    m_last = wall;
-    const double fraction = t / m_t_end;
-    std::fprintf(stderr, "\r\033[Kkmdflow: t = %-10.4g / %g (%5.1f%%)  step %-8ld E = %-11.4e %6.1f s, eta %.0f s",
-                 t, m_t_end, 100 * fraction, step, energy, wall,
-                 fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
-    std::fflush(stderr);
-    m_shown = true;
-  }
-  void finish() {
-    if (m_shown) std::fprintf(stderr, "\r\033[K");
-    m_shown = false;
-  }
-
-private:
-  double m_t_end;
-  bool m_tty;
-  double m_last = -1;
-  bool m_shown = false;
-};
-
-} // namespace
 
 int run_command(const RunOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-
   // Everything that can be the input's fault is checked before the run directory exists.
   const json resolved = load_config(options.config, options.overrides);
+  if (resolved["solver"] == "pde") {
+    PdeSetup setup = make_pde_setup(resolved);
+    const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
+    prepare_run_directory(dir, options.force);
+    return run_pde(setup, dir, false);
+  }
   ParticleSetup setup = make_particle_setup(resolved);
-  const fs::path dir = choose_run_directory(options, setup.config);
+  const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
   prepare_run_directory(dir, options.force);
+  return run_particles(setup, dir, false);
+}
 
+int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
+  const WallClock wall;
   const json& c = setup.config;
   const int dim = c["dim"];
-  const double s = c["s"], t_end = c["time"]["t_end"], dt = c["time"]["dt"];
+  const double t_end = c["time"]["t_end"], dt = c["time"]["dt"];
   auto flow = make_flow(setup, setup.weights);
   const std::string engine_name = flow->engine().name();
   json recorded = c;
@@ -176,7 +81,7 @@ int run_command(const RunOptions& options) {
   const double tolerance = 1e-9 * std::min(dt, t_end);
   OutputClock series_clock(c["output"]["series_every"], t_end, dt, c["output"]["series_per_decade"]);
   OutputClock snapshot_clock(c["output"]["snapshot_every"], t_end);
-  Progress progress(t_end);
+  Progress progress(t_end, !quiet);
   std::vector<double> times, energies;
   Energies first, last;
   bool have_first = false;
@@ -208,9 +113,7 @@ int run_command(const RunOptions& options) {
     return bad == 0;
   };
 
-  stop_signal = 0;
-  auto previous_int = std::signal(SIGINT, on_stop_signal);
-  auto previous_term = std::signal(SIGTERM, on_stop_signal);
+  std::optional<StopSignals> signals(std::in_place);
   std::string status = "completed", message;
   try {
     record_row();
@@ -248,8 +151,7 @@ int run_command(const RunOptions& options) {
     message = e.what();
   }
   progress.finish();
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
+  signals.reset();
 
   // Whatever happened, leave every file complete and say where the run stopped.
   series.commit();
@@ -278,28 +180,8 @@ int run_command(const RunOptions& options) {
     summary["initial"] = energies_json(first);
     summary["final"] = energies_json(last);
   }
-  // Late-time decay of the (full, where finite) energy: an exponential rate fitted over the
-  // second half of the run, a power-law exponent over its last 1.5 decades in t.
-  {
-    std::vector<double> tt, log_e, log_t, log_e_late;
-    for (std::size_t i = 0; i < times.size(); ++i) {
-      if (!(energies[i] > 0)) continue;
-      if (times[i] >= 0.5 * t) tt.push_back(times[i]), log_e.push_back(std::log(energies[i]));
-      if (times[i] >= t / 30 && times[i] > 0)
-        log_t.push_back(std::log(times[i])), log_e_late.push_back(std::log(energies[i]));
-    }
-    const double rate = -slope(tt, log_e), exponent = -slope(log_t, log_e_late);
-    json fit = {{"exponential_rate", finite_or_null(rate)},
-                {"exponential_window", {0.5 * t, t}},
-                {"power_law_exponent", finite_or_null(exponent)},
-                {"power_law_window", {t / 30, t}}};
-    // DESIGN.md §2: rate 2 for s = 1 near a uniform target; (s + r)/(s − 1) for s > 1 from a
-    // perturbation of regularity r.
-    if (s == 1 && c["target"]["type"] == "uniform") fit["predicted_rate"] = 2.0;
-    if (s > 1 && c["target"]["type"] == "uniform" && c["initial"]["type"] == "perturbed")
-      fit["predicted_exponent"] = (s + c["initial"]["r"].get<double>()) / (s - 1);
-    summary["energy_decay"] = fit;
-  }
+  // Late-time decay of the (full, where finite) energy.
+  summary["energy_decay"] = energy_decay_fit(times, energies, t, c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
   const std::string where = dir.string();
@@ -308,6 +190,7 @@ int run_command(const RunOptions& options) {
                  status.c_str(), step, t, message.c_str(), where.c_str());
     return 1;
   }
+  if (quiet) return 0;
   std::printf("kmdflow: %ld steps to t = %g in %.1f s (%s engine, %zu particles, %s, %d threads)\n",
               step, t, wall(), engine_name.c_str(), n, backend_name().c_str(), backend_threads());
   if (have_first)

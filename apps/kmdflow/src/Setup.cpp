@@ -1,8 +1,10 @@
 #include <kmdflow/ParticleFile.hpp>
+#include <kmdflow/PdeSolver.hpp>
 #include <kmdflow/Sampling.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <random>
@@ -109,6 +111,48 @@ ParticleSetup make_particle_setup(const json& resolved) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError("forces.method", e.what());
   }
+  return setup;
+}
+
+PdeSetup make_pde_setup(const json& resolved) {
+  PdeSetup setup;
+  setup.config = resolved;
+  const json& c = setup.config;
+  const int dim = c["dim"];
+  try {
+    setup.kernel = std::make_shared<SobolevKernel>(dim, c["s"].get<double>());
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("s", e.what());
+  }
+  if (c["target"]["type"] == "samples")
+    throw ConfigError("target.type", "\"samples\" has no density: the PDE needs a density target "
+                                     "(uniform, fourier, wrapped_gaussians)");
+  if (c["initial"]["type"] == "file")
+    throw ConfigError("initial.type", "\"file\" gives particles: the PDE needs an initial density "
+                                      "(uniform, fourier, wrapped_gaussians, perturbed)");
+  setup.target = make_density(c["target"], dim, "target");
+  setup.initial = make_density(c["initial"], dim, "initial");
+  setup.grid = c["pde"]["grid"];
+  const double cells = std::pow(double(setup.grid), dim);
+  if (cells > 2.0e9)
+    throw ConfigError("pde.grid", std::to_string(setup.grid) + "^" + std::to_string(dim) + " cells is too many");
+  // The grid must resolve both densities: a mode it cannot hold is reported, not dropped silently.
+  auto averages = [&](const Density& density, const std::string& key) {
+    double dropped = 0;
+    auto values = cell_averages(density, setup.grid, &dropped);
+    if (dropped > 1e-6)
+      throw ConfigError("pde.grid", std::to_string(setup.grid) + " cells per axis do not resolve the " + key +
+                                        " density (a Fourier coefficient of size " + std::to_string(dropped) +
+                                        " lies beyond the grid's Nyquist mode): use a finer grid");
+    const double low = *std::min_element(values.begin(), values.end());
+    if (low < -1e-12)
+      throw ConfigError("pde.grid", "the " + key + " density's cell averages are negative on this grid (min " +
+                                        std::to_string(low) + "): use a finer grid");
+    for (double& v : values) v = std::max(v, 0.0); // round-off where the density vanishes
+    return values;
+  };
+  setup.initial_cells = averages(*setup.initial, "initial");
+  setup.target_cells = averages(*setup.target, "target");
   return setup;
 }
 

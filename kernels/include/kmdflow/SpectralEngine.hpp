@@ -81,9 +81,9 @@ public:
 private:
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void transform_points(); // type 1 of the loaded points (cell list built)
-  void spread(const ConstPointView<>& points, const ConstScalarView<>& weights);
-  void interpolate(const ConstPointView<>& targets, const PointView<>& out, int component, bool accumulate);
-  void long_range_velocities(const ConstPointView<>& x, const PointView<>& v, bool accumulate);
+  void spread();
+  void interpolate(const PointView<>& out, int component, bool accumulate); // at the loaded particles
+  void long_range_velocities(const PointView<>& v, bool accumulate);
   void build_cells();
   void short_range_velocities(const PointView<>& v);
   double short_range_energy();
@@ -102,7 +102,10 @@ private:
   double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
   std::unique_ptr<RealFft> m_fft;
   Kokkos::Experimental::ScatterView<double*, Kokkos::LayoutRight, ExecutionSpace> m_scatter; // spreading
-  // Cell list: points sorted by cell, the first point of each cell.
+  // Cell list: the loaded points copied in cell order (so that neighbours are contiguous in
+  // memory), the original index of each, and the first point of each cell.
+  PointView<memory_space> m_sorted_points;
+  Kokkos::View<double*, memory_space> m_sorted_weights;
   Kokkos::View<int*, memory_space> m_cell_order, m_cell_start;
 };
 

@@ -15,6 +15,17 @@ struct RunOptions {
 };
 int run_command(const RunOptions& options);
 
+struct StudyScalingOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::vector<long long> counts; ///< --counts N1,N2,...
+  std::string out;               ///< --out DIR (default: runs/<config>-scaling-<date>)
+  bool force = false;
+};
+/// `kmdflow study scaling`: the PDE and the particle system for each N from the same initial
+/// density; DIR/scaling.csv and plots.
+int study_scaling_command(const StudyScalingOptions& options);
+
 struct EvalOptions {
   std::string config;
   std::vector<std::string> overrides;

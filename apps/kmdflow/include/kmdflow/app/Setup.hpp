@@ -7,7 +7,9 @@
 #include <kmdflow/SobolevFlow.hpp>
 #include <kmdflow/Target.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <vector>
 
 namespace kmdflow::app {
 
@@ -19,6 +21,24 @@ struct ParticleSetup {
   PointView<Kokkos::HostSpace> positions;          ///< initial, wrapped
   ScalarView<Kokkos::HostSpace> weights;           ///< summing to 1
 };
+
+/// A PDE run (solver "pde"): kernel, target and initial densities and their cell averages.
+struct PdeSetup {
+  nlohmann::json config; ///< resolved
+  std::shared_ptr<const SobolevKernel> kernel;
+  std::shared_ptr<const Density> target, initial;
+  int grid = 0;
+  std::vector<double> initial_cells, target_cells; ///< cell averages, row major
+};
+
+/// Checks and builds a PDE run: density initial and target (no files, no samples), cell averages
+/// that resolve them and stay positive.
+PdeSetup make_pde_setup(const nlohmann::json& resolved);
+
+/// Runs a checked setup into a prepared directory (config.json, series.csv, trajectory.h5,
+/// summary.json, plots); `quiet`: no progress, no summary lines, no plots. Returns the exit code.
+int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet);
+int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet);
 
 /// The density a `target` or `initial` block describes (null for samples and file).
 std::shared_ptr<const Density> make_density(const nlohmann::json& block, int dim,

@@ -1,0 +1,93 @@
+#pragma once
+// What the run commands share: the run directory, output clocks, the progress line, signals,
+// number formatting and the late-time fits of summary.json.
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace kmdflow::app {
+
+/// Set by SIGINT/SIGTERM while a StopSignals guard is alive (0 otherwise).
+extern std::atomic<int> stop_signal;
+
+/// Catches SIGINT and SIGTERM for its lifetime, so that a run can stop cleanly.
+class StopSignals {
+public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+private:
+  void (*m_int)(int);
+  void (*m_term)(int);
+};
+
+std::string timestamp(const char* format);
+/// %.17g, with inf / -inf / nan spelled out.
+std::string number(double x);
+nlohmann::json finite_or_null(double x);
+
+/// --out, else output.dir, else runs/<config stem>-<date>.
+std::filesystem::path choose_run_directory(const std::string& out, const std::string& config_path,
+                                           const nlohmann::json& config);
+/// Refuses an existing directory unless `force`, and then only one that is a run directory (or
+/// empty): --force never deletes anything else.
+void prepare_run_directory(const std::filesystem::path& dir, bool force);
+
+/// The times at which rows and frames are due: multiples of an interval, and optionally
+/// log-spaced times t0·10^{j/p}.
+class OutputClock {
+public:
+  OutputClock(double every, double t_end, double log_start = 0, int per_decade = 0)
+      : m_every(every), m_t_end(t_end), m_log_start(log_start), m_per_decade(per_decade) {}
+  double next() const;
+  bool due(double t, double tolerance) const { return t >= next() - tolerance; }
+  void advance_past(double t, double tolerance);
+
+private:
+  double m_every, m_t_end, m_log_start;
+  int m_per_decade;
+  long m_linear = 0, m_log = 0;
+};
+
+/// Least-squares slope of y against x (NaN with fewer than 3 points).
+double slope(const std::vector<double>& x, const std::vector<double>& y);
+
+/// A one-line progress display on stderr when it is a terminal.
+class Progress {
+public:
+  explicit Progress(double t_end, bool enabled = true);
+  void update(double t, long step, double energy, double wall);
+  void finish();
+
+private:
+  double m_t_end;
+  bool m_tty;
+  double m_last = -1;
+  bool m_shown = false;
+};
+
+/// The late-time fits of summary.json: an exponential rate over the second half of the run and a
+/// power-law exponent over its last 1.5 decades, with the theory's values where they apply
+/// (DESIGN.md §2).
+nlohmann::json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
+                                const nlohmann::json& config);
+
+/// Seconds since construction.
+class WallClock {
+public:
+  double operator()() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+};
+
+} // namespace kmdflow::app

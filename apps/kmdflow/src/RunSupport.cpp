@@ -1,0 +1,130 @@
+#include <kmdflow/Config.hpp>
+#include <kmdflow/app/RunSupport.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <unistd.h>
+
+namespace kmdflow::app {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::atomic<int> stop_signal{0};
+
+namespace {
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+} // namespace
+
+StopSignals::StopSignals() {
+  stop_signal = 0;
+  m_int = std::signal(SIGINT, on_stop_signal);
+  m_term = std::signal(SIGTERM, on_stop_signal);
+}
+
+StopSignals::~StopSignals() {
+  std::signal(SIGINT, m_int);
+  std::signal(SIGTERM, m_term);
+}
+
+std::string timestamp(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, format, std::localtime(&now));
+  return buffer;
+}
+
+std::string number(double x) {
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  if (std::isnan(x)) return "nan";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", x);
+  return buffer;
+}
+
+json finite_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
+fs::path choose_run_directory(const std::string& out, const std::string& config_path, const json& config) {
+  if (!out.empty()) return out;
+  if (config["output"].contains("dir")) return config["output"]["dir"].get<std::string>();
+  const std::string stem = config_path.empty() ? "default" : fs::path(config_path).stem().string();
+  return fs::path("runs") / (stem + "-" + timestamp("%Y%m%d-%H%M%S"));
+}
+
+void prepare_run_directory(const fs::path& dir, bool force) {
+  const std::string key = "output directory '" + dir.string() + "'";
+  if (fs::exists(dir)) {
+    if (!fs::is_directory(dir)) throw ConfigError(key, "exists and is not a directory");
+    if (!force) throw ConfigError(key, "exists already (use --force to replace it)");
+    if (!fs::is_empty(dir) && !fs::exists(dir / "config.json"))
+      throw ConfigError(key, "is not a kmdflow run directory (no config.json): refusing to replace it");
+    fs::remove_all(dir);
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw ConfigError(key, "cannot be created (" + ec.message() + ")");
+}
+
+double OutputClock::next() const {
+  double t = std::min(m_t_end, (m_linear + 1) * m_every);
+  if (m_per_decade > 0) t = std::min(t, m_log_start * std::pow(10.0, double(m_log) / m_per_decade));
+  return t;
+}
+
+void OutputClock::advance_past(double t, double tolerance) {
+  while ((m_linear + 1) * m_every <= t + tolerance) ++m_linear;
+  while (m_per_decade > 0 && m_log_start * std::pow(10.0, double(m_log) / m_per_decade) <= t + tolerance) ++m_log;
+}
+
+double slope(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = double(x.size());
+  if (n < 3) return std::numeric_limits<double>::quiet_NaN();
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
+  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+Progress::Progress(double t_end, bool enabled) : m_t_end(t_end), m_tty(enabled && isatty(STDERR_FILENO)) {}
+
+void Progress::update(double t, long step, double energy, double wall) {
+  if (!m_tty || wall - m_last < 0.25) return;
+  m_last = wall;
+  const double fraction = t / m_t_end;
+  std::fprintf(stderr, "\r\033[Kkmdflow: t = %-10.4g / %g (%5.1f%%)  step %-8ld E = %-11.4e %6.1f s, eta %.0f s", t,
+               m_t_end, 100 * fraction, step, energy, wall, fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
+  std::fflush(stderr);
+  m_shown = true;
+}
+
+void Progress::finish() {
+  if (m_shown) std::fprintf(stderr, "\r\033[K");
+  m_shown = false;
+}
+
+json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
+                      const json& c) {
+  std::vector<double> tt, log_e, log_t, log_e_late;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    if (!(energies[i] > 0)) continue;
+    if (times[i] >= 0.5 * t) tt.push_back(times[i]), log_e.push_back(std::log(energies[i]));
+    if (times[i] >= t / 30 && times[i] > 0) log_t.push_back(std::log(times[i])), log_e_late.push_back(std::log(energies[i]));
+  }
+  const double rate = -slope(tt, log_e), exponent = -slope(log_t, log_e_late);
+  json fit = {{"exponential_rate", finite_or_null(rate)},
+              {"exponential_window", {0.5 * t, t}},
+              {"power_law_exponent", finite_or_null(exponent)},
+              {"power_law_window", {t / 30, t}}};
+  // DESIGN.md §2: rate 2 for s = 1 near a uniform target; (s + r)/(s − 1) for s > 1 from a
+  // perturbation of regularity r.
+  const double s = c["s"];
+  if (s == 1 && c["target"]["type"] == "uniform") fit["predicted_rate"] = 2.0;
+  if (s > 1 && c["target"]["type"] == "uniform" && c["initial"]["type"] == "perturbed")
+    fit["predicted_exponent"] = (s + c["initial"]["r"].get<double>()) / (s - 1);
+  return fit;
+}
+
+} // namespace kmdflow::app
