@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 namespace {
@@ -121,6 +123,7 @@ TEST(PdeSolver, MatchesTheExactSolutionForS1) {
     advance(*solver, 0, t_end, 0.5 / n);
     const auto exact = exact_s1_uniform_cell_averages(initial, n, t_end);
     errors.push_back(l1_distance(solver->density(), exact));
+    if (std::getenv("KMDFLOW_TEST_VERBOSE")) std::printf("n = %d: L1 error %.3e\n", n, errors.back());
   }
   for (std::size_t i = 1; i < errors.size(); ++i) {
     const double order = std::log2(errors[i - 1] / errors[i]);
@@ -157,6 +160,7 @@ TEST(PdeSolver, SecondOrderUnderRefinementIn2D) {
     coarse.push_back(c);
   }
   const double d1 = l1_distance(coarse[0], coarse[1]), d2 = l1_distance(coarse[1], coarse[2]);
+  if (std::getenv("KMDFLOW_TEST_VERBOSE")) std::printf("differences %.3e, %.3e: order %.2f\n", d1, d2, std::log2(d1 / d2));
   EXPECT_GT(std::log2(d1 / d2), 1.8) << d1 << " -> " << d2;
 }
 
@@ -185,6 +189,7 @@ TEST_P(PdeLinearRates, EnergyDecayRate) {
   const double e1 = solver->diagnostics().energy;
   const double measured = std::log(e0 / e1) / ((c.t1 - c.t0) / predicted);
   EXPECT_NEAR(measured / predicted, 1.0, 0.02) << "measured " << measured << ", predicted " << predicted;
+  if (std::getenv("KMDFLOW_TEST_VERBOSE")) std::printf("measured %.5g, predicted %.5g\n", measured, predicted);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PdeLinearRates,

@@ -29,15 +29,6 @@ KOKKOS_INLINE_FUNCTION void half_wavevector(std::size_t h, int n, int* k) {
   }
 }
 
-/// Where (2π|k|)^{−2s} is tabulated: by |k| in d = 1, by |k|² in d = 2, 3.
-template <int Dim>
-KOKKOS_INLINE_FUNCTION std::size_t symbol_index(const int* k) {
-  if constexpr (Dim == 1) return std::size_t(k[0] < 0 ? -k[0] : k[0]);
-  std::size_t k2 = 0;
-  for (int d = 0; d < Dim; ++d) k2 += std::size_t(k[d] * k[d]);
-  return k2;
-}
-
 /// The monotonised-central limited slope from the one-sided differences.
 KOKKOS_INLINE_FUNCTION double mc_slope(double minus, double plus) {
   if (minus * plus <= 0) return 0.0;
@@ -90,28 +81,46 @@ public:
         Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::pde::target_hat")),
         m_half_points);
 
+    // One transform per real buffer, all into the same half grid: the forward ones read the
+    // density buffers in place (out-of-place r2c keeps its input), the inverse writes φ.
     const std::vector<int> dims(Dim, n);
     auto* half = reinterpret_cast<std::complex<double>*>(m_half.data());
+    auto make_fft = [&](double* real) -> std::unique_ptr<RealFft> {
 #if defined(KOKKOS_ENABLE_CUDA)
-    if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>) m_fft = make_cuda_real_fft(dims, m_phi.data(), half);
-    else
+      if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>) return make_cuda_real_fft(dims, real, half);
 #endif
-      m_fft = make_host_real_fft(dims, m_phi.data(), half, ExecutionSpace().concurrency());
+      return make_host_real_fft(dims, real, half, ExecutionSpace().concurrency());
+    };
+    m_fft = make_fft(m_phi.data());
+    m_fft_rho = make_fft(m_rho.data());
+    m_fft_stage1 = make_fft(m_stage1.data());
+    m_fft_stage2 = make_fft(m_stage2.data());
+    m_rows = 1;
+    for (int d = 0; d + 1 < Dim; ++d) m_rows *= std::size_t(n);
+    m_chunk = std::min(n, 512);
+    m_chunks = (n + m_chunk - 1) / m_chunk;
+    m_half_chunk = std::min(n / 2 + 1, 512);
+    m_half_chunks = (n / 2 + 1 + m_half_chunk - 1) / m_half_chunk;
 
-    // (2π|k|)^{−2s} by |k| (d = 1) or |k|² (d = 2, 3).
-    const std::size_t table = Dim == 1 ? std::size_t(n / 2) + 1 : std::size_t(Dim) * (n / 2) * (n / 2) + 1;
-    m_symbol = Grid("kmdflow::pde::symbol", table);
-    auto symbol = Kokkos::create_mirror_view(m_symbol);
-    symbol(0) = 0;
-    for (std::size_t i = 1; i < table; ++i)
-      symbol(i) = Dim == 1 ? std::pow(2 * pi * double(i), -2 * s) : std::pow(4 * pi * pi * double(i), -s);
-    Kokkos::deep_copy(m_symbol, symbol);
+    // (2π|k|)^{−2s} on the half grid (0 at k = 0), read as a stream by the potential.
+    m_symbol = Grid(Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::pde::symbol")),
+                    m_half_points);
+    {
+      const auto symbol = m_symbol;
+      Kokkos::parallel_for(
+          "kmdflow::pde::symbol_table", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_half_points),
+          KOKKOS_LAMBDA(std::size_t h) {
+            int k[Dim];
+            half_wavevector<Dim>(h, n, k);
+            double k2 = 0;
+            for (int a = 0; a < Dim; ++a) k2 += double(k[a]) * k[a];
+            symbol(h) = k2 > 0 ? Kokkos::pow(4 * pi * pi * k2, -s) : 0.0;
+          });
+    }
 
     set_density(target);
     {
-      Kokkos::deep_copy(m_space, m_phi, m_rho);
-      m_space.fence();
-      m_fft->forward();
+      m_fft_rho->forward();
       const auto half_view = m_half, target_hat = m_target_hat;
       const double scale = 1.0 / double(m_cells);
       Kokkos::parallel_for(
@@ -135,7 +144,7 @@ public:
               const double e = 2 * n * Kokkos::sin(pi * k[a] / n);
               d2 += e * e;
             }
-            m = Kokkos::fmax(m, symbol_view(symbol_index<Dim>(k)) * d2);
+            m = Kokkos::fmax(m, symbol_view(h) * d2);
           },
           Kokkos::Max<double>(lambda));
       m_lambda = lambda;
@@ -164,7 +173,7 @@ public:
   }
 
   void fft_pair() override {
-    m_fft->forward();
+    m_fft_rho->forward();
     m_fft->inverse();
   }
 
@@ -172,18 +181,26 @@ public:
     potential(m_rho);
     double speed = 0, top = 0;
     const auto phi = m_phi, rho = m_rho;
-    const int n = m_n;
+    const int n = m_n, chunk = m_chunk, chunks = m_chunks;
+    // max |u| over the faces and max ρ, packed as one max-reduction of a pair.
     Kokkos::parallel_reduce(
-        "kmdflow::pde::speeds", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_cells),
-        KOKKOS_LAMBDA(std::size_t c, double& u_max, double& rho_max) {
-          int i[Dim];
-          std::size_t stride[Dim];
-          coordinates(c, n, i, stride);
-          for (int a = 0; a < Dim; ++a) {
-            const double u = (phi(c) - phi(neighbour(c, i[a], 1, n, stride[a]))) * n;
-            u_max = Kokkos::fmax(u_max, Kokkos::fabs(u));
-          }
-          rho_max = Kokkos::fmax(rho_max, rho(c));
+        "kmdflow::pde::speeds", cell_policy(),
+        KOKKOS_LAMBDA(const Team& team, double& u_max, double& rho_max) {
+          const RowChunk r = row_chunk(team.league_rank(), n, chunk, chunks);
+          double team_u = 0, team_rho = 0;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, r.first, r.last),
+              [&](int j, double& u, double& top) {
+                const std::size_t c = r.base + std::size_t(j);
+                u = Kokkos::fmax(u, Kokkos::fabs(phi(c) - phi(r.base + wrap(j + 1, n))) * n);
+                for (int ax = 0; ax + 1 < Dim; ++ax) u = Kokkos::fmax(u, Kokkos::fabs(phi(c) - phi(c + r.offset[ax][3])) * n);
+                top = Kokkos::fmax(top, rho(c));
+              },
+              Kokkos::Max<double>(team_u), Kokkos::Max<double>(team_rho));
+          Kokkos::single(Kokkos::PerTeam(team), [&] {
+            u_max = Kokkos::fmax(u_max, team_u);
+            rho_max = Kokkos::fmax(rho_max, team_rho);
+          });
         },
         Kokkos::Max<double>(speed), Kokkos::Max<double>(top));
     const double cfl_step = speed > 0 ? m_cfl / (double(m_n) * Dim * speed) : std::numeric_limits<double>::infinity();
@@ -248,27 +265,79 @@ private:
     }
   }
 
+  using Team = typename Kokkos::TeamPolicy<ExecutionSpace>::member_type;
+
+  /// The cells are processed in pieces of rows along the last (contiguous) axis: one team per
+  /// (row, chunk), one cell per team thread; the row's coordinates and the offsets of its
+  /// neighbouring rows are computed once per team.
+  struct RowChunk {
+    std::size_t base;          // index of the row's first cell
+    int first, last;           // the chunk: cells first … last−1 of the row
+    std::ptrdiff_t offset[3][5]; // outer axis a: offset of the row at −2 … +2 along a
+  };
+  KOKKOS_INLINE_FUNCTION static RowChunk row_chunk(std::size_t league, int n, int chunk, int chunks) {
+    RowChunk r;
+    const std::size_t row = league / std::size_t(chunks);
+    r.first = int(league % std::size_t(chunks)) * chunk;
+    r.last = r.first + chunk < n ? r.first + chunk : n;
+    r.base = row * std::size_t(n);
+    std::size_t rest = row, stride = std::size_t(n);
+    for (int a = Dim - 2; a >= 0; --a) {
+      const int i = int(rest % std::size_t(n));
+      rest /= std::size_t(n);
+      for (int o = -2; o <= 2; ++o) {
+        int j = i + o;
+        j = j < 0 ? j + n : (j >= n ? j - n : j);
+        r.offset[a][o + 2] = (std::ptrdiff_t(j) - i) * std::ptrdiff_t(stride);
+      }
+      stride *= std::size_t(n);
+    }
+    return r;
+  }
+  KOKKOS_INLINE_FUNCTION static int wrap(int j, int n) { return j < 0 ? j + n : (j >= n ? j - n : j); }
+
+  Kokkos::TeamPolicy<ExecutionSpace> cell_policy() const {
+    return Kokkos::TeamPolicy<ExecutionSpace>(m_space, int(m_rows * std::size_t(m_chunks)), Kokkos::AUTO);
+  }
+
   /// φ = G_s * (ρ − ν) at the cell centres into m_phi; returns the energy ½ Σ (2π|k|)^{−2s}|ρ̂ − ν̂|².
   double potential(const Grid& rho) {
-    Kokkos::deep_copy(m_space, m_phi, rho);
+    RealFft& forward = rho.data() == m_rho.data()      ? *m_fft_rho
+                       : rho.data() == m_stage1.data() ? *m_fft_stage1
+                                                       : *m_fft_stage2;
+    if (rho.data() != m_rho.data() && rho.data() != m_stage1.data() && rho.data() != m_stage2.data())
+      throw std::logic_error("PdeSolver::potential: not one of the solver's density buffers");
     m_space.fence();
-    m_fft->forward();
+    forward.forward();
     const auto half = m_half, target_hat = m_target_hat;
     const auto symbol = m_symbol;
-    const int n = m_n;
+    const int n = m_n, chunk = m_half_chunk, chunks = m_half_chunks, length = n / 2 + 1;
     const double scale = 1.0 / double(m_cells);
     double energy = 0;
+    // Rows of the half grid: the outer wavevector components fixed, the last one 0 … n/2.
     Kokkos::parallel_reduce(
-        "kmdflow::pde::symbol", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_half_points),
-        KOKKOS_LAMBDA(std::size_t h, double& e) {
-          int k[Dim];
-          half_wavevector<Dim>(h, n, k);
-          const double L = symbol(symbol_index<Dim>(k)); // 0 at k = 0
-          const Complex difference = half(h) * scale - target_hat(h);
-          half(h) = L * difference;
-          // Entries with last component 0 or n/2 stand for themselves; the others also for −k.
-          const double weight = (k[Dim - 1] == 0 || 2 * k[Dim - 1] == n) ? 0.5 : 1.0;
-          e += weight * L * (difference.real() * difference.real() + difference.imag() * difference.imag());
+        "kmdflow::pde::symbol",
+        Kokkos::TeamPolicy<ExecutionSpace>(m_space, int(m_rows * std::size_t(chunks)), Kokkos::AUTO),
+        KOKKOS_LAMBDA(const Team& team, double& e) {
+          const std::size_t league = team.league_rank();
+          const std::size_t row = league / std::size_t(chunks);
+          const int first = int(league % std::size_t(chunks)) * chunk;
+          const int last = first + chunk < length ? first + chunk : length;
+          const std::size_t base = row * std::size_t(length);
+          double partial = 0;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, first, last),
+              [&](int j, double& p) {
+                const std::size_t h = base + std::size_t(j);
+                const double L = symbol(h);
+                const Complex difference = half(h) * scale - target_hat(h);
+                half(h) = L * difference;
+                // Entries with last component 0 or n/2 stand for themselves; the others also for −k.
+                const double weight = (j == 0 || 2 * j == n) ? 0.5 : 1.0;
+                p += weight * L * (difference.real() * difference.real() + difference.imag() * difference.imag());
+              },
+              partial);
+          Kokkos::single(Kokkos::PerTeam(team), [&] { e += partial; });
         },
         energy);
     m_space.fence();
@@ -280,23 +349,28 @@ private:
   /// out = a·u0 + b·(w + dt·L(w)), L(w) = −(1/h) Σ_axes (F_{c+½} − F_{c−½}), with φ(w) in m_phi.
   void stage(const Grid& w, const Grid& u0, const Grid& out, double a, double b, double dt) {
     const auto phi = m_phi;
-    const int n = m_n;
+    const int n = m_n, chunk = m_chunk, chunks = m_chunks;
     const double dt_over_h = dt * n;
     Kokkos::parallel_for(
-        "kmdflow::pde::stage", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_cells), KOKKOS_LAMBDA(std::size_t c) {
-          int i[Dim];
-          std::size_t stride[Dim];
-          coordinates(c, n, i, stride);
-          double divergence = 0;
-          for (int ax = 0; ax < Dim; ++ax) {
-            const std::size_t m2 = neighbour(c, i[ax], -2, n, stride[ax]), m1 = neighbour(c, i[ax], -1, n, stride[ax]),
-                              p1 = neighbour(c, i[ax], 1, n, stride[ax]), p2 = neighbour(c, i[ax], 2, n, stride[ax]);
-            const double right = face_flux(w(m1), w(c), w(p1), w(p2), (phi(c) - phi(p1)) * n);
-            const double left = face_flux(w(m2), w(m1), w(c), w(p1), (phi(m1) - phi(c)) * n);
-            divergence += right - left;
-          }
-          const double own = w(c) - dt_over_h * divergence;
-          out(c) = (a != 0 ? a * u0(c) : 0.0) + b * own;
+        "kmdflow::pde::stage", cell_policy(), KOKKOS_LAMBDA(const Team& team) {
+          const RowChunk r = row_chunk(team.league_rank(), n, chunk, chunks);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, r.first, r.last), [&](int j) {
+            const std::size_t c = r.base + std::size_t(j);
+            // The last axis.
+            const std::size_t m2 = r.base + wrap(j - 2, n), m1 = r.base + wrap(j - 1, n), p1 = r.base + wrap(j + 1, n),
+                              p2 = r.base + wrap(j + 2, n);
+            double divergence = face_flux(w(m1), w(c), w(p1), w(p2), (phi(c) - phi(p1)) * n) -
+                                face_flux(w(m2), w(m1), w(c), w(p1), (phi(m1) - phi(c)) * n);
+            // The outer axes.
+            for (int ax = 0; ax + 1 < Dim; ++ax) {
+              const std::size_t q2 = c + r.offset[ax][0], q1 = c + r.offset[ax][1], s1 = c + r.offset[ax][3],
+                                s2 = c + r.offset[ax][4];
+              divergence += face_flux(w(q1), w(c), w(s1), w(s2), (phi(c) - phi(s1)) * n) -
+                            face_flux(w(q2), w(q1), w(c), w(s1), (phi(q1) - phi(c)) * n);
+            }
+            const double own = w(c) - dt_over_h * divergence;
+            out(c) = (a != 0 ? a * u0(c) : 0.0) + b * own;
+          });
         });
     m_space.fence();
   }
@@ -307,7 +381,9 @@ private:
   std::size_t m_cells = 0, m_half_points = 0;
   Grid m_rho, m_stage1, m_stage2, m_phi, m_symbol;
   Kokkos::View<Complex*, memory_space> m_half, m_target_hat;
-  std::unique_ptr<RealFft> m_fft;
+  std::unique_ptr<RealFft> m_fft, m_fft_rho, m_fft_stage1, m_fft_stage2; // inverse into φ; forward from each density
+  std::size_t m_rows = 1; // rows of cells along the last axis (n^{d−1})
+  int m_chunk = 1, m_chunks = 1, m_half_chunk = 1, m_half_chunks = 1;
   double m_lambda = 0;
   long m_stages = 0;
 };

@@ -1,0 +1,83 @@
+// The PDE solver (DESIGN.md §4, issue 5): time per SSP-RK3 stage on n^d grids, against the cost of
+// the FFTs it performs. A stage is one forward and one inverse FFT (the potential) plus the
+// finite-volume update; the step adds the CFL reductions. Reported: the stage time, one FFT's
+// time (half of a forward + inverse pair on the same buffers, measured in the same run), and their
+// ratio, "FFT equivalents per stage" (goal ≤ 3).
+//
+//   build/bench/bench_pde_solver [--benchmark_filter=Pde2D] [--benchmark_repetitions=3]
+#include "BenchUtilities.hpp"
+
+#include <kmdflow/Density.hpp>
+#include <kmdflow/PdeSolver.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+using namespace kmdflow;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+template <int Dim> void pde_step(benchmark::State& state) {
+  const int n = int(state.range(0));
+  // A smooth initial density (two modes) towards the uniform target, s = 1.
+  FourierDensity initial(Dim, {{{1, Dim > 1 ? 1 : 0, 0}, 0.4, 0.2}, {{2, 0, Dim > 2 ? 1 : 0}, 0.2, 1.0}});
+  auto solver = make_pde_solver(Dim, n, 1.0, cell_averages(initial, n), cell_averages(UniformDensity(Dim), n), 0.5);
+  solver->step(1e-3); // warm-up (first touch, FFT plans)
+  // One FFT: the median of 5 forward + inverse pairs, halved.
+  std::vector<double> pairs;
+  for (int i = 0; i < 5; ++i) {
+    Kokkos::fence();
+    const auto start = std::chrono::steady_clock::now();
+    solver->fft_pair();
+    Kokkos::fence();
+    pairs.push_back(seconds_since(start));
+  }
+  std::nth_element(pairs.begin(), pairs.begin() + 2, pairs.end());
+  const double fft = 0.5 * pairs[2];
+  solver->step(1e-3); // the buffer the pairs overwrote is recomputed at every stage
+  const long stages_before = solver->stages();
+  double total = 0;
+  for (auto _ : state) {
+    Kokkos::fence();
+    const auto start = std::chrono::steady_clock::now();
+    solver->step(1e-3);
+    Kokkos::fence();
+    const double t = seconds_since(start);
+    total += t;
+    state.SetIterationTime(t);
+  }
+  // A step computes 3 potentials (one per stage; the CFL step reuses the first).
+  const double stages_per_step = double(solver->stages() - stages_before) / double(state.iterations());
+  double cells = 1;
+  for (int d = 0; d < Dim; ++d) cells *= n;
+  state.counters["cells"] = cells;
+  state.counters["fft_ms"] = fft * 1e3;
+  state.counters["potentials_per_step"] = stages_per_step;
+  // Per stage of SSP-RK3 (3 per step), everything of the step included.
+  const double stage = total / double(state.iterations()) / 3;
+  state.counters["stage_ms"] = stage * 1e3;
+  state.counters["stage_in_ffts"] = stage / fft;
+}
+
+} // namespace
+
+static void Pde1D(benchmark::State& state) { pde_step<1>(state); }
+static void Pde2D(benchmark::State& state) { pde_step<2>(state); }
+static void Pde3D(benchmark::State& state) { pde_step<3>(state); }
+BENCHMARK(Pde1D)->ArgName("n")->RangeMultiplier(4)->Range(1 << 10, 1 << 20)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(Pde2D)->ArgName("n")->RangeMultiplier(2)->Range(128, 2048)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(Pde3D)->ArgName("n")->RangeMultiplier(2)->Range(32, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  bench::add_kokkos_context();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
