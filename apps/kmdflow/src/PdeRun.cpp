@@ -45,8 +45,7 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
   double t = 0;
   long step = 0;
   const double tolerance = 1e-9 * std::min(dt_max, t_end);
-  OutputClock series_clock(c["output"]["series_every"], t_end, dt_max, c["output"]["series_per_decade"]);
-  OutputClock snapshot_clock(c["output"]["snapshot_every"], t_end);
+  OutputSchedule outputs(c, tolerance);
   Progress progress(t_end, !quiet);
   std::vector<double> times, energies;
   PdeDiagnostics first, last;
@@ -79,19 +78,11 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
         break;
       }
       // Steps land on every output time.
-      const double t_stop = std::min({t_end, series_clock.next(), snapshot_clock.next()});
+      const double t_stop = std::min(t_end, outputs.next());
       const double taken = solver->step(std::min(dt_max, t_stop - t));
       t = std::abs(t + taken - t_stop) <= tolerance ? t_stop : t + taken;
       ++step;
-      const bool final_step = t >= t_end - tolerance;
-      if (final_step || series_clock.due(t, tolerance)) {
-        record_row();
-        series_clock.advance_past(t, tolerance);
-      }
-      if (final_step || snapshot_clock.due(t, tolerance)) {
-        record_frame();
-        snapshot_clock.advance_past(t, tolerance);
-      }
+      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
       progress.update(t, step, energies.back(), wall());
     }
   } catch (const std::exception& e) {
@@ -130,25 +121,11 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
   summary["energy_decay"] = energy_decay_fit(times, energies, t, c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
-  const std::string where = dir.string();
-  if (status != "completed") {
-    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n", status.c_str(), step, t,
-                 message.c_str(), where.c_str());
-    return 1;
-  }
-  if (quiet) return 0;
-  std::printf("kmdflow: %ld steps to t = %g in %.1f s (pde, %d^%d grid, %s, %d threads)\n", step, t, wall(), n, dim,
-              backend_name().c_str(), backend_threads());
-  if (have_first) std::printf("  energy: %.4e -> %.4e, mass drift %.1e\n", first.energy, last.energy, last.mass - first.mass);
-  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
-  if (c["output"]["plots"].get<bool>()) {
-    if (plot_command(where, true) == 0)
-      std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
-    else
-      std::printf("  plots:   not made (run `kmdflow plot %s` to see why)\n", where.c_str());
-  }
-  std::fflush(stdout);
-  return 0;
+  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (pde, %d^%d grid, %s, %d threads)", step,
+                                         t, wall(), n, dim, backend_name().c_str(), backend_threads())};
+  if (have_first)
+    lines.push_back(format("  energy: %.4e -> %.4e, mass drift %.1e", first.energy, last.energy, last.mass - first.mass));
+  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 } // namespace kmdflow::app

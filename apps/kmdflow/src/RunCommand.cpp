@@ -79,8 +79,7 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
   double t = 0;
   long step = 0;
   const double tolerance = 1e-9 * std::min(dt, t_end);
-  OutputClock series_clock(c["output"]["series_every"], t_end, dt, c["output"]["series_per_decade"]);
-  OutputClock snapshot_clock(c["output"]["snapshot_every"], t_end);
+  OutputSchedule outputs(c, tolerance);
   Progress progress(t_end, !quiet);
   std::vector<double> times, energies;
   Energies first, last;
@@ -128,22 +127,14 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
       // Adaptive steps land on every output time; fixed steps only on t_end (rows and frames are
       // then written at the first step that reaches their time).
       double t_stop = t_end;
-      if (integrator.adaptive()) t_stop = std::min({t_end, series_clock.next(), snapshot_clock.next()});
+      if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
       const auto taken = integrator.step(x, t, next_dt, t_stop);
       next_dt = taken.next;
       ++step;
       if (!positions_finite())
         throw std::runtime_error("the positions became non-finite (the step is too large for this "
                                  "flow; try a smaller time.dt or time.integrator = rk45)");
-      const bool final_step = t >= t_end - tolerance;
-      if (final_step || series_clock.due(t, tolerance)) {
-        record_row();
-        series_clock.advance_past(t, tolerance);
-      }
-      if (final_step || snapshot_clock.due(t, tolerance)) {
-        record_frame();
-        snapshot_clock.advance_past(t, tolerance);
-      }
+      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
       progress.update(t, step, energies.back(), wall());
     }
   } catch (const std::exception& e) {
@@ -184,28 +175,14 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
   summary["energy_decay"] = energy_decay_fit(times, energies, t, c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
-  const std::string where = dir.string();
-  if (status != "completed") {
-    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n",
-                 status.c_str(), step, t, message.c_str(), where.c_str());
-    return 1;
-  }
-  if (quiet) return 0;
-  std::printf("kmdflow: %ld steps to t = %g in %.1f s (%s engine, %zu particles, %s, %d threads)\n",
-              step, t, wall(), engine_name.c_str(), n, backend_name().c_str(), backend_threads());
+  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s engine, %zu particles, %s, %d threads)",
+                                         step, t, wall(), engine_name.c_str(), n, backend_name().c_str(),
+                                         backend_threads())};
   if (have_first)
-    std::printf("  %s: %.4e -> %.4e\n", std::isfinite(last.energy) ? "energy" : "interaction energy",
-                std::isfinite(first.energy) ? first.energy : first.interaction_energy,
-                std::isfinite(last.energy) ? last.energy : last.interaction_energy);
-  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
-  if (c["output"]["plots"].get<bool>()) {
-    if (plot_command(where, true) == 0)
-      std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
-    else
-      std::printf("  plots:   not made (run `kmdflow plot %s` to see why)\n", where.c_str());
-  }
-  std::fflush(stdout);
-  return 0;
+    lines.push_back(format("  %s: %.4e -> %.4e", std::isfinite(last.energy) ? "energy" : "interaction energy",
+                           std::isfinite(first.energy) ? first.energy : first.interaction_energy,
+                           std::isfinite(last.energy) ? last.energy : last.interaction_energy));
+  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 } // namespace kmdflow::app

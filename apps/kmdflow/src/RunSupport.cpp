@@ -1,8 +1,10 @@
 #include <kmdflow/Config.hpp>
+#include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -78,6 +80,40 @@ double OutputClock::next() const {
 void OutputClock::advance_past(double t, double tolerance) {
   while ((m_linear + 1) * m_every <= t + tolerance) ++m_linear;
   while (m_per_decade > 0 && m_log_start * std::pow(10.0, double(m_log) / m_per_decade) <= t + tolerance) ++m_log;
+}
+
+OutputSchedule::OutputSchedule(const json& c, double tolerance)
+    : m_series(c["output"]["series_every"], c["time"]["t_end"], c["time"]["dt"], c["output"]["series_per_decade"]),
+      m_snapshots(c["output"]["snapshot_every"], c["time"]["t_end"]), m_tolerance(tolerance) {}
+
+std::string format(const char* format, ...) {
+  char buffer[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buffer, sizeof buffer, format, args);
+  va_end(args);
+  return buffer;
+}
+
+int report_run_end(const fs::path& dir, const std::string& status, const std::string& message, long step, double t,
+                   bool quiet, bool plots, const std::vector<std::string>& lines) {
+  const std::string where = dir.string();
+  if (status != "completed") {
+    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n", status.c_str(), step, t,
+                 message.c_str(), where.c_str());
+    return 1;
+  }
+  if (quiet) return 0;
+  for (const auto& line : lines) std::printf("%s\n", line.c_str());
+  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
+  if (plots) {
+    if (plot_command(where, true) == 0)
+      std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
+    else
+      std::printf("  plots:   not made (run `kmdflow plot %s` to see why)\n", where.c_str());
+  }
+  std::fflush(stdout);
+  return 0;
 }
 
 double slope(const std::vector<double>& x, const std::vector<double>& y) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -55,6 +56,38 @@ private:
   int m_per_decade;
   long m_linear = 0, m_log = 0;
 };
+
+/// The series and snapshot clocks of a run: after each step, writes what is due (everything at
+/// the final step).
+class OutputSchedule {
+public:
+  OutputSchedule(const nlohmann::json& config, double tolerance);
+  /// The next time a row or frame is due (steps that can land on it stop there).
+  double next() const { return std::min(m_series.next(), m_snapshots.next()); }
+  template <class Row, class Frame> void after_step(double t, bool final_step, Row&& row, Frame&& frame) {
+    if (final_step || m_series.due(t, m_tolerance)) {
+      row();
+      m_series.advance_past(t, m_tolerance);
+    }
+    if (final_step || m_snapshots.due(t, m_tolerance)) {
+      frame();
+      m_snapshots.advance_past(t, m_tolerance);
+    }
+  }
+
+private:
+  OutputClock m_series, m_snapshots;
+  double m_tolerance;
+};
+
+/// The end of a run, after summary.json is written: a failed or interrupted run prints one
+/// `error:` line saying where it stopped (exit code 1); a completed one prints `lines` and makes
+/// the plots unless quiet (exit code 0).
+int report_run_end(const std::filesystem::path& dir, const std::string& status, const std::string& message, long step,
+                   double t, bool quiet, bool plots, const std::vector<std::string>& lines);
+
+/// printf into a std::string.
+std::string format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 /// Least-squares slope of y against x (NaN with fewer than 3 points).
 double slope(const std::vector<double>& x, const std::vector<double>& y);
