@@ -93,13 +93,14 @@ void Integrator::form_stage(const PointView<>& x, double h, int stage) {
   const auto k = m_stages;
   const auto y = m_stage_positions;
   const int dim = int(x.extent(1));
+  const bool periodic = m_periodic;
   Kokkos::parallel_for(
       "kmdflow::integrator::stage", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
       KOKKOS_LAMBDA(std::size_t i) {
         for (int d = 0; d < dim; ++d) {
           double increment = 0;
           for (int j = 0; j < stage; ++j) increment += a[j] * k(j, i, d);
-          y(i, d) = wrap_unit(x(i, d) + increment);
+          y(i, d) = periodic ? wrap_unit(x(i, d) + increment) : x(i, d) + increment;
         }
       });
 }
@@ -125,6 +126,7 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
     Kokkos::Array<double, max_stages> b{}, e{};
     for (int j = 0; j < tab.stages; ++j) b[j] = h * tab.b[j], e[j] = h * tab.e[j];
     const int stages = tab.stages;
+    const bool periodic = m_periodic;
     if (!adaptive()) {
       Kokkos::parallel_for(
           "kmdflow::integrator::update", Kokkos::RangePolicy<ExecutionSpace>(0, n),
@@ -132,7 +134,7 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
             for (int d = 0; d < dim; ++d) {
               double increment = 0;
               for (int j = 0; j < stages; ++j) increment += b[j] * k(j, i, d);
-              x(i, d) = wrap_unit(x(i, d) + increment);
+              x(i, d) = periodic ? wrap_unit(x(i, d) + increment) : x(i, d) + increment;
             }
           });
       t = (h == t_stop - t) ? t_stop : t + h;

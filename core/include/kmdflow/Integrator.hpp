@@ -30,6 +30,9 @@ public:
              double atol = 1e-12);
 
   IntegratorKind kind() const { return m_kind; }
+  /// Whether states live on the torus (wrapped into [0, 1) after each stage; the default) or in
+  /// R^n (the ReLU model's parameters).
+  void set_periodic(bool periodic) { m_periodic = periodic; }
   bool adaptive() const { return m_kind == IntegratorKind::rk45; }
 
   /// Advances x and t by one step of at most min(dt, t_stop − t). Fixed-step methods return the
@@ -56,6 +59,7 @@ private:
   Kokkos::View<double***, Kokkos::LayoutRight, MemorySpace> m_stages; // k_j(i, d)
   PointView<> m_stage_positions, m_velocity;
   bool m_velocity_valid = false;
+  bool m_periodic = true;
   long m_accepted = 0, m_rejected = 0, m_evaluations = 0;
 };
 
