@@ -323,6 +323,73 @@ def plot_density(run_dir, config):
     return path
 
 
+def plot_relu(run_dir, config, series):
+    """ReLU network runs: the loss on log-log axes with the fitted late-time exponent, and the
+    neurons against the teacher's atoms (d = 1: mass against angle over time; d = 2: the sphere
+    with neurons sized by mass; d > 2: the first three coordinates)."""
+    written = []
+    t, loss = series["t"], series["energy"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    keep = (t > 0) & (loss > 0)
+    ax.loglog(t[keep], loss[keep], "C0", lw=1.5, label="loss L")
+    title = f"two-layer ReLU network, d = {config['dim']}, {config['relu']['form']} form"
+    late = keep & (t >= t[-1] / 30)
+    if late.sum() >= 3:
+        slope, intercept = np.polyfit(np.log(t[late]), np.log(loss[late]), 1)
+        ax.loglog(t[late], np.exp(intercept) * t[late] ** slope, "k--", lw=1, label=f"fit: t^{slope:.2f}")
+        title += f"\nlate-time exponent {-slope:.2f}"
+    ax.set_xlabel("t")
+    ax.set_ylabel("population loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    written.append(os.path.join(run_dir, "energy.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    teacher = np.atleast_2d(np.genfromtxt(os.path.join(run_dir, "teacher.csv"), delimiter=",", skip_header=1))
+    d = int(config["dim"])
+    with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
+        positions = f["particles/all/position/value"][()]
+        masses = f["particles/all/mass/value"][()]
+        times = f["particles/all/position/time"][()]
+    chosen = sorted(set(np.linspace(0, len(times) - 1, min(len(times), 5)).round().astype(int)))
+    if d == 1:
+        fig, ax = plt.subplots(figsize=(7.5, 4))
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))
+        for k, colour in zip(chosen, colours):
+            angle = np.arctan2(positions[k][:, 1], positions[k][:, 0])
+            order = np.argsort(angle)
+            ax.plot(angle[order], masses[k][order], ".-", color=colour, ms=3, lw=0.8, label=f"t = {times[k]:.3g}")
+        teacher_angle = np.arctan2(teacher[:, 1], teacher[:, 0])
+        ax.vlines(teacher_angle, 0, teacher[:, -1], colors="k", lw=2, label="teacher atoms (mass)")
+        ax.set_xlabel("angle of the neuron's direction")
+        ax.set_ylabel("neuron mass m_i")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.legend(fontsize=8)
+    else:
+        last = chosen[-1]
+        fig = plt.figure(figsize=(10, 4.8))
+        for column, k in enumerate([chosen[0], last]):
+            ax = fig.add_subplot(1, 2, column + 1, projection="3d")
+            u, v = np.mgrid[0:2 * np.pi:40j, 0:np.pi:20j]
+            ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.3)
+            m = np.abs(masses[k])
+            size = 60 * m / max(m.max(), 1e-300)
+            ax.scatter(positions[k][:, 0], positions[k][:, 1], positions[k][:, 2], s=size, c="C0", alpha=0.7, label="student")
+            ax.scatter(teacher[:, 0], teacher[:, 1], teacher[:, 2], s=120, marker="*", c="C3", label="teacher")
+            ax.set_title(f"t = {times[k]:.3g}" + ("" if d == 2 else " (first 3 coordinates)"), fontsize=9)
+            ax.set_box_aspect((1, 1, 1))
+            ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"neurons (sized by mass) and the teacher, N = {positions.shape[1]}")
+    fig.tight_layout()
+    written.append(os.path.join(run_dir, "density.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
@@ -341,7 +408,10 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         print(f"error: {args.run_dir}: {error}", file=sys.stderr)
         return 2
-    written = [plot_energy(args.run_dir, config, series), plot_density(args.run_dir, config)]
+    if config.get("model") == "relu":
+        written = plot_relu(args.run_dir, config, series)
+    else:
+        written = [plot_energy(args.run_dir, config, series), plot_density(args.run_dir, config)]
     if not args.quiet:
         for path in written:
             if path:

@@ -368,3 +368,61 @@ TEST_F(Cli, StudyScaling) {
   EXPECT_NE(missing.err.find("--counts"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(m_dir / "other"));
 }
+
+// model "relu": the run directory (loss in series.csv, directions and time-dependent masses in
+// the H5MD file, teacher.csv), eval on a neuron file (the teacher itself: zero loss, stationary),
+// and its bad input.
+TEST_F(Cli, ReluRunAndEval) {
+  file("relu.json", R"({"model": "relu", "dim": 1, "particles": {"count": 32, "seed": 3},
+    "relu": {"teacher": {"count": 3, "seed": 4}},
+    "time": {"t_end": 50, "dt": 0.5}, "output": {"plots": false, "snapshot_every": 10}})");
+  const auto r = kmdflow("run relu.json --out relu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream series(m_dir / "relu" / "series.csv");
+  std::string line;
+  std::getline(series, line);
+  EXPECT_EQ(line, "step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+  double previous = 1e300, first = -1;
+  while (std::getline(series, line)) {
+    const double loss = std::stod(line.substr(line.find(',', line.find(',') + 1) + 1));
+    if (first < 0) first = loss;
+    EXPECT_LE(loss, previous * (1 + 1e-12));
+    previous = loss;
+  }
+  EXPECT_LT(previous, 0.5 * first);
+  const auto frame = kmdflow::read_h5md_last_frame((m_dir / "relu" / "trajectory.h5").string());
+  ASSERT_EQ(frame.positions.extent(1), 2u);
+  ASSERT_EQ(frame.masses.extent(0), 32u);
+  for (std::size_t i = 0; i < 32; ++i) {
+    EXPECT_NEAR(std::hypot(frame.positions(i, 0), frame.positions(i, 1)), 1.0, 1e-12);
+    EXPECT_GE(frame.masses(i), 0.0);
+  }
+  // The teacher as the student: zero loss, zero velocities.
+  const auto e = kmdflow("eval relu.json --positions relu/teacher.csv --out v.csv");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(json::parse(e.out)["energy"].get<double>(), 0.0, 1e-14);
+  std::ifstream v(m_dir / "v.csv");
+  std::getline(v, line);
+  EXPECT_EQ(line, "v0,v1,dm");
+  while (std::getline(v, line)) {
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) EXPECT_NEAR(std::stod(f), 0.0, 1e-13) << line;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"model": "relu", "dim": 2, "s": 1})", "s:"},
+      {R"({"model": "relu", "dim": 16})", "dim"},
+      {R"({"model": "relu", "dim": 2, "relu": {"signed": true}})", "relu.signed"},
+      {R"({"model": "relu", "dim": 2, "relu": {"teacher": {"path": "bad.csv"}}})", "relu.teacher.path"},
+      {R"({"model": "relu", "dim": 2, "target": {"type": "uniform"}})", "target"},
+      {R"({"model": "relu", "dim": 2, "relu": {"form": "sgd"}})", "relu.form"},
+  };
+  file("bad.csv", "x,y,m\n1,0,1\n");
+  for (const auto& [config, key] : bad) {
+    file("badrelu.json", config);
+    const auto b = kmdflow("run badrelu.json --out bad");
+    EXPECT_EQ(b.code, 2) << config << "\n" << b.err;
+    EXPECT_NE(b.err.find(key), std::string::npos) << b.err;
+    EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
+    EXPECT_FALSE(fs::exists(m_dir / "bad"));
+  }
+}

@@ -3,6 +3,7 @@
 //   kmdflow run [CONFIG.json] [--set KEY=VALUE]... [--out DIR] [--force]
 //   kmdflow eval CONFIG.json --positions FILE [--out FILE.csv]
 //   kmdflow study scaling CONFIG.json --counts N1,N2,... [--out DIR] [--force]
+//   kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]
 //   kmdflow plot RUN_DIR
 //   kmdflow info [--json]
 //
@@ -69,6 +70,14 @@ int main(int argc, char** argv) {
   scaling_cmd->add_option("--set", scaling.overrides, "Override a key")->type_name("KEY=VALUE")->take_all();
   scaling_cmd->add_flag("--force", scaling.force, "Replace an existing study directory");
 
+  bool relu_quick = false;
+  std::string relu_out, relu_dims = "1,2,3";
+  auto* relu_rates_cmd = study_cmd->add_subcommand(
+      "relu-rates", "ReLU networks near and far from a teacher density: late loss exponents against (d+3+2r)/(d+1)");
+  relu_rates_cmd->add_flag("--quick", relu_quick, "Smaller networks and shorter runs (about a minute)");
+  relu_rates_cmd->add_option("--out", relu_out, "Study directory (default: runs/relu-rates)");
+  relu_rates_cmd->add_option("--dims", relu_dims, "Dimensions to run (default 1,2,3)");
+
   std::string plot_dir;
   auto* plot_cmd = app.add_subcommand("plot", "Plot a run or study directory (energy, dissipation, densities)");
   plot_cmd->add_option("run_dir", plot_dir, "Run directory")->required();
@@ -97,6 +106,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return kmdflow::app::run_command(run);
     if (*eval_cmd) return kmdflow::app::eval_command(eval);
     if (*scaling_cmd) return kmdflow::app::study_scaling_command(scaling);
+    if (*relu_rates_cmd) return kmdflow::app::study_relu_rates_command(relu_quick, relu_out, relu_dims);
     if (*info_cmd) return kmdflow::app::info_command(info_json);
   } catch (const kmdflow::ConfigError& e) {
     return bad_input(one_line(e.what()));

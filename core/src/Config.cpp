@@ -259,6 +259,125 @@ json resolve_initial(const json& input, int dim, const std::string& base_dir) {
   return i;
 }
 
+json resolve_output(Block& top, double t_end) {
+  Block b(top.raw("output"), "output");
+  json o;
+  if (b.has("dir")) o["dir"] = b.string("dir");
+  o["snapshot_every"] = b.number("snapshot_every", t_end / 10, "must be a number > 0", positive);
+  o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
+  o["series_per_decade"] = b.integer("series_per_decade", 0,
+                                     "must be an integer >= 0 (log-spaced rows per decade of t)", non_negative_integer);
+  o["plots"] = b.boolean("plots", true);
+  b.finish();
+  return o;
+}
+
+json resolve_time(Block& top, const std::vector<std::string>& integrators, const std::string& integrator,
+                  double t_end, double dt) {
+  Block b(top.raw("time"), "time");
+  json t;
+  t["t_end"] = b.number("t_end", t_end, "must be a number > 0", positive);
+  t["dt"] = b.number("dt", dt, "must be a number > 0", positive);
+  t["integrator"] = b.choice("integrator", integrators, integrator);
+  t["rtol"] = b.number("rtol", 1e-6, "must be a number in (0, 1)", unit_open_interval);
+  t["atol"] = b.number("atol", 1e-12, "must be a number > 0", positive);
+  b.finish();
+  if (t["dt"].get<double>() > t["t_end"].get<double>()) t["dt"] = t["t_end"];
+  return t;
+}
+
+/// model "relu": a two-layer ReLU network on the sphere S^d (DESIGN.md §2, §4).
+json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::string& base_dir) {
+  c["solver"] = top.choice("solver", {"particles"}, "particles");
+  const int dim = int(top.integer("dim", 2, "must be an integer in 1 ... 15 (the sphere S^d) for model relu",
+                                  [](long long d) { return d >= 1 && d <= 15; }));
+  c["dim"] = dim;
+  for (const char* unused : {"s", "target", "forces", "pde"})
+    if (top.has(unused))
+      throw ConfigError(unused, std::string("is not used by model \"relu\"") +
+                                    (std::string(unused) == "target" ? " (the teacher is relu.teacher)" : "") +
+                                    (std::string(unused) == "s" ? " (its Sobolev order is (d+3)/2)" : ""));
+  {
+    Block b(top.raw("initial"), "initial");
+    json i;
+    i["type"] = b.choice("type", {"uniform", "file"}, "uniform");
+    if (i["type"] == "file") {
+      i["path"] = resolve_path(b.string("path"), base_dir);
+      require_readable(b.key("path"), i["path"]);
+    } else {
+      i["sampling"] = b.choice("sampling", {"iid", "lattice", "jittered", "quantile"}, "lattice");
+    }
+    b.finish();
+    c["initial"] = i;
+  }
+  {
+    Block b(top.raw("particles"), "particles");
+    json p;
+    if (c["initial"]["type"] != "file" || b.has("count"))
+      p["count"] = b.integer("count", 256, "must be a positive integer",
+                             [](long long n) { return n > 0 && n <= (1LL << 31) - 1; });
+    p["seed"] = b.integer("seed", (long long)(seed_if_missing & 0x7fffffffffffffffULL), "must be an integer >= 0",
+                          non_negative_integer);
+    b.finish();
+    c["particles"] = p;
+  }
+  {
+    Block b(top.raw("relu"), "relu");
+    json r;
+    r["form"] = b.choice("form", {"parameters", "wfr"}, "wfr");
+    r["init_mass"] = b.number("init_mass", 0.1, "must be a number > 0 (each neuron's initial mass)", positive);
+    r["signed"] = b.boolean("signed", false);
+    if (r["signed"].get<bool>() && r["form"] != "parameters")
+      throw ConfigError("relu.signed", "signed output weights need relu.form = \"parameters\" (WFR masses are >= 0)");
+    Block t(b.raw("teacher"), "relu.teacher");
+    json teacher;
+    if (t.has("path")) {
+      teacher["path"] = resolve_path(t.string("path"), base_dir);
+      require_readable(t.key("path"), teacher["path"]);
+    } else if (t.has("density")) {
+      Block d(t.raw("density"), "relu.teacher.density");
+      json density;
+      density["type"] = d.choice("type", {"uniform", "cosine"}, "uniform");
+      if (density["type"] == "cosine") {
+        density["amplitude"] = d.number("amplitude", 0.5, "must lie in (-1, 1) (the density 1 + a θ·e stays positive)",
+                                        [](double a) { return a > -1 && a < 1; });
+        density["axis"] = json::array();
+        const json& axis = d.raw("axis");
+        if (!axis.is_null()) {
+          if (!axis.is_array() || int(axis.size()) != dim + 1)
+            throw ConfigError(d.key("axis"), "must be a list of d+1 = " + std::to_string(dim + 1) + " numbers");
+          double n2 = 0;
+          for (const auto& v : axis) {
+            if (!v.is_number()) throw ConfigError(d.key("axis"), "must hold numbers");
+            n2 += v.get<double>() * v.get<double>();
+          }
+          if (!(n2 > 0)) throw ConfigError(d.key("axis"), "must not be zero");
+          density["axis"] = axis;
+        } else {
+          for (int a = 0; a <= dim; ++a) density["axis"].push_back(a == dim ? 1.0 : 0.0);
+        }
+      }
+      d.finish();
+      teacher["density"] = density;
+      teacher["count"] = t.integer("count", 1000, "must be a positive integer (quadrature atoms)",
+                                   [](long long n) { return n > 0 && n <= 10000000; });
+    } else {
+      teacher["count"] = t.integer("count", 3, "must be a positive integer", [](long long n) { return n > 0 && n <= 10000000; });
+      teacher["seed"] = t.integer("seed", c["particles"]["seed"].get<long long>(), "must be an integer >= 0",
+                                  non_negative_integer);
+    }
+    t.finish();
+    r["teacher"] = teacher;
+    b.finish();
+    c["relu"] = r;
+  }
+  c["time"] = resolve_time(top, {"euler", "rk4", "rk45", "ssprk3"}, "rk45", 100.0, 0.1);
+  c["output"] = resolve_output(top, c["time"]["t_end"]);
+  top.raw("kmdflow");
+  top.finish();
+  return c;
+}
+
 } // namespace
 
 json read_config_file(const std::string& path) {
@@ -313,8 +432,7 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     c["description"] = d;
   }
   c["model"] = top.choice("model", {"sobolev", "relu"}, "sobolev");
-  if (c["model"] == "relu")
-    throw ConfigError("model", "'relu' (two-layer networks) is not available in this version yet");
+  if (c["model"] == "relu") return resolve_relu(top, c, seed_if_missing, base_dir);
   c["solver"] = top.choice("solver", {"particles", "pde"}, "particles");
   const bool pde = c["solver"] == "pde";
   const int dim = int(top.integer("dim", 1, "must be 1, 2 or 3 (the torus T^d)",

@@ -171,6 +171,43 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
 }
 
+H5mdWriter::H5mdWriter(std::filesystem::path path, int dim, std::size_t count, const std::string& creator_version,
+                       Geometry)
+    : m_path(std::move(path)), m_dim(dim), m_count(count), m_version(creator_version) {
+  write_header();
+  const hid_t particles = create_group(m_file, "particles");
+  const hid_t all = create_group(particles, "all");
+  const hid_t box = create_group(all, "box");
+  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {dim});
+  string_array_attribute(box, "boundary", std::vector<std::string>(dim, "none"));
+  string_attribute(box, "kmdflow_geometry", "unit sphere S^" + std::to_string(dim - 1) + " in R^" + std::to_string(dim));
+  H5Gclose(box);
+  const hid_t mass = create_group(all, "mass");
+  m_mass_value = create_time_series(mass, "value", H5T_NATIVE_DOUBLE, {m_count});
+  m_mass_time = create_time_series(mass, "time", H5T_NATIVE_DOUBLE, {});
+  m_mass_step = create_time_series(mass, "step", H5T_NATIVE_LONG, {});
+  H5Gclose(mass);
+  const hid_t position = create_group(all, "position");
+  m_value = create_time_series(position, "value", H5T_NATIVE_DOUBLE, {m_count, hsize_t(dim)});
+  m_time = create_time_series(position, "time", H5T_NATIVE_DOUBLE, {});
+  m_step = create_time_series(position, "step", H5T_NATIVE_LONG, {});
+  H5Gclose(position);
+  H5Gclose(all);
+  H5Gclose(particles);
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
+                              const ScalarView<Kokkos::HostSpace>& masses) {
+  if (m_mass_value < 0) throw std::logic_error("H5mdWriter: this file's masses are not time dependent");
+  if (masses.extent(0) != m_count) throw std::invalid_argument("H5mdWriter: mass count differs from the file's");
+  const hsize_t frame = hsize_t(m_frames);
+  append(m_mass_value, H5T_NATIVE_DOUBLE, masses.data(), {m_count}, frame);
+  append(m_mass_time, H5T_NATIVE_DOUBLE, &time, {}, frame);
+  append(m_mass_step, H5T_NATIVE_LONG, &step, {}, frame);
+  append_frame(step, time, positions);
+}
+
 H5mdWriter::~H5mdWriter() {
   try {
     close();
@@ -246,6 +283,11 @@ void H5mdWriter::close() {
     H5Dclose(f.step);
   }
   m_fields.clear();
+  if (m_mass_value >= 0) {
+    H5Dclose(m_mass_value);
+    H5Dclose(m_mass_time);
+    H5Dclose(m_mass_step);
+  }
   if (m_value >= 0) {
     H5Dclose(m_value);
     H5Dclose(m_time);

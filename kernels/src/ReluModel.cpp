@@ -46,6 +46,65 @@ ReluModel::ReluModel(int d, ReluForm form, const PointView<Kokkos::HostSpace>& t
   m_teacher_loss = M ? 0.5 * sum / double(M * M) : 0.0;
 }
 
+namespace {
+
+#if defined(KOKKOS_ENABLE_OPENMP) && !defined(__CUDA_ARCH__)
+#define KMDFLOW_SIMD_REDUCTION _Pragma("omp simd reduction(+ : gu, student, g0, g1, g2, g3)")
+#else
+#define KMDFLOW_SIMD_REDUCTION
+#endif
+
+// The sums over sources j ∈ [begin, end) for target i, with D ≤ 4 components known at compile time
+// (the common d ≤ 3): unit vectors û_j (SoA, one row per component), q̃_j = weight·norm. Returns
+// Σ q̃ J(c) and accumulates Σ q̃ √(1−c²) and Σ q̃ (π − arccos c) û_j.
+template <int D, class Units, class Weights>
+KOKKOS_INLINE_FUNCTION double pair_block(const double* u, const Units& units, const Weights& q, std::size_t begin,
+                                         std::size_t end, double& gu_out, double* g_out) {
+  constexpr double pi = 3.14159265358979323846;
+  double gu = 0, student = 0, g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+  const double u0 = u[0], u1 = D > 1 ? u[1] : 0.0, u2 = D > 2 ? u[2] : 0.0, u3 = D > 3 ? u[3] : 0.0;
+  KMDFLOW_SIMD_REDUCTION
+  for (std::size_t j = begin; j < end; ++j) {
+    const double x0 = units(0, j), x1 = D > 1 ? units(1, j) : 0.0, x2 = D > 2 ? units(2, j) : 0.0,
+                 x3 = D > 3 ? units(3, j) : 0.0;
+    double c = u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3;
+    c = c > 1 ? 1 : (c < -1 ? -1 : c);
+    const double angle = pi - fast_acos(c), sine = Kokkos::sqrt(1 - c * c), w = q(j);
+    student += w * (sine + angle * c);
+    gu += w * sine;
+    const double f = w * angle;
+    g0 += f * x0;
+    g1 += f * x1;
+    g2 += f * x2;
+    g3 += f * x3;
+  }
+  gu_out += gu;
+  g_out[0] += g0;
+  if (D > 1) g_out[1] += g1;
+  if (D > 2) g_out[2] += g2;
+  if (D > 3) g_out[3] += g3;
+  return student;
+}
+
+template <class Units, class Weights>
+KOKKOS_INLINE_FUNCTION double pair_block_any(int D, const double* u, const Units& units, const Weights& q,
+                                             std::size_t begin, std::size_t end, double& gu, double* g) {
+  constexpr double pi = 3.14159265358979323846;
+  double student = 0;
+  for (std::size_t j = begin; j < end; ++j) {
+    double c = 0;
+    for (int a = 0; a < D; ++a) c += u[a] * units(a, j);
+    c = c > 1 ? 1 : (c < -1 ? -1 : c);
+    const double angle = pi - fast_acos(c), sine = Kokkos::sqrt(1 - c * c), w = q(j);
+    student += w * (sine + angle * c);
+    gu += w * sine;
+    for (int a = 0; a < D; ++a) g[a] += w * angle * units(a, j);
+  }
+  return student;
+}
+
+} // namespace
+
 void ReluModel::pair_sums(const ConstPointView<>& state, const ScalarView<>& V, const PointView<>& grad,
                           const ScalarView<>& self_part) const {
   const std::size_t N = state.extent(0), M = m_teacher.extent(0);
@@ -56,59 +115,59 @@ void ReluModel::pair_sums(const ConstPointView<>& state, const ScalarView<>& V, 
   const auto teacher = m_teacher;
   const auto r = m_teacher_weights;
   const bool wfr = m_form == ReluForm::wfr;
+  // Sources (students, then the teacher) as unit vectors, component-major, and q̃ = weight × norm.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace> units(
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::units")), D, N + M);
+  ScalarView<> q(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::q")), N + M);
   ScalarView<> norms(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::norms")), N);
   Kokkos::parallel_for(
-      "kmdflow::relu::norms", Kokkos::RangePolicy<ExecutionSpace>(0, N), KOKKOS_LAMBDA(std::size_t j) {
+      "kmdflow::relu::sources", Kokkos::RangePolicy<ExecutionSpace>(0, N + M), KOKKOS_LAMBDA(std::size_t j) {
+        const bool student = j < N;
+        const std::size_t m = student ? 0 : j - N;
         double n2 = 0;
-        for (int a = 0; a < D; ++a) n2 += state(j, a) * state(j, a);
-        norms(j) = Kokkos::sqrt(n2);
+        for (int a = 0; a < D; ++a) {
+          const double x = student ? state(j, a) : teacher(m, a);
+          n2 += x * x;
+        }
+        const double norm = Kokkos::sqrt(n2), inv = norm > 0 ? 1 / norm : 0.0;
+        for (int a = 0; a < D; ++a) units(a, j) = (student ? state(j, a) : teacher(m, a)) * inv;
+        q(j) = student ? state(j, D) * inv_n * norm : -r(m) * inv_m * norm;
+        if (student) norms(j) = norm;
       });
   Kokkos::parallel_for(
       "kmdflow::relu::pair_sums", Kokkos::RangePolicy<ExecutionSpace>(0, N), KOKKOS_LAMBDA(std::size_t i) {
-        double p[max_components];
-        for (int a = 0; a < D; ++a) p[a] = state(i, a);
+        double u[max_components];
+        for (int a = 0; a < D; ++a) u[a] = units(a, i);
         const double ni = norms(i);
-        // Σ q (π − arccos c) p_j, Σ q √(1−c²) ‖p_j‖, Σ q ‖p_j‖ J(c): students, then the teacher.
+        // Σ q̃ J(c) over students and over the teacher; Σ q̃ √(1−c²); Σ q̃ (π − arccos c) û_j.
         double g[max_components], gu = 0, student = 0, target = 0;
         for (int a = 0; a < D; ++a) g[a] = 0;
-        for (std::size_t j = 0; j < N; ++j) {
-          const double nj = norms(j), q = state(j, D) * inv_n;
-          double dot = 0;
-          for (int a = 0; a < D; ++a) dot += p[a] * state(j, a);
-          const double denominator = ni * nj;
-          double c = denominator > 0 ? dot / denominator : 0.0;
-          c = c > 1 ? 1 : (c < -1 ? -1 : c);
-          const double angle = pi - fast_acos(c), sine = Kokkos::sqrt(1 - c * c);
-          student += q * nj * (sine + angle * c);
-          gu += q * sine * nj;
-          const double f = q * angle;
-          for (int a = 0; a < D; ++a) g[a] += f * state(j, a);
-        }
-        for (std::size_t m = 0; m < M; ++m) {
-          double nm2 = 0, dot = 0;
-          for (int a = 0; a < D; ++a) {
-            nm2 += teacher(m, a) * teacher(m, a);
-            dot += p[a] * teacher(m, a);
-          }
-          const double nm = Kokkos::sqrt(nm2), q = -r(m) * inv_m, denominator = ni * nm;
-          double c = denominator > 0 ? dot / denominator : 0.0;
-          c = c > 1 ? 1 : (c < -1 ? -1 : c);
-          const double angle = pi - fast_acos(c), sine = Kokkos::sqrt(1 - c * c);
-          target += q * nm * (sine + angle * c);
-          gu += q * sine * nm;
-          const double f = q * angle;
-          for (int a = 0; a < D; ++a) g[a] += f * teacher(m, a);
+        switch (D) {
+        case 2:
+          student = pair_block<2>(u, units, q, 0, N, gu, g);
+          target = pair_block<2>(u, units, q, N, N + M, gu, g);
+          break;
+        case 3:
+          student = pair_block<3>(u, units, q, 0, N, gu, g);
+          target = pair_block<3>(u, units, q, N, N + M, gu, g);
+          break;
+        case 4:
+          student = pair_block<4>(u, units, q, 0, N, gu, g);
+          target = pair_block<4>(u, units, q, N, N + M, gu, g);
+          break;
+        default:
+          student = pair_block_any(D, u, units, q, 0, N, gu, g);
+          target = pair_block_any(D, u, units, q, N, N + M, gu, g);
         }
         V(i) = C * ni * (student + target);
         self_part(i) = C * ni * student;
-        // ∇_p V = C [gu p/‖p‖ + g]; on the sphere its tangential part.
-        const double inv_ni = ni > 0 ? 1 / ni : 0.0;
+        // ∇_p V = C [gu û + g]; on the sphere its tangential part.
         double radial = 0;
         for (int a = 0; a < D; ++a) {
-          g[a] = C * (gu * p[a] * inv_ni + g[a]);
-          radial += g[a] * p[a] * inv_ni;
+          g[a] = C * (gu * u[a] + g[a]);
+          radial += g[a] * u[a];
         }
-        for (int a = 0; a < D; ++a) grad(i, a) = wfr ? g[a] - radial * p[a] * inv_ni : g[a];
+        for (int a = 0; a < D; ++a) grad(i, a) = wfr ? g[a] - radial * u[a] : g[a];
       });
 }
 

@@ -12,6 +12,16 @@ using nlohmann::json;
 
 int eval_command(const EvalOptions& options) {
   const json resolved = load_config(options.config, options.overrides);
+  std::filesystem::path out = options.out;
+  if (out.empty()) {
+    const std::filesystem::path in(options.positions);
+    out = in.parent_path() / (in.stem().string() + "-velocities.csv");
+  }
+  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
+    throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
+  if (resolved["model"] == "relu") return eval_relu(resolved, options.positions, out);
+  if (resolved["solver"] == "pde")
+    throw ConfigError("solver", "eval evaluates particles: use solver \"particles\" (the PDE has no particles)");
   ParticleSetup setup;
   setup.config = resolved;
   make_model(setup);
@@ -23,14 +33,6 @@ int eval_command(const EvalOptions& options) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError("forces.method", e.what());
   }
-  std::filesystem::path out = options.out;
-  if (out.empty()) {
-    const std::filesystem::path in(options.positions);
-    out = in.parent_path() / (in.stem().string() + "-velocities.csv");
-  }
-  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
-    throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
-
   auto flow = make_flow(setup, data.weights);
   const std::size_t n = data.positions.extent(0);
   auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), data.positions);

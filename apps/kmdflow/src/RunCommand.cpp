@@ -26,6 +26,12 @@ namespace fs = std::filesystem;
 int run_command(const RunOptions& options) {
   // Everything that can be the input's fault is checked before the run directory exists.
   const json resolved = load_config(options.config, options.overrides);
+  if (resolved["model"] == "relu") {
+    ReluSetup setup = make_relu_setup(resolved);
+    const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
+    prepare_run_directory(dir, options.force);
+    return run_relu(setup, dir, false);
+  }
   if (resolved["solver"] == "pde") {
     PdeSetup setup = make_pde_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);

@@ -19,6 +19,13 @@ public:
              const std::string& creator_version);
   /// A file of fields only (the PDE): no /particles group.
   H5mdWriter(std::filesystem::path path, int dim, const std::string& creator_version);
+  enum Geometry { sphere };
+  /// Particles on the unit sphere of R^dim with time-dependent masses (the ReLU model's neurons):
+  /// /particles/all/mass/{value[frame][i], time, step}, box boundary "none".
+  H5mdWriter(std::filesystem::path path, int dim, std::size_t count, const std::string& creator_version, Geometry);
+  /// Appends one frame of positions and masses (files made with the sphere constructor).
+  void append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
+                    const ScalarView<Kokkos::HostSpace>& masses);
   ~H5mdWriter(); // closes (and renames) if still open
   H5mdWriter(const H5mdWriter&) = delete;
   H5mdWriter& operator=(const H5mdWriter&) = delete;
@@ -42,6 +49,7 @@ private:
   long m_frames = 0;
   std::string m_version;
   long long m_file = -1, m_value = -1, m_time = -1, m_step = -1;
+  long long m_mass_value = -1, m_mass_time = -1, m_mass_step = -1;
   struct FieldSeries {
     long long value = -1, time = -1, step = -1;
     std::vector<std::size_t> shape;

@@ -26,6 +26,10 @@ struct StudyScalingOptions {
 /// density; DIR/scaling.csv and plots.
 int study_scaling_command(const StudyScalingOptions& options);
 
+/// `kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]`: runs
+/// python/kmdflow_relu_rates.py with this binary.
+int study_relu_rates_command(bool quick, const std::string& out, const std::string& dims);
+
 struct EvalOptions {
   std::string config;
   std::vector<std::string> overrides;

@@ -40,6 +40,19 @@ PdeSetup make_pde_setup(const nlohmann::json& resolved);
 int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet);
 int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet);
 
+/// A ReLU network run (model "relu"): the teacher's neurons and the student's initial state
+/// (N × (d+2): w then a in the parameters form, θ then m in the WFR form).
+struct ReluSetup {
+  nlohmann::json config; ///< resolved
+  PointView<Kokkos::HostSpace> teacher;            ///< M × (d+1)
+  ScalarView<Kokkos::HostSpace> teacher_weights;   ///< M
+  PointView<Kokkos::HostSpace> state;              ///< N × (d+2)
+};
+ReluSetup make_relu_setup(const nlohmann::json& resolved);
+int run_relu(const ReluSetup& setup, const std::filesystem::path& dir, bool quiet);
+/// `eval` for model relu: a neuron file x0,…,xd,m; writes v0,…,vd,dm and prints the loss.
+int eval_relu(const nlohmann::json& resolved, const std::string& positions, const std::filesystem::path& out);
+
 /// The density a `target` or `initial` block describes (null for samples and file).
 std::shared_ptr<const Density> make_density(const nlohmann::json& block, int dim,
                                             const std::string& key);

@@ -1,0 +1,337 @@
+// model "relu": the training dynamics of a wide two-layer ReLU network on its population loss
+// (DESIGN.md §2, §4), run and evaluated with the same commands and run directory as the particle
+// flows. Neuron files are CSV with the header x0,…,xd,m: directions θ and masses m (the WFR
+// picture; in the parameters form a neuron (θ, m) starts as w = √m θ, a = √m, or a = ±√m signed).
+
+#include <kmdflow/AtomicFile.hpp>
+#include <kmdflow/H5md.hpp>
+#include <kmdflow/Integrator.hpp>
+#include <kmdflow/ReluModel.hpp>
+#include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/RunSupport.hpp>
+#include <kmdflow/app/Setup.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+
+namespace kmdflow::app {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double pi = 3.14159265358979323846;
+
+/// A neuron file: header x0,…,xd,m, one neuron per row; directions are normalised.
+void read_neurons(const std::string& path, int d, const std::string& key, PointView<Kokkos::HostSpace>& directions,
+                  ScalarView<Kokkos::HostSpace>& masses, bool allow_negative) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(key, "cannot read '" + path + "'");
+  std::string line, expected;
+  for (int a = 0; a <= d; ++a) expected += "x" + std::to_string(a) + ",";
+  expected += "m";
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line != expected) throw ConfigError(key, "'" + path + "' must start with the header " + expected + " (d = " + std::to_string(d) + ")");
+  std::vector<double> values;
+  std::size_t rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line == "\r") continue;
+    std::stringstream ss(line);
+    std::string field;
+    int count = 0;
+    while (std::getline(ss, field, ',')) {
+      try {
+        std::size_t used = 0;
+        values.push_back(std::stod(field, &used));
+      } catch (const std::exception&) {
+        throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field + "' is not a number");
+      }
+      ++count;
+    }
+    if (count != d + 2)
+      throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + " has " + std::to_string(count) +
+                                 " fields, expected " + std::to_string(d + 2));
+    ++rows;
+  }
+  if (rows == 0) throw ConfigError(key, "'" + path + "' holds no neurons");
+  directions = PointView<Kokkos::HostSpace>("kmdflow::relu::directions", rows, d + 1);
+  masses = ScalarView<Kokkos::HostSpace>("kmdflow::relu::masses", rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    double n2 = 0;
+    for (int a = 0; a <= d; ++a) n2 += values[i * (d + 2) + a] * values[i * (d + 2) + a];
+    if (!(n2 > 0) || !std::isfinite(n2)) throw ConfigError(key, "'" + path + "' row " + std::to_string(i + 1) + ": a zero or non-finite direction");
+    for (int a = 0; a <= d; ++a) directions(i, a) = values[i * (d + 2) + a] / std::sqrt(n2);
+    masses(i) = values[i * (d + 2) + d + 1];
+    if (!std::isfinite(masses(i)) || (!allow_negative && masses(i) < 0))
+      throw ConfigError(key, "'" + path + "' row " + std::to_string(i + 1) + ": the mass must be a finite number >= 0");
+  }
+}
+
+} // namespace
+
+ReluSetup make_relu_setup(const json& resolved) {
+  ReluSetup setup;
+  setup.config = resolved;
+  json& c = setup.config;
+  const int d = c["dim"];
+  const json& r = c["relu"];
+  const json& teacher = r["teacher"];
+  const std::uint64_t seed = c["particles"]["seed"].get<std::uint64_t>();
+  // The teacher: M atoms (directions, masses).
+  if (teacher.contains("path")) {
+    read_neurons(teacher["path"], d, "relu.teacher.path", setup.teacher, setup.teacher_weights, true);
+  } else if (teacher.contains("density")) {
+    const std::size_t M = teacher["count"];
+    setup.teacher = sphere_points(d, M, true, seed ^ 0x7eac4e7ULL);
+    setup.teacher_weights = ScalarView<Kokkos::HostSpace>("kmdflow::relu::teacher_weights", M);
+    const json& density = teacher["density"];
+    std::vector<double> axis(d + 1, 0.0);
+    double a = 0;
+    if (density["type"] == "cosine") {
+      a = density["amplitude"];
+      double n2 = 0;
+      for (int k = 0; k <= d; ++k) n2 += std::pow(axis[k] = density["axis"][k].get<double>(), 2);
+      for (auto& v : axis) v /= std::sqrt(n2);
+    }
+    // Quadrature weights of ν̄ = 1 + a θ·e at quasi-uniform atoms, normalised to total mass 1.
+    double total = 0;
+    for (std::size_t m = 0; m < M; ++m) {
+      double dot = 0;
+      for (int k = 0; k <= d; ++k) dot += setup.teacher(m, k) * axis[k];
+      total += setup.teacher_weights(m) = 1 + a * dot;
+    }
+    for (std::size_t m = 0; m < M; ++m) setup.teacher_weights(m) *= double(M) / total;
+  } else {
+    const std::size_t M = teacher["count"];
+    setup.teacher = sphere_points(d, M, false, teacher["seed"].get<std::uint64_t>());
+    setup.teacher_weights = ScalarView<Kokkos::HostSpace>("kmdflow::relu::teacher_weights", M);
+    std::mt19937_64 rng(teacher["seed"].get<std::uint64_t>() ^ 0x3a55e5ULL);
+    std::uniform_real_distribution<double> uniform(0.5, 1.5);
+    for (std::size_t m = 0; m < M; ++m) setup.teacher_weights(m) = uniform(rng);
+  }
+  // The student, as directions and masses.
+  PointView<Kokkos::HostSpace> directions;
+  ScalarView<Kokkos::HostSpace> masses;
+  if (c["initial"]["type"] == "file") {
+    read_neurons(c["initial"]["path"], d, "initial.path", directions, masses, r["signed"].get<bool>());
+    if (c["particles"].contains("count") && c["particles"]["count"].get<std::size_t>() != directions.extent(0))
+      throw ConfigError("particles.count", "is " + c["particles"]["count"].dump() + " but '" +
+                                               c["initial"]["path"].get<std::string>() + "' holds " +
+                                               std::to_string(directions.extent(0)) + " neurons");
+    c["particles"]["count"] = directions.extent(0);
+  } else {
+    const std::size_t N = c["particles"]["count"];
+    const std::string sampling = c["initial"]["sampling"];
+    directions = sphere_points(d, N, sampling == "lattice" || sampling == "quantile", seed);
+    masses = ScalarView<Kokkos::HostSpace>("kmdflow::relu::masses", N);
+    Kokkos::deep_copy(masses, r["init_mass"].get<double>());
+  }
+  const std::size_t N = directions.extent(0);
+  const bool wfr = r["form"] == "wfr", signed_weights = r["signed"].get<bool>();
+  setup.state = PointView<Kokkos::HostSpace>("kmdflow::relu::state", N, d + 2);
+  std::mt19937_64 signs(seed ^ 0x51611edULL);
+  for (std::size_t i = 0; i < N; ++i) {
+    const double m = masses(i), root = std::sqrt(std::abs(m));
+    const double sign = m < 0 ? -1.0 : (signed_weights && c["initial"]["type"] != "file" && (signs() & 1) ? -1.0 : 1.0);
+    for (int a = 0; a <= d; ++a) setup.state(i, a) = wfr ? directions(i, a) : root * directions(i, a);
+    setup.state(i, d + 1) = wfr ? m : sign * root;
+  }
+  c["s"] = 0.5 * (d + 3); // the Sobolev correspondence, for the records
+  return setup;
+}
+
+namespace {
+
+/// θ_i and m_i of a state in either form.
+void directions_and_masses(const PointView<Kokkos::HostSpace>& state, bool wfr, PointView<Kokkos::HostSpace>& theta,
+                           ScalarView<Kokkos::HostSpace>& mass) {
+  const std::size_t N = state.extent(0);
+  const int D = int(state.extent(1)) - 1;
+  for (std::size_t i = 0; i < N; ++i) {
+    double n2 = 0;
+    for (int a = 0; a < D; ++a) n2 += state(i, a) * state(i, a);
+    const double norm = std::sqrt(n2), inv = norm > 0 ? 1 / norm : 0.0;
+    for (int a = 0; a < D; ++a) theta(i, a) = state(i, a) * inv;
+    mass(i) = wfr ? state(i, D) : state(i, D) * norm;
+  }
+}
+
+} // namespace
+
+int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet) {
+  const WallClock wall;
+  const json& c = setup.config;
+  const int d = c["dim"];
+  const double t_end = c["time"]["t_end"], dt = c["time"]["dt"];
+  const bool wfr = c["relu"]["form"] == "wfr";
+  ReluModel model(d, parse_relu_form(c["relu"]["form"]), setup.teacher, setup.teacher_weights);
+  const std::size_t N = setup.state.extent(0);
+
+  json recorded = c;
+  recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},
+                         {"backend", backend_name()},
+                         {"threads", backend_threads()},
+                         {"engine", "relu-direct"},
+                         {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")},
+                         {"teacher_loss", model.teacher_loss()}};
+  write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+  {
+    // The teacher's atoms (θ, mass), for the plots and for re-use as a neuron file.
+    StagedFile teacher(dir / "teacher.csv");
+    std::string header;
+    for (int a = 0; a <= d; ++a) header += "x" + std::to_string(a) + ",";
+    teacher.write_line(header + "m");
+    for (std::size_t m = 0; m < setup.teacher.extent(0); ++m) {
+      double n2 = 0;
+      for (int a = 0; a <= d; ++a) n2 += setup.teacher(m, a) * setup.teacher(m, a);
+      std::string row;
+      for (int a = 0; a <= d; ++a) row += number(setup.teacher(m, a) / std::sqrt(n2)) + ",";
+      teacher.write_line(row + number(setup.teacher_weights(m) * std::sqrt(n2)));
+    }
+    teacher.commit();
+  }
+
+  PointView<> x("kmdflow::relu::state", N, d + 2);
+  Kokkos::deep_copy(x, setup.state);
+  auto x_host = Kokkos::create_mirror_view(x);
+  PointView<Kokkos::HostSpace> theta("kmdflow::relu::theta", N, d + 1);
+  ScalarView<Kokkos::HostSpace> mass("kmdflow::relu::mass", N);
+
+  Integrator integrator(parse_integrator(c["time"]["integrator"]),
+                        [&](const ConstPointView<>& y, const PointView<>& v) { model.velocity(y, v); }, N, d + 2,
+                        c["time"]["rtol"], c["time"]["atol"]);
+  integrator.set_periodic(false);
+  H5mdWriter trajectory(dir / "trajectory.h5", d + 1, N, KMDFLOW_VERSION, H5mdWriter::sphere);
+  StagedFile series(dir / "series.csv");
+  series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+
+  double t = 0;
+  long step = 0;
+  const double tolerance = 1e-9 * std::min(dt, t_end);
+  OutputSchedule outputs(c, tolerance);
+  Progress progress(t_end, !quiet);
+  std::vector<double> times, losses;
+  ReluDiagnostics first, last;
+  bool have_first = false;
+  auto record_row = [&] {
+    last = model.diagnostics(x);
+    if (!have_first) first = last, have_first = true;
+    if (!std::isfinite(last.loss)) throw std::runtime_error("the loss became non-finite");
+    series.write_line(std::to_string(step) + "," + number(t) + "," + number(last.loss) + "," + number(last.loss) + "," +
+                      number(last.dissipation) + "," + number(last.max_speed) + "," + number(wall()));
+    times.push_back(t);
+    losses.push_back(last.loss);
+  };
+  auto record_frame = [&] {
+    Kokkos::deep_copy(x_host, x);
+    directions_and_masses(x_host, wfr, theta, mass);
+    trajectory.append_frame(step, t, theta, mass);
+  };
+
+  std::optional<StopSignals> signals(std::in_place);
+  std::string status = "completed", message;
+  try {
+    record_row();
+    record_frame();
+    double next_dt = dt;
+    while (t < t_end - tolerance) {
+      if (stop_signal) {
+        status = "interrupted";
+        message = "interrupted by signal " + std::to_string(int(stop_signal));
+        break;
+      }
+      double t_stop = t_end;
+      if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
+      next_dt = integrator.step(x, t, next_dt, t_stop).next;
+      model.project(x);
+      integrator.invalidate();
+      ++step;
+      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
+      progress.update(t, step, losses.back(), wall());
+    }
+  } catch (const std::exception& e) {
+    status = "failed";
+    message = e.what();
+  }
+  progress.finish();
+  signals.reset();
+
+  series.commit();
+  trajectory.close();
+  json summary;
+  summary["status"] = status;
+  if (!message.empty()) summary["message"] = message;
+  summary["stopped_at"] = {{"step", step}, {"t", t}};
+  summary["t_end"] = t_end;
+  summary["steps"] = integrator.accepted_steps();
+  summary["rejected_steps"] = integrator.rejected_steps();
+  summary["force_evaluations"] = integrator.evaluations();
+  summary["frames"] = trajectory.frames();
+  summary["wall_s"] = wall();
+  summary["engine"] = "relu-direct";
+  summary["neurons"] = N;
+  summary["teacher_neurons"] = setup.teacher.extent(0);
+  summary["teacher_loss"] = model.teacher_loss();
+  summary["backend"] = backend_name();
+  summary["threads"] = backend_threads();
+  auto diagnostics_json = [](const ReluDiagnostics& e) {
+    return json{{"loss", e.loss}, {"dissipation", e.dissipation}, {"max_speed", e.max_speed}, {"mass", e.mass}};
+  };
+  if (have_first) {
+    summary["initial"] = diagnostics_json(first);
+    summary["final"] = diagnostics_json(last);
+  }
+  // Late-time decay of the loss; the linear theory's exponent (s + r)/(s − 1) with s = (d+3)/2
+  // needs a teacher density and a near initialisation of known r, so none is quoted here.
+  json fit = energy_decay_fit(times, losses, t, c);
+  fit.erase("predicted_rate");
+  fit.erase("predicted_exponent");
+  summary["loss_decay"] = fit;
+  write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
+
+  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (relu %s, %zu neurons, teacher %zu, d = %d, %s, %d threads)",
+                                        step, t, wall(), wfr ? "wfr" : "parameters", N, setup.teacher.extent(0), d,
+                                        backend_name().c_str(), backend_threads())};
+  if (have_first) lines.push_back(format("  loss: %.4e -> %.4e (zero network: %.4e)", first.loss, last.loss, model.teacher_loss()));
+  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
+}
+
+int eval_relu(const json& resolved, const std::string& positions, const fs::path& out) {
+  json config = resolved;
+  config["initial"] = {{"type", "file"}, {"path", positions}};
+  config["particles"].erase("count");
+  // The file is read in the WFR picture: directions and masses (tangential velocity, mass rate).
+  config["relu"]["form"] = "wfr";
+  config["relu"]["signed"] = false;
+  ReluSetup setup = make_relu_setup(config);
+  const int d = resolved["dim"];
+  ReluModel model(d, ReluForm::wfr, setup.teacher, setup.teacher_weights);
+  const std::size_t N = setup.state.extent(0);
+  auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), setup.state);
+  PointView<> v("kmdflow::eval::velocities", N, d + 2);
+  model.velocity(x, v);
+  const auto e = model.diagnostics(x);
+  auto v_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
+  std::string header;
+  for (int a = 0; a <= d; ++a) header += "v" + std::to_string(a) + ",";
+  StagedFile csv(out);
+  csv.write_line(header + "dm");
+  for (std::size_t i = 0; i < N; ++i) {
+    std::string row;
+    for (int a = 0; a <= d + 1; ++a) row += (a ? "," : "") + number(v_host(i, a));
+    csv.write_line(row);
+  }
+  csv.commit();
+  std::cout << json{{"energy", e.loss}, {"interaction_energy", e.loss}, {"dissipation", e.dissipation}}.dump()
+            << std::endl;
+  return 0;
+}
+
+} // namespace kmdflow::app
