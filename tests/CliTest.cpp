@@ -426,3 +426,30 @@ TEST_F(Cli, ReluRunAndEval) {
     EXPECT_FALSE(fs::exists(m_dir / "bad"));
   }
 }
+
+// `study rates --quick` (issue 7): the table files, the s = 1 rate towards uniform (2, PDE and
+// particles) and the s = 2, r = 1 energy exponent (s+r)/(s−1) = 3, within 5%.
+TEST_F(Cli, StudyRatesQuick) {
+  const auto r = kmdflow("study rates --quick --families 1,2 --out rates");
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  ASSERT_TRUE(fs::exists(m_dir / "rates" / "rates.md"));
+  std::ifstream csv(m_dir / "rates" / "rates.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "case,solver,d,s,r,sigma,quantity,measured,predicted,rel_diff");
+  int checked = 0;
+  while (std::getline(csv, line)) {
+    const bool rate = line.rfind("1:uniform:near,", 0) == 0 && line.find("exponential rate") != std::string::npos;
+    const bool exponent = line.rfind("2:s2:r1,pde,", 0) == 0 && line.find("energy exponent") != std::string::npos;
+    if (!rate && !exponent) continue;
+    // The last three fields: measured, predicted, rel_diff.
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) fields.push_back(f);
+    const double measured = std::stod(fields[fields.size() - 3]), predicted = std::stod(fields[fields.size() - 2]);
+    EXPECT_NEAR(measured, predicted, 0.05 * predicted) << line;
+    EXPECT_DOUBLE_EQ(predicted, rate ? 2.0 : 3.0) << line;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3); // PDE and particles at s = 1, the PDE at s = 2
+}

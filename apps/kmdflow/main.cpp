@@ -4,6 +4,7 @@
 //   kmdflow eval CONFIG.json --positions FILE [--out FILE.csv]
 //   kmdflow study scaling CONFIG.json --counts N1,N2,... [--out DIR] [--force]
 //   kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]
+//   kmdflow study rates [--quick] --out DIR [--families 1,2,3,4,5]
 //   kmdflow plot RUN_DIR
 //   kmdflow info [--json]
 //
@@ -78,6 +79,13 @@ int main(int argc, char** argv) {
   relu_rates_cmd->add_option("--out", relu_out, "Study directory (default: runs/relu-rates)");
   relu_rates_cmd->add_option("--dims", relu_dims, "Dimensions to run (default 1,2,3)");
 
+  bool rates_quick = false;
+  std::string rates_out, rates_families = "1,2,3,4,5";
+  auto* rates_cmd = study_cmd->add_subcommand("rates", "The convergence-rate study: fitted rates against DESIGN.md §2");
+  rates_cmd->add_flag("--quick", rates_quick, "A reduced set (under 2 minutes)");
+  rates_cmd->add_option("--out", rates_out, "Study directory")->required();
+  rates_cmd->add_option("--families", rates_families, "Families to run (default 1,2,3,4,5)");
+
   std::string plot_dir;
   auto* plot_cmd = app.add_subcommand("plot", "Plot a run or study directory (energy, dissipation, densities)");
   plot_cmd->add_option("run_dir", plot_dir, "Run directory")->required();
@@ -106,6 +114,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return kmdflow::app::run_command(run);
     if (*eval_cmd) return kmdflow::app::eval_command(eval);
     if (*scaling_cmd) return kmdflow::app::study_scaling_command(scaling);
+    if (*rates_cmd) return kmdflow::app::study_rates_command(rates_quick, rates_out, rates_families);
     if (*relu_rates_cmd) return kmdflow::app::study_relu_rates_command(relu_quick, relu_out, relu_dims);
     if (*info_cmd) return kmdflow::app::info_command(info_json);
   } catch (const kmdflow::ConfigError& e) {

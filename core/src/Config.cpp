@@ -267,6 +267,8 @@ json resolve_output(Block& top, double t_end) {
   o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
   o["series_per_decade"] = b.integer("series_per_decade", 0,
                                      "must be an integer >= 0 (log-spaced rows per decade of t)", non_negative_integer);
+  o["snapshot_per_decade"] = b.integer("snapshot_per_decade", 0,
+                                       "must be an integer >= 0 (log-spaced frames per decade of t)", non_negative_integer);
   o["plots"] = b.boolean("plots", true);
   b.finish();
   return o;
@@ -495,20 +497,7 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     c["pde"] = p;
   }
   if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
-  {
-    Block b(top.raw("output"), "output");
-    json o;
-    const double t_end = c["time"]["t_end"];
-    if (b.has("dir")) o["dir"] = b.string("dir");
-    o["snapshot_every"] = b.number("snapshot_every", t_end / 10, "must be a number > 0", positive);
-    o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
-    o["series_per_decade"] = b.integer("series_per_decade", 0,
-                                       "must be an integer >= 0 (log-spaced rows per decade of t)",
-                                       non_negative_integer);
-    o["plots"] = b.boolean("plots", true);
-    b.finish();
-    c["output"] = o;
-  }
+  c["output"] = resolve_output(top, c["time"]["t_end"]);
   top.raw("kmdflow"); // metadata written by a run; ignored on input
   top.finish();
   return c;

@@ -41,6 +41,16 @@ int study_relu_rates_command(bool quick, const std::string& out, const std::stri
   return spawn(args);
 }
 
+int study_rates_command(bool quick, const std::string& out, const std::string& families) {
+  if (out.empty()) throw ConfigError("--out", "give the study directory (--out DIR)");
+  for (char c : families)
+    if (!(c == ',' || (c >= '1' && c <= '5'))) throw ConfigError("--families", "must list families among 1 ... 5 (e.g. 1,2)");
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args{python(), KMDFLOW_RATES_SCRIPT, "--kmdflow", self, "--out", out, "--families", families};
+  if (quick) args.push_back("--quick");
+  return spawn(args);
+}
+
 int plot_command(const std::string& run_dir, bool quiet) {
   const std::filesystem::path dir(run_dir);
   if (!std::filesystem::exists(dir / "series.csv") && !std::filesystem::exists(dir / "study.json"))

@@ -84,7 +84,9 @@ void OutputClock::advance_past(double t, double tolerance) {
 
 OutputSchedule::OutputSchedule(const json& c, double tolerance)
     : m_series(c["output"]["series_every"], c["time"]["t_end"], c["time"]["dt"], c["output"]["series_per_decade"]),
-      m_snapshots(c["output"]["snapshot_every"], c["time"]["t_end"]), m_tolerance(tolerance) {}
+      m_snapshots(c["output"]["snapshot_every"], c["time"]["t_end"], c["time"]["dt"],
+                  c["output"].value("snapshot_per_decade", 0)),
+      m_tolerance(tolerance) {}
 
 std::string format(const char* format, ...) {
   char buffer[1024];

@@ -30,6 +30,10 @@ int study_scaling_command(const StudyScalingOptions& options);
 /// python/kmdflow_relu_rates.py with this binary.
 int study_relu_rates_command(bool quick, const std::string& out, const std::string& dims);
 
+/// `kmdflow study rates [--quick] --out DIR [--families 1,2,3,4,5]`: the convergence-rate study
+/// (python/kmdflow_rates.py with this binary).
+int study_rates_command(bool quick, const std::string& out, const std::string& families);
+
 struct EvalOptions {
   std::string config;
   std::vector<std::string> overrides;
