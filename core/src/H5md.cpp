@@ -85,6 +85,13 @@ hid_t create_time_series(hid_t group, const char* name, hid_t type, std::vector<
   return set;
 }
 
+// The three datasets of an H5MD time-dependent element: value[frame][rest...], time, step.
+void create_frame_series(hid_t group, std::vector<hsize_t> rest, long long& value, long long& time, long long& step) {
+  value = create_time_series(group, "value", H5T_NATIVE_DOUBLE, std::move(rest));
+  time = create_time_series(group, "time", H5T_NATIVE_DOUBLE, {});
+  step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
+}
+
 void append(hid_t set, hid_t type, const void* data, std::vector<hsize_t> rest, hsize_t frame) {
   std::vector<hsize_t> size{frame + 1}, start{frame}, count{1};
   for (auto r : rest) {
@@ -162,9 +169,7 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
     H5Sclose(space);
   }
   const hid_t position = create_group(all, "position");
-  m_value = create_time_series(position, "value", H5T_NATIVE_DOUBLE, {m_count, hsize_t(dim)});
-  m_time = create_time_series(position, "time", H5T_NATIVE_DOUBLE, {});
-  m_step = create_time_series(position, "step", H5T_NATIVE_LONG, {});
+  create_frame_series(position, {m_count, hsize_t(dim)}, m_value, m_time, m_step);
   H5Gclose(position);
   H5Gclose(all);
   H5Gclose(particles);
@@ -183,14 +188,10 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, int dim, std::size_t count, c
   string_attribute(box, "kmdflow_geometry", "unit sphere S^" + std::to_string(dim - 1) + " in R^" + std::to_string(dim));
   H5Gclose(box);
   const hid_t mass = create_group(all, "mass");
-  m_mass_value = create_time_series(mass, "value", H5T_NATIVE_DOUBLE, {m_count});
-  m_mass_time = create_time_series(mass, "time", H5T_NATIVE_DOUBLE, {});
-  m_mass_step = create_time_series(mass, "step", H5T_NATIVE_LONG, {});
+  create_frame_series(mass, {m_count}, m_mass_value, m_mass_time, m_mass_step);
   H5Gclose(mass);
   const hid_t position = create_group(all, "position");
-  m_value = create_time_series(position, "value", H5T_NATIVE_DOUBLE, {m_count, hsize_t(dim)});
-  m_time = create_time_series(position, "time", H5T_NATIVE_DOUBLE, {});
-  m_step = create_time_series(position, "step", H5T_NATIVE_LONG, {});
+  create_frame_series(position, {m_count, hsize_t(dim)}, m_value, m_time, m_step);
   H5Gclose(position);
   H5Gclose(all);
   H5Gclose(particles);
@@ -257,9 +258,8 @@ void H5mdWriter::append_field_frame(const std::string& name, const std::vector<s
     string_attribute(group, "grid", "cell averages over the cells [i/n, (i+1)/n) of [0, 1)^d");
     FieldSeries series;
     series.shape = shape;
-    series.value = create_time_series(group, "value", H5T_NATIVE_DOUBLE, std::vector<hsize_t>(shape.begin(), shape.end()));
-    series.time = create_time_series(group, "time", H5T_NATIVE_DOUBLE, {});
-    series.step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
+    create_frame_series(group, std::vector<hsize_t>(shape.begin(), shape.end()), series.value, series.time,
+                        series.step);
     H5Gclose(group);
     H5Gclose(fields);
     it = m_fields.emplace(name, series).first;

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 namespace kmdflow::app {
 
@@ -66,39 +65,20 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
   };
   auto record_frame = [&] { trajectory.append_field_frame("density", shape, step, t, solver->density()); };
 
-  std::optional<StopSignals> signals(std::in_place);
-  std::string status = "completed", message;
-  try {
-    record_row();
-    record_frame();
-    while (t < t_end - tolerance) {
-      if (stop_signal) {
-        status = "interrupted";
-        message = "interrupted by signal " + std::to_string(int(stop_signal));
-        break;
-      }
-      // Steps land on every output time.
-      const double t_stop = std::min(t_end, outputs.next());
-      const double taken = solver->step(std::min(dt_max, t_stop - t));
-      t = std::abs(t + taken - t_stop) <= tolerance ? t_stop : t + taken;
-      ++step;
-      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
-      progress.update(t, step, energies.back(), wall());
-    }
-  } catch (const std::exception& e) {
-    status = "failed";
-    message = e.what();
-  }
-  progress.finish();
-  signals.reset();
+  const RunOutcome outcome = drive_run(
+      t, step, t_end, tolerance, outputs, progress, wall,
+      [&] {
+        // Steps land on every output time.
+        const double t_stop = std::min(t_end, outputs.next());
+        const double taken = solver->step(std::min(dt_max, t_stop - t));
+        t = std::abs(t + taken - t_stop) <= tolerance ? t_stop : t + taken;
+        ++step;
+      },
+      record_row, record_frame, [&] { return energies.back(); });
 
   series.commit();
   trajectory.close();
-  json summary;
-  summary["status"] = status;
-  if (!message.empty()) summary["message"] = message;
-  summary["stopped_at"] = {{"step", step}, {"t", t}};
-  summary["t_end"] = t_end;
+  json summary = summary_head(outcome, step, t, t_end);
   summary["steps"] = step;
   summary["stages"] = solver->stages();
   summary["frames"] = trajectory.frames();
@@ -125,7 +105,7 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
                                          t, wall(), n, dim, backend_name().c_str(), backend_threads())};
   if (have_first)
     lines.push_back(format("  energy: %.4e -> %.4e, mass drift %.1e", first.energy, last.energy, last.mass - first.mass));
-  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
+  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 } // namespace kmdflow::app

@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <optional>
 #include <random>
 #include <sstream>
 
@@ -235,41 +234,22 @@ int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet) {
     trajectory.append_frame(step, t, theta, mass);
   };
 
-  std::optional<StopSignals> signals(std::in_place);
-  std::string status = "completed", message;
-  try {
-    record_row();
-    record_frame();
-    double next_dt = dt;
-    while (t < t_end - tolerance) {
-      if (stop_signal) {
-        status = "interrupted";
-        message = "interrupted by signal " + std::to_string(int(stop_signal));
-        break;
-      }
-      double t_stop = t_end;
-      if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
-      next_dt = integrator.step(x, t, next_dt, t_stop).next;
-      model.project(x);
-      integrator.invalidate();
-      ++step;
-      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
-      progress.update(t, step, losses.back(), wall());
-    }
-  } catch (const std::exception& e) {
-    status = "failed";
-    message = e.what();
-  }
-  progress.finish();
-  signals.reset();
+  double next_dt = dt;
+  const RunOutcome outcome = drive_run(
+      t, step, t_end, tolerance, outputs, progress, wall,
+      [&] {
+        double t_stop = t_end;
+        if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
+        next_dt = integrator.step(x, t, next_dt, t_stop).next;
+        model.project(x);
+        integrator.invalidate();
+        ++step;
+      },
+      record_row, record_frame, [&] { return losses.back(); });
 
   series.commit();
   trajectory.close();
-  json summary;
-  summary["status"] = status;
-  if (!message.empty()) summary["message"] = message;
-  summary["stopped_at"] = {{"step", step}, {"t", t}};
-  summary["t_end"] = t_end;
+  json summary = summary_head(outcome, step, t, t_end);
   summary["steps"] = integrator.accepted_steps();
   summary["rejected_steps"] = integrator.rejected_steps();
   summary["force_evaluations"] = integrator.evaluations();
@@ -300,7 +280,7 @@ int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet) {
                                         step, t, wall(), wfr ? "wfr" : "parameters", N, setup.teacher.extent(0), d,
                                         backend_name().c_str(), backend_threads())};
   if (have_first) lines.push_back(format("  loss: %.4e -> %.4e (zero network: %.4e)", first.loss, last.loss, model.teacher_loss()));
-  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
+  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 int eval_relu(const json& resolved, const std::string& positions, const fs::path& out) {

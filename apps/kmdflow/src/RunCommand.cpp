@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <optional>
 
 namespace kmdflow::app {
 
@@ -118,46 +117,26 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
     return bad == 0;
   };
 
-  std::optional<StopSignals> signals(std::in_place);
-  std::string status = "completed", message;
-  try {
-    record_row();
-    record_frame();
-    double next_dt = dt;
-    while (t < t_end - tolerance) {
-      if (stop_signal) {
-        status = "interrupted";
-        message = std::string("interrupted by signal ") + std::to_string(int(stop_signal));
-        break;
-      }
-      // Adaptive steps land on every output time; fixed steps only on t_end (rows and frames are
-      // then written at the first step that reaches their time).
-      double t_stop = t_end;
-      if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
-      const auto taken = integrator.step(x, t, next_dt, t_stop);
-      next_dt = taken.next;
-      ++step;
-      if (!positions_finite())
-        throw std::runtime_error("the positions became non-finite (the step is too large for this "
-                                 "flow; try a smaller time.dt or time.integrator = rk45)");
-      outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
-      progress.update(t, step, energies.back(), wall());
-    }
-  } catch (const std::exception& e) {
-    status = "failed";
-    message = e.what();
-  }
-  progress.finish();
-  signals.reset();
+  double next_dt = dt;
+  const RunOutcome outcome = drive_run(
+      t, step, t_end, tolerance, outputs, progress, wall,
+      [&] {
+        // Adaptive steps land on every output time; fixed steps only on t_end (rows and frames
+        // are then written at the first step that reaches their time).
+        double t_stop = t_end;
+        if (integrator.adaptive()) t_stop = std::min(t_end, outputs.next());
+        next_dt = integrator.step(x, t, next_dt, t_stop).next;
+        ++step;
+        if (!positions_finite())
+          throw std::runtime_error("the positions became non-finite (the step is too large for this "
+                                   "flow; try a smaller time.dt or time.integrator = rk45)");
+      },
+      record_row, record_frame, [&] { return energies.back(); });
 
   // Whatever happened, leave every file complete and say where the run stopped.
   series.commit();
   trajectory.close();
-  json summary;
-  summary["status"] = status;
-  if (!message.empty()) summary["message"] = message;
-  summary["stopped_at"] = {{"step", step}, {"t", t}};
-  summary["t_end"] = t_end;
+  json summary = summary_head(outcome, step, t, t_end);
   summary["steps"] = integrator.accepted_steps();
   summary["rejected_steps"] = integrator.rejected_steps();
   summary["force_evaluations"] = integrator.evaluations();
@@ -188,7 +167,7 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
     lines.push_back(format("  %s: %.4e -> %.4e", std::isfinite(last.energy) ? "energy" : "interaction energy",
                            std::isfinite(first.energy) ? first.energy : first.interaction_energy,
                            std::isfinite(last.energy) ? last.energy : last.interaction_energy));
-  return report_run_end(dir, status, message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
+  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 } // namespace kmdflow::app

@@ -97,6 +97,15 @@ std::string format(const char* format, ...) {
   return buffer;
 }
 
+json summary_head(const RunOutcome& outcome, long step, double t, double t_end) {
+  json summary;
+  summary["status"] = outcome.status;
+  if (!outcome.message.empty()) summary["message"] = outcome.message;
+  summary["stopped_at"] = {{"step", step}, {"t", t}};
+  summary["t_end"] = t_end;
+  return summary;
+}
+
 int report_run_end(const fs::path& dir, const std::string& status, const std::string& message, long step, double t,
                    bool quiet, bool plots, const std::vector<std::string>& lines) {
   const std::string where = dir.string();

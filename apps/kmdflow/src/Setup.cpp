@@ -21,6 +21,15 @@ Wavevector wavevector(const json& k) {
   return v;
 }
 
+/// G_s of a resolved configuration; an s it refuses is the input's fault.
+std::shared_ptr<const SobolevKernel> make_kernel(const json& c) {
+  try {
+    return std::make_shared<SobolevKernel>(c["dim"].get<int>(), c["s"].get<double>());
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("s", e.what());
+  }
+}
+
 } // namespace
 
 std::shared_ptr<const Density> make_density(const json& block, int dim, const std::string& key) {
@@ -56,11 +65,7 @@ std::shared_ptr<const Density> make_density(const json& block, int dim, const st
 void make_model(ParticleSetup& setup) {
   const json& c = setup.config;
   const int dim = c["dim"];
-  try {
-    setup.kernel = std::make_shared<SobolevKernel>(dim, c["s"].get<double>());
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError("s", e.what());
-  }
+  setup.kernel = make_kernel(c);
   const json& t = c["target"];
   if (t["type"] == "samples") {
     auto data = read_particles(t["path"], dim, "target.path");
@@ -119,11 +124,7 @@ PdeSetup make_pde_setup(const json& resolved) {
   setup.config = resolved;
   const json& c = setup.config;
   const int dim = c["dim"];
-  try {
-    setup.kernel = std::make_shared<SobolevKernel>(dim, c["s"].get<double>());
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError("s", e.what());
-  }
+  setup.kernel = make_kernel(c);
   if (c["target"]["type"] == "samples")
     throw ConfigError("target.type", "\"samples\" has no density: the PDE needs a density target "
                                      "(uniform, fourier, wrapped_gaussians)");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -40,6 +41,31 @@ std::filesystem::path choose_run_directory(const std::string& out, const std::st
 /// Refuses an existing directory unless `force`, and then only one that is a run directory (or
 /// empty): --force never deletes anything else.
 void prepare_run_directory(const std::filesystem::path& dir, bool force);
+
+/// Seconds since construction.
+class WallClock {
+public:
+  double operator()() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+};
+
+/// A one-line progress display on stderr when it is a terminal.
+class Progress {
+public:
+  explicit Progress(double t_end, bool enabled = true);
+  void update(double t, long step, double energy, double wall);
+  void finish();
+
+private:
+  double m_t_end;
+  bool m_tty;
+  double m_last = -1;
+  bool m_shown = false;
+};
 
 /// The times at which rows and frames are due: multiples of an interval, and optionally
 /// log-spaced times t0·10^{j/p}.
@@ -80,6 +106,44 @@ private:
   double m_tolerance;
 };
 
+/// How a run ended: "completed", "interrupted" (SIGINT/SIGTERM) or "failed", with a message.
+struct RunOutcome {
+  std::string status = "completed", message;
+};
+
+/// The loop every run shares: records the first row and frame, then calls advance() (one step:
+/// it moves t and counts step) until t_end, writes the rows and frames that are due, updates the
+/// progress line, stops cleanly on SIGINT/SIGTERM and turns an exception into a failed outcome.
+template <class Advance, class Row, class Frame, class Energy>
+RunOutcome drive_run(const double& t, const long& step, double t_end, double tolerance, OutputSchedule& outputs,
+                     Progress& progress, const WallClock& wall, Advance&& advance, Row&& record_row,
+                     Frame&& record_frame, Energy&& latest_energy) {
+  RunOutcome outcome;
+  {
+    StopSignals signals;
+    try {
+      record_row();
+      record_frame();
+      while (t < t_end - tolerance) {
+        if (stop_signal) {
+          outcome = {"interrupted", "interrupted by signal " + std::to_string(int(stop_signal))};
+          break;
+        }
+        advance();
+        outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
+        progress.update(t, step, latest_energy(), wall());
+      }
+    } catch (const std::exception& e) {
+      outcome = {"failed", e.what()};
+    }
+    progress.finish();
+  }
+  return outcome;
+}
+
+/// The first entries of summary.json: status, message, where the run stopped, t_end.
+nlohmann::json summary_head(const RunOutcome& outcome, long step, double t, double t_end);
+
 /// The end of a run, after summary.json is written: a failed or interrupted run prints one
 /// `error:` line saying where it stopped (exit code 1); a completed one prints `lines` and makes
 /// the plots unless quiet (exit code 0).
@@ -92,19 +156,6 @@ std::string format(const char* format, ...) __attribute__((format(printf, 1, 2))
 /// Least-squares slope of y against x (NaN with fewer than 3 points).
 double slope(const std::vector<double>& x, const std::vector<double>& y);
 
-/// A one-line progress display on stderr when it is a terminal.
-class Progress {
-public:
-  explicit Progress(double t_end, bool enabled = true);
-  void update(double t, long step, double energy, double wall);
-  void finish();
-
-private:
-  double m_t_end;
-  bool m_tty;
-  double m_last = -1;
-  bool m_shown = false;
-};
 
 /// The late-time fits of summary.json: an exponential rate over the second half of the run and a
 /// power-law exponent over its last 1.5 decades, with the theory's values where they apply
@@ -112,15 +163,5 @@ private:
 nlohmann::json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
                                 const nlohmann::json& config);
 
-/// Seconds since construction.
-class WallClock {
-public:
-  double operator()() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
-  }
-
-private:
-  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
-};
 
 } // namespace kmdflow::app
