@@ -5,9 +5,11 @@
 //
 // With --positions the first N points of FILE are used (bench/compare_direct_numpy.py passes the
 // same file to numpy). Flops per interaction, for the closed forms (integer s, a polynomial of
-// degree 2s − 1 in y = {x_i − x_j}): 1 (difference) + 3 (wrap, branch-free) + 2(2s − 1) (Horner)
-// + 2 (weight, accumulate) = 4s + 4. Fractional s evaluates a power and a Chebyshev series per
-// pair (≈ 2 + 3 × terms flops plus one pow); only interactions/s are reported there.
+// degree 2s − 1 in z = {x_i − x_j} − ½): 1 (difference) + 1 (centring, branch-free) + 2(2s − 1)
+// (Horner) + 2 (weight, accumulate) = 4s + 2. Fractional s evaluates a power and a Chebyshev
+// series per pair (≈ 2 + 3 × terms flops plus one pow); only interactions/s are reported there.
+// DirectVelocitiesFloat: the same with precision "float" (the pairs in single precision; the
+// difference is formed in double, then rounded).
 #include "BenchUtilities.hpp"
 
 #include <kmdflow/DirectEngine1D.hpp>
@@ -22,7 +24,7 @@ namespace {
 std::string positions_file;
 }
 
-static void DirectVelocities(benchmark::State& state) {
+static void direct_velocities(benchmark::State& state, Precision precision) {
   const double s = double(state.range(0)) / 100;
   const std::size_t n = std::size_t(state.range(1));
   const auto x = bench::positions(n, positions_file);
@@ -30,7 +32,7 @@ static void DirectVelocities(benchmark::State& state) {
   Kokkos::deep_copy(w, 1.0 / double(n));
   PointView<> v("v", n, 1);
   const SobolevKernel kernel(1, s);
-  DirectEngine1D<> engine(ExecutionSpace(), SobolevKernelEvaluator1D(kernel), n);
+  DirectEngine1D<> engine(ExecutionSpace(), SobolevKernelEvaluator1D(kernel), n, {}, {}, precision);
   engine.velocities(x, w, v);
   for (auto _ : state) {
     Kokkos::fence();
@@ -43,13 +45,27 @@ static void DirectVelocities(benchmark::State& state) {
   state.counters["interactions_per_s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
   if (kernel.has_closed_form())
     state.counters["GFLOP_per_s"] =
-        benchmark::Counter(pairs * (4 * s + 4) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+        benchmark::Counter(pairs * (4 * s + 2) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+static void DirectVelocities(benchmark::State& state) { direct_velocities(state, Precision::fp64); }
+static void DirectVelocitiesFloat(benchmark::State& state) { direct_velocities(state, Precision::fp32); }
+
 // s in hundredths: 100 (closed form, s = 1), 200 (s = 2), 75 (a power law), 150 (the log case).
+// A GPU needs larger N to fill it: up to 2^18 there.
+#if defined(KOKKOS_ENABLE_CUDA)
+#define KMDFLOW_DIRECT_SIZES {1 << 12, 1 << 14, 1 << 16, 1 << 18}
+#else
+#define KMDFLOW_DIRECT_SIZES {1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15}
+#endif
 BENCHMARK(DirectVelocities)
     ->ArgNames({"s100", "N"})
-    ->ArgsProduct({{100, 200, 75, 150}, {1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15}})
+    ->ArgsProduct({{100, 200, 75, 150}, KMDFLOW_DIRECT_SIZES})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(DirectVelocitiesFloat)
+    ->ArgNames({"s100", "N"})
+    ->ArgsProduct({{100, 200, 75, 150}, KMDFLOW_DIRECT_SIZES})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -89,6 +89,9 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
       {R"({"dim": 1, "s": 1})", "--set particles.count=abc", "particles.count"},
       {R"({"dim": 1, "s": 0.5, "target": {"type": "samples", "path": "samples.csv"}})", "", "s:"},
       {R"({"dim": 1, "s": 1.5, "forces": {"method": "sorted"}})", "", "forces.method"},
+      {R"({"dim": 1, "s": 1, "precision": "half"})", "", "precision"},
+      {R"({"dim": 1, "s": 1, "precision": "float"})", "", "precision"},
+      {R"({"dim": 2, "s": 1, "precision": "float", "forces": {"method": "direct"}})", "", "precision"},
       {R"({"dim": 1, "s": 1, "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 1.5}]}})", "", "initial.modes"},
   };
   file("samples.csv", "x\n0.1\n0.5\n");
@@ -182,6 +185,16 @@ TEST_F(Cli, EvalWritesVelocitiesAndPrintsEnergies) {
     ++rows;
   }
   EXPECT_EQ(rows, 100);
+
+  // The same in single precision (direct engine): the energy's terms are ~1/(12N) and err by a few
+  // float ulp each (6e-8 relative), so 1e-9 absolute holds; the velocities within 1e-6.
+  const auto f = kmdflow("eval model.json --positions lattice.csv --out vf.csv --set precision=float "
+                         "--set forces.method=direct");
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_NEAR(json::parse(f.out)["energy"].get<double>(), 1.0 / (24.0 * 100 * 100), 1e-9);
+  std::ifstream vf(m_dir / "vf.csv");
+  std::getline(vf, line);
+  while (std::getline(vf, line)) EXPECT_NEAR(std::stod(line), 0.0, 1e-6);
 
   // Two particles with weights: v_0 = −w_1 G'(x_0 − x_1) = −¾ ({−0.5} − ½) = 0.
   file("pair.csv", "x,w\n0.25,1\n0.75,3\n");

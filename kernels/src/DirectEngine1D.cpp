@@ -9,9 +9,9 @@ template <class ExecutionSpace>
 DirectEngine1D<ExecutionSpace>::DirectEngine1D(const ExecutionSpace& space,
                                                const SobolevKernelEvaluator1D& kernel,
                                                std::size_t particle_count, const PointView<>& atoms,
-                                               const ScalarView<>& atom_weights)
+                                               const ScalarView<>& atom_weights, Precision precision)
     : m_space(space), m_kernel(kernel), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_precision(precision) {
   if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
     throw std::invalid_argument("DirectEngine1D: one weight per atom is needed");
   const std::size_t total = m_particles + m_atoms;
@@ -25,8 +25,13 @@ DirectEngine1D<ExecutionSpace>::DirectEngine1D(const ExecutionSpace& space,
   m_rows = Kokkos::View<double*, memory_space>(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kmdflow::direct::rows"),
       std::max(m_particles, m_atoms));
-  if (m_atoms == 0) return;
+  if (m_atoms > 0) load_atoms(atoms, atom_weights);
+}
 
+template <class ExecutionSpace>
+void DirectEngine1D<ExecutionSpace>::load_atoms(const PointView<>& atoms,
+                                                const ScalarView<>& atom_weights) {
+  const auto space = m_space;
   const auto n = m_particles;
   const auto sources = m_sources, vw = m_velocity_weights, ew = m_energy_weights;
   Kokkos::parallel_for(
@@ -75,11 +80,14 @@ void DirectEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::velocities");
   load_sources(x, w);
   // G'(0) = 0, so the self term needs no exclusion.
-  m_kernel.with_derivative([&](auto derivative) {
-    detail::tiled_pair_sum(m_space, "kmdflow::direct::velocity", Kokkos::subview(x, Kokkos::ALL, 0),
-                           m_sources, m_velocity_weights, Kokkos::subview(v, Kokkos::ALL, 0),
-                           KOKKOS_LAMBDA(double t, double z, int, int) { return derivative(t - z); });
-  });
+  auto run = [&](auto derivative) {
+    using Real = typename decltype(derivative)::value_type;
+    detail::tiled_pair_sum<Real>(m_space, "kmdflow::direct::velocity", Kokkos::subview(x, Kokkos::ALL, 0),
+                                 m_sources, m_velocity_weights, Kokkos::subview(v, Kokkos::ALL, 0),
+                                 detail::OfDifference<decltype(derivative)>{derivative});
+  };
+  if (m_precision == Precision::fp32) m_kernel.with_derivative<float>(run);
+  else m_kernel.with_derivative<double>(run);
 }
 
 template <class ExecutionSpace>
@@ -88,13 +96,14 @@ double DirectEngine1D<ExecutionSpace>::pair_energy(const ConstPointView<>& x,
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::pair_energy");
   load_sources(x, w);
   const auto rows = Kokkos::subview(m_rows, std::make_pair(std::size_t(0), m_particles));
-  m_kernel.with_value([&](auto value) {
-    detail::tiled_pair_sum(m_space, "kmdflow::direct::energy_rows", Kokkos::subview(x, Kokkos::ALL, 0),
-                           m_sources, m_energy_weights, rows,
-                           KOKKOS_LAMBDA(double t, double z, int i, int p) {
-                             return i == p ? 0.0 : value(t - z);
-                           });
-  });
+  auto run = [&](auto value) {
+    using Real = typename decltype(value)::value_type;
+    detail::tiled_pair_sum<Real>(m_space, "kmdflow::direct::energy_rows", Kokkos::subview(x, Kokkos::ALL, 0),
+                                 m_sources, m_energy_weights, rows,
+                                 detail::OfDifferenceOffDiagonal<decltype(value)>{value});
+  };
+  if (m_precision == Precision::fp32) m_kernel.with_value<float>(run);
+  else m_kernel.with_value<double>(run);
   double energy = 0;
   Kokkos::parallel_reduce(
       "kmdflow::direct::energy_sum", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),

@@ -172,18 +172,32 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
     rows(r, 4) = t.row_offset[r];
   }
   Kokkos::deep_copy(m_rows, rows);
+  // The wavevector of each structure factor, for the mode-parallel form (GPUs).
+  m_modes = decltype(m_modes)("kmdflow::ewald::modes", t.symbols.size(), Dim);
+  auto modes = Kokkos::create_mirror_view(m_modes);
+  for (std::size_t r = 0; r < n_rows; ++r)
+    for (int l = 0; l < t.row_length[r]; ++l) {
+      const std::size_t m = std::size_t(t.row_offset[r] + l);
+      for (int d = 0; d < Dim - 1; ++d) modes(m, d) = t.rows[r][d];
+      modes(m, Dim - 1) = t.rows[r][Dim - 1] + l;
+    }
+  Kokkos::deep_copy(m_modes, modes);
   m_symbols = Kokkos::View<double*, memory_space>("kmdflow::ewald::symbols", t.symbols.size());
   auto symbols = Kokkos::create_mirror_view(m_symbols);
   for (std::size_t m = 0; m < t.symbols.size(); ++m) symbols(m) = t.symbols[m];
   Kokkos::deep_copy(m_symbols, symbols);
   m_structure = Kokkos::View<double*, memory_space>("kmdflow::ewald::structure_factors", 2 * t.symbols.size());
 
-  if (m_atoms == 0) return;
+  if (m_atoms > 0) load_atoms(atoms, atom_weights);
+}
+
+template <class ExecutionSpace, int Dim>
+void EwaldEngine<ExecutionSpace, Dim>::load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights) {
   const auto points = m_points;
   const auto weights = m_weights;
   const auto n = m_particles;
   Kokkos::parallel_for(
-      "kmdflow::ewald::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_atoms),
+      "kmdflow::ewald::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_atoms),
       KOKKOS_LAMBDA(std::size_t m) {
         for (int d = 0; d < Dim; ++d) points(n + m, d) = atoms(m, d);
         weights(n + m) = -atom_weights(m);
@@ -207,12 +221,78 @@ void EwaldEngine<ExecutionSpace, Dim>::load_points(const ConstPointView<>& x, co
 template <class ExecutionSpace, int Dim>
 void EwaldEngine<ExecutionSpace, Dim>::structure_factors() {
   Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::structure_factors");
-  StructureFactors<ExecutionSpace, Dim> functor{m_structure.extent(0), m_points, m_weights, m_rows,
-                                                m_tables->k_max};
-  Kokkos::parallel_reduce("kmdflow::ewald::structure_factors",
-                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_points.extent(0)), functor,
-                          m_structure);
+  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+  if constexpr (!on_host) {
+    structure_factors_by_mode();
+  } else {
+    StructureFactors<ExecutionSpace, Dim> functor{m_structure.extent(0), m_points, m_weights, m_rows,
+                                                  m_tables->k_max};
+    Kokkos::parallel_reduce("kmdflow::ewald::structure_factors",
+                            Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_points.extent(0)), functor,
+                            m_structure);
+  }
 }
+
+// The GPU form of structure_factors(): one team per wavevector, its threads summing over the points
+// (one sincos per pair, the phase reduced mod 1 first). The per-point form's reduction into an
+// array of 2M numbers per thread does not fit a GPU's threads.
+template <class ExecutionSpace, int Dim>
+void EwaldEngine<ExecutionSpace, Dim>::structure_factors_by_mode() {
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  const auto modes = m_modes;
+  const auto points = m_points;
+  const auto weights = m_weights;
+  const auto structure = m_structure;
+  const int n = int(points.extent(0));
+  Kokkos::parallel_for(
+      "kmdflow::ewald::structure_factors_by_mode", Policy(m_space, int(modes.extent(0)), Kokkos::AUTO),
+      KOKKOS_LAMBDA(const typename Policy::member_type& team) {
+        const int m = team.league_rank();
+        double re = 0, im = 0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, n),
+            [&](int j, double& a, double& b) {
+              double phase = 0;
+              for (int d = 0; d < Dim; ++d) phase += modes(m, d) * points(j, d);
+              const double angle = -2 * Kokkos::numbers::pi * (phase - Kokkos::round(phase));
+              a += weights(j) * Kokkos::cos(angle);
+              b += weights(j) * Kokkos::sin(angle);
+            },
+            re, im);
+        Kokkos::single(Kokkos::PerTeam(team), [&] {
+          structure(2 * m) = re;
+          structure(2 * m + 1) = im;
+        });
+      });
+}
+
+namespace detail {
+// The short-range pair gradient x_ij (S'(r)/r + B(r²)) over the minimum image, for r < ½; NaN
+// (`coincident`) for distinct points at the same place when it is unbounded there. A functor
+// rather than a lambda: it is built inside a generic lambda (CUDA's extended lambdas cannot be).
+template <int Dim, class Singular, class Regular> struct ShortRangeGradient {
+  Singular singular;
+  Regular regular;
+  double coincident;
+  KOKKOS_FUNCTION Kokkos::Array<double, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    Kokkos::Array<double, Dim> y;
+    double u = 0;
+    KMDFLOW_UNROLL
+    for (int d = 0; d < Dim; ++d) {
+      y[d] = minimum_image(dx[d]);
+      u += y[d] * y[d];
+    }
+    const bool inside = u > 0 && u < 0.25;
+    const double uu = inside ? u : 0.125; // keep the discarded lanes finite
+    const double factor = inside ? singular(uu) + regular(uu) : 0.0;
+    const double flag = (u == 0 && i != p) ? coincident : 1.0;
+    Kokkos::Array<double, Dim> g;
+    KMDFLOW_UNROLL
+    for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
+    return g;
+  }
+};
+} // namespace detail
 
 template <class ExecutionSpace, int Dim>
 void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
@@ -236,23 +316,7 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     auto run_with = [&](auto singular, auto regular) {
       detail::tiled_pair_sum_nd<Dim, Dim>(
           m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
-          KOKKOS_LAMBDA(const Kokkos::Array<double, Dim>& dx, int i, int p) {
-            Kokkos::Array<double, Dim> y;
-            double u = 0;
-            KMDFLOW_UNROLL
-            for (int d = 0; d < Dim; ++d) {
-              y[d] = minimum_image(dx[d]);
-              u += y[d] * y[d];
-            }
-            const bool inside = u > 0 && u < 0.25;
-            const double uu = inside ? u : 0.125; // keep the discarded lanes finite
-            const double factor = inside ? singular(uu) + regular(uu) : 0.0;
-            const double flag = (u == 0 && i != p) ? coincident : 1.0;
-            Kokkos::Array<double, Dim> g;
-            KMDFLOW_UNROLL
-            for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
-            return g;
-          });
+          detail::ShortRangeGradient<Dim, decltype(singular), decltype(regular)>{singular, regular, coincident});
     };
     auto run = [&](auto singular) { run_with(singular, t.regular_gradient); };
     detail::with_singular_gradient(k, run);

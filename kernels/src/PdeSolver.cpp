@@ -87,7 +87,8 @@ public:
     auto* half = reinterpret_cast<std::complex<double>*>(m_half.data());
     auto make_fft = [&](double* real) -> std::unique_ptr<RealFft> {
 #if defined(KOKKOS_ENABLE_CUDA)
-      if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>) return make_cuda_real_fft(dims, real, half);
+      if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>)
+        return make_cuda_real_fft(dims, real, half, m_space.cuda_stream());
 #endif
       return make_host_real_fft(dims, real, half, ExecutionSpace().concurrency());
     };
@@ -101,7 +102,21 @@ public:
     m_chunks = (n + m_chunk - 1) / m_chunk;
     m_half_chunk = std::min(n / 2 + 1, 512);
     m_half_chunks = (n / 2 + 1 + m_half_chunk - 1) / m_half_chunk;
+    prepare(initial, target);
+  }
 
+  int dim() const override { return Dim; }
+  int grid() const override { return m_n; }
+  std::string fft_library() const override { return m_fft->library(); }
+  long stages() const override { return m_stages; }
+
+  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
+  // functions (nor in constructors); not part of the interface.
+
+  /// The symbol table, ν̂, the initial density and the largest linear rate Λ.
+  void prepare(const std::vector<double>& initial, const std::vector<double>& target) {
+    const int n = m_n;
+    const double s = m_s;
     // (2π|k|)^{−2s} on the half grid (0 at k = 0), read as a stream by the potential.
     m_symbol = Grid(Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::pde::symbol")),
                     m_half_points);
@@ -150,11 +165,6 @@ public:
       m_lambda = lambda;
     }
   }
-
-  int dim() const override { return Dim; }
-  int grid() const override { return m_n; }
-  std::string fft_library() const override { return m_fft->library(); }
-  long stages() const override { return m_stages; }
 
   void set_density(const std::vector<double>& values) override {
     if (values.size() != m_cells) throw std::invalid_argument("PdeSolver::set_density: need n^d cell averages");
@@ -254,7 +264,6 @@ public:
     return out;
   }
 
-private:
   KOKKOS_INLINE_FUNCTION static void coordinates(std::size_t c, int n, int* i, std::size_t* stride) {
     std::size_t rest = c, s = 1;
     for (int a = Dim - 1; a >= 0; --a) {
@@ -375,6 +384,7 @@ private:
     m_space.fence();
   }
 
+private:
   ExecutionSpace m_space;
   int m_n;
   double m_s, m_cfl;

@@ -40,11 +40,23 @@ std::string to_string(ForceMethod method) {
   return "?";
 }
 
+Precision parse_precision(const std::string& name) {
+  if (name == "double") return Precision::fp64;
+  if (name == "float") return Precision::fp32;
+  throw std::invalid_argument("unknown precision '" + name + "' (double, float)");
+}
+
+std::string to_string(Precision precision) { return precision == Precision::fp32 ? "float" : "double"; }
+
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
                                                const Target& target, std::size_t particle_count,
-                                               double tolerance) {
+                                               double tolerance, Precision precision) {
   const std::size_t atom_count = target.sample_positions().data() ? target.sample_positions().extent(0) : 0;
   method = resolve_force_method(method, kernel, particle_count + atom_count);
+  if (precision == Precision::fp32 && !(method == ForceMethod::direct && kernel.dim() == 1))
+    throw std::invalid_argument("precision \"float\" is available with the direct engine in d = 1 only (the " +
+                                to_string(method) + " engine" + (kernel.dim() > 1 ? " in d > 1" : "") +
+                                " computes in double)");
   const ExecutionSpace space;
   const auto& atoms = target.sample_positions();
   const auto& atom_weights = target.sample_weights();
@@ -58,7 +70,7 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
     if (kernel.dim() == 3)
       return std::make_unique<EwaldEngine<ExecutionSpace, 3>>(space, kernel, particle_count, atoms, atom_weights);
     return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
-                                              particle_count, atoms, atom_weights);
+                                              particle_count, atoms, atom_weights, precision);
   case ForceMethod::spectral:
     if (kernel.dim() == 1)
       return std::make_unique<SpectralEngine<ExecutionSpace, 1>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
@@ -70,6 +82,17 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
   throw std::logic_error("make_engine: unhandled method");
 }
 
+namespace detail {
+// Σ_i w_i² (outside the constructor: CUDA's extended lambdas cannot live in constructors).
+double sum_of_squares(const ConstScalarView<>& w) {
+  double sum = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::flow::weight_squares", Kokkos::RangePolicy<ExecutionSpace>(0, w.extent(0)),
+      KOKKOS_LAMBDA(std::size_t i, double& s) { s += w(i) * w(i); }, sum);
+  return sum;
+}
+} // namespace detail
+
 SobolevFlow::SobolevFlow(std::shared_ptr<const SobolevKernel> kernel,
                          std::shared_ptr<const Target> target, ScalarView<> weights,
                          std::unique_ptr<InteractionEngine> engine)
@@ -79,19 +102,8 @@ SobolevFlow::SobolevFlow(std::shared_ptr<const SobolevKernel> kernel,
     m_diagonal = std::numeric_limits<double>::infinity();
     return;
   }
-  const auto w = m_weights;
-  double sum = 0;
-  Kokkos::parallel_reduce(
-      "kmdflow::flow::weight_squares", Kokkos::RangePolicy<ExecutionSpace>(0, w.extent(0)),
-      KOKKOS_LAMBDA(std::size_t i, double& s) { s += w(i) * w(i); }, sum);
-  if (m_target->is_samples()) {
-    const auto u = m_target->sample_weights();
-    double atoms = 0;
-    Kokkos::parallel_reduce(
-        "kmdflow::flow::atom_weight_squares", Kokkos::RangePolicy<ExecutionSpace>(0, u.extent(0)),
-        KOKKOS_LAMBDA(std::size_t m, double& s) { s += u(m) * u(m); }, atoms);
-    sum += atoms;
-  }
+  double sum = detail::sum_of_squares(m_weights);
+  if (m_target->is_samples()) sum += detail::sum_of_squares(m_target->sample_weights());
   m_diagonal = 0.5 * sum * m_kernel->value_at_zero();
 }
 

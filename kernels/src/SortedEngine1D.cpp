@@ -176,11 +176,16 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
   m_sorted = alloc("kmdflow::sorted::sorted_points");
   m_sorted_weights = alloc("kmdflow::sorted::sorted_weights");
   m_result = alloc("kmdflow::sorted::result");
-  if (m_atoms == 0) return;
+  if (m_atoms > 0) load_atoms(atoms, atom_weights);
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::load_atoms(const PointView<>& atoms,
+                                                const ScalarView<>& atom_weights) {
   const auto points = m_points, weights = m_weights;
   const auto n = m_particles;
   Kokkos::parallel_for(
-      "kmdflow::sorted::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_atoms),
+      "kmdflow::sorted::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_atoms),
       KOKKOS_LAMBDA(std::size_t m) {
         points(n + m) = atoms(m, 0);
         weights(n + m) = -atom_weights(m);
@@ -211,7 +216,8 @@ void SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x,
   const auto order = sorter.get_permute_vector();
   m_order = Kokkos::View<int*, memory_space>(
       Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
-  const auto my_order = m_order, sorted = m_sorted, sorted_weights = m_sorted_weights;
+  const auto my_order = m_order;
+  const auto sorted = m_sorted, sorted_weights = m_sorted_weights;
   Kokkos::parallel_for(
       "kmdflow::sorted::gather", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
       KOKKOS_LAMBDA(std::size_t i) {
@@ -283,7 +289,8 @@ void SortedEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
                         VelocityScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_before,
                                                      m_after, totals, degree});
   correct_ties();
-  const auto order = m_order, result = m_result;
+  const auto order = m_order;
+  const auto result = m_result;
   const int n = int(m_particles);
   Kokkos::parallel_for(
       "kmdflow::sorted::scatter", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),

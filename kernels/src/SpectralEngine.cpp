@@ -193,22 +193,26 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
 
   auto* half = reinterpret_cast<std::complex<double>*>(m_half.data());
 #if defined(KOKKOS_ENABLE_CUDA)
-  if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>) m_fft = make_cuda_real_fft(dims, m_grid.data(), half);
+  if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>)
+    m_fft = make_cuda_real_fft(dims, m_grid.data(), half, space.cuda_stream());
   else
 #endif
     m_fft = make_host_real_fft(dims, m_grid.data(), half, ExecutionSpace().concurrency());
 
-  if (m_atoms > 0) {
-    const auto points = m_points;
-    const auto weights = m_weights;
-    const auto n = m_particles;
-    Kokkos::parallel_for(
-        "kmdflow::spectral::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_atoms),
-        KOKKOS_LAMBDA(std::size_t m) {
-          for (int d = 0; d < Dim; ++d) points(n + m, d) = atoms(m, d);
-          weights(n + m) = -atom_weights(m);
-        });
-  }
+  if (m_atoms > 0) load_atoms(atoms, atom_weights);
+}
+
+template <class ExecutionSpace, int Dim>
+void SpectralEngine<ExecutionSpace, Dim>::load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights) {
+  const auto points = m_points;
+  const auto weights = m_weights;
+  const auto n = m_particles;
+  Kokkos::parallel_for(
+      "kmdflow::spectral::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_atoms),
+      KOKKOS_LAMBDA(std::size_t m) {
+        for (int d = 0; d < Dim; ++d) points(n + m, d) = atoms(m, d);
+        weights(n + m) = -atom_weights(m);
+      });
 }
 
 template <class ExecutionSpace, int Dim>
@@ -272,6 +276,34 @@ void SpectralEngine<ExecutionSpace, Dim>::spread() {
   Kokkos::Experimental::contribute(m_grid, m_scatter);
 }
 
+namespace detail {
+// Σ_g grid(g) Π_d kernel[d][g_d] over the w^d grid points of one target (tensor-product weights).
+template <int Dim, class Grid>
+KOKKOS_INLINE_FUNCTION double gather(const Grid& grid, int n, int w, const double (&kernel)[Dim][max_width],
+                                     const int (&index)[Dim][max_width]) {
+  double sum = 0;
+  if constexpr (Dim == 1) {
+    for (int a = 0; a < w; ++a) sum += grid(index[0][a]) * kernel[0][a];
+  } else if constexpr (Dim == 2) {
+    for (int a = 0; a < w; ++a) {
+      const std::size_t row = std::size_t(index[0][a]) * n;
+      double partial = 0;
+      for (int b = 0; b < w; ++b) partial += grid(row + index[1][b]) * kernel[1][b];
+      sum += kernel[0][a] * partial;
+    }
+  } else {
+    for (int a = 0; a < w; ++a)
+      for (int b = 0; b < w; ++b) {
+        const std::size_t row = (std::size_t(index[0][a]) * n + index[1][b]) * n;
+        double partial = 0;
+        for (int c = 0; c < w; ++c) partial += grid(row + index[2][c]) * kernel[2][c];
+        sum += kernel[0][a] * kernel[1][b] * partial;
+      }
+  }
+  return sum;
+}
+} // namespace detail
+
 // Type-2 interpolation of the real grid at the targets into out(:, component).
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::interpolate(const PointView<>& out, int component, bool accumulate) {
@@ -297,25 +329,7 @@ void SpectralEngine<ExecutionSpace, Dim>::interpolate(const PointView<>& out, in
             index[d][t] = ((first + t) % n + n) % n;
           }
         }
-        double sum = 0;
-        if constexpr (Dim == 1) {
-          for (int a = 0; a < w; ++a) sum += grid(index[0][a]) * kernel[0][a];
-        } else if constexpr (Dim == 2) {
-          for (int a = 0; a < w; ++a) {
-            const std::size_t row = std::size_t(index[0][a]) * n;
-            double partial = 0;
-            for (int b = 0; b < w; ++b) partial += grid(row + index[1][b]) * kernel[1][b];
-            sum += kernel[0][a] * partial;
-          }
-        } else {
-          for (int a = 0; a < w; ++a)
-            for (int b = 0; b < w; ++b) {
-              const std::size_t row = (std::size_t(index[0][a]) * n + index[1][b]) * n;
-              double partial = 0;
-              for (int c = 0; c < w; ++c) partial += grid(row + index[2][c]) * kernel[2][c];
-              sum += kernel[0][a] * kernel[1][b] * partial;
-            }
-        }
+        const double sum = detail::gather<Dim>(grid, n, w, kernel, index);
         out(i, component) = (accumulate ? out(i, component) : 0.0) + sum;
       });
 }
@@ -359,7 +373,8 @@ void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
   m_space.fence();
   m_fft->forward();
   // μ̂(k) = F(k) Π_d 1/(n ψ̂(k_d)) inside the box, 0 outside.
-  const auto half = m_half, spectrum = m_spectrum, correction = m_correction;
+  const auto half = m_half, spectrum = m_spectrum;
+  const auto correction = m_correction;
   const int n = m_parameters.grid, K = m_parameters.modes;
   Kokkos::parallel_for(
       "kmdflow::spectral::deconvolve", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, half.extent(0)),
@@ -407,7 +422,8 @@ void SpectralEngine<ExecutionSpace, Dim>::build_cells() {
   m_cell_start = Kokkos::View<int*, memory_space>(
       Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::spectral::cell_start")), cells + 1);
   const auto cell_order = m_cell_order, cell_start = m_cell_start;
-  const auto weights = m_weights, sorted_points = m_sorted_points, sorted_weights = m_sorted_weights;
+  const auto weights = m_weights, sorted_weights = m_sorted_weights;
+  const auto sorted_points = m_sorted_points;
   Kokkos::parallel_for(
       "kmdflow::spectral::cell_order", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
       KOKKOS_LAMBDA(std::size_t p) {
@@ -446,6 +462,20 @@ KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const St
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::short_range");
+  Kokkos::View<int, memory_space> coincident("kmdflow::spectral::coincident");
+  detail::with_singular_gradient(*m_tables->kernel,
+                                 [&](auto singular) { short_range_velocities(v, singular, coincident); });
+  int flag = 0;
+  Kokkos::deep_copy(flag, coincident);
+  if (flag)
+    throw std::runtime_error("particle " + std::to_string(flag - 1) +
+                             " coincides with another point: the velocity is unbounded there for s < (d+1)/2");
+}
+
+template <class ExecutionSpace, int Dim>
+template <class Singular>
+void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v, Singular singular,
+                                                                 const Kokkos::View<int, memory_space>& coincident) {
   // Targets and sources in cell order: consecutive targets share their neighbours in cache, and
   // the neighbours of a cell are contiguous in memory.
   const auto points = m_sorted_points;
@@ -455,38 +485,30 @@ void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView
   const double cutoff2 = m_parameters.cutoff * m_parameters.cutoff;
   const auto regular = m_tables->regular_gradient;
   const bool singular_gradient = m_singular_gradient;
-  Kokkos::View<int, memory_space> coincident("kmdflow::spectral::coincident");
-  detail::with_singular_gradient(*m_tables->kernel, [&](auto singular) {
-    const std::size_t particles = m_particles;
-    Kokkos::parallel_for(
-        "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
-        KOKKOS_LAMBDA(std::size_t p) {
-          const std::size_t i = std::size_t(order(p));
-          if (i >= particles) return;
-          double xi[3] = {0, 0, 0}, g[3] = {0, 0, 0};
-          for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
-          for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
-            double y[3], u = 0;
-            for (int d = 0; d < Dim; ++d) {
-              y[d] = minimum_image(xi[d] - points(q, d));
-              u += y[d] * y[d];
-            }
-            if (u >= cutoff2) return;
-            if (u == 0) {
-              if (singular_gradient && std::size_t(q) != p) Kokkos::atomic_store(&coincident(), int(i) + 1);
-              return;
-            }
-            const double factor = -weights(q) * (singular(u) + regular(u));
-            for (int d = 0; d < Dim; ++d) g[d] += factor * y[d];
-          });
-          for (int d = 0; d < Dim; ++d) v(i, d) = g[d];
+  const std::size_t particles = m_particles;
+  Kokkos::parallel_for(
+      "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, points.extent(0)),
+      KOKKOS_LAMBDA(std::size_t p) {
+        const std::size_t i = std::size_t(order(p));
+        if (i >= particles) return;
+        double xi[3] = {0, 0, 0}, g[3] = {0, 0, 0};
+        for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
+        for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
+          double y[3], u = 0;
+          for (int d = 0; d < Dim; ++d) {
+            y[d] = minimum_image(xi[d] - points(q, d));
+            u += y[d] * y[d];
+          }
+          if (u >= cutoff2) return;
+          if (u == 0) {
+            if (singular_gradient && std::size_t(q) != p) Kokkos::atomic_store(&coincident(), int(i) + 1);
+            return;
+          }
+          const double factor = -weights(q) * (singular(u) + regular(u));
+          for (int d = 0; d < Dim; ++d) g[d] += factor * y[d];
         });
-  });
-  int flag = 0;
-  Kokkos::deep_copy(flag, coincident);
-  if (flag)
-    throw std::runtime_error("particle " + std::to_string(flag - 1) +
-                             " coincides with another point: the velocity is unbounded there for s < (d+1)/2");
+        for (int d = 0; d < Dim; ++d) v(i, d) = g[d];
+      });
 }
 
 template <class ExecutionSpace, int Dim>
@@ -543,7 +565,8 @@ template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const PointView<>& v, bool accumulate) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::long_range");
   transform_points();
-  const auto half = m_half, spectrum = m_spectrum, correction = m_correction, symbol = m_symbol;
+  const auto half = m_half, spectrum = m_spectrum;
+  const auto correction = m_correction, symbol = m_symbol;
   const int n = m_parameters.grid, K = m_parameters.modes;
   for (int component = 0; component < Dim; ++component) {
     Kokkos::parallel_for(
@@ -574,7 +597,8 @@ double SpectralEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& 
   const double short_range = short_range_energy();
   transform_points();
   // ½ Σ_{k≠0} L̂ |μ̂|² over the box, from the half grid (entries with k_last > 0 stand for ±k).
-  const auto spectrum = m_spectrum, symbol = m_symbol;
+  const auto spectrum = m_spectrum;
+  const auto symbol = m_symbol;
   const int n = m_parameters.grid, K = m_parameters.modes;
   double long_range = 0;
   Kokkos::parallel_reduce(

@@ -49,7 +49,9 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
   const int dim = c["dim"];
   const double t_end = c["time"]["t_end"], dt = c["time"]["dt"];
   auto flow = make_flow(setup, setup.weights);
-  const std::string engine_name = flow->engine().name();
+  // "direct (float)" when the pairs are evaluated in single precision.
+  const std::string engine_name =
+      flow->engine().name() + (setup.config.value("precision", "double") == "float" ? " (float)" : "");
   json recorded = c;
   recorded["kmdflow"] = {{"version", KMDFLOW_VERSION}, {"backend", backend_name()},
                          {"threads", backend_threads()}, {"engine", engine_name},

@@ -161,7 +161,8 @@ std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
                                        const ScalarView<Kokkos::HostSpace>& weights) {
   auto w = Kokkos::create_mirror_view_and_copy(MemorySpace(), weights);
   auto engine = make_engine(parse_force_method(setup.config["forces"]["method"]), *setup.kernel,
-                            *setup.target, weights.extent(0), setup.config["forces"]["tolerance"]);
+                            *setup.target, weights.extent(0), setup.config["forces"]["tolerance"],
+                            parse_precision(setup.config.value("precision", "double")));
   return std::make_unique<SobolevFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 

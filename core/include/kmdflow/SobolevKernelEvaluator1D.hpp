@@ -54,10 +54,10 @@ public:
 
   /// Calls f(op), op(dx) = G'(dx) for dx ∈ (−1, 1) (differences of wrapped positions), with op of
   /// a type that fixes the polynomial degree or the kind of singularity at compile time, so that
-  /// the engines' loops over pairs unroll and vectorise.
-  template <class F> void with_derivative(F&& f) const;
-  /// Likewise with op(dx) = G(dx).
-  template <class F> void with_value(F&& f) const;
+  /// the engines' loops over pairs unroll and vectorise. op computes in Real (double or float).
+  template <class Real = double, class F> void with_derivative(F&& f) const;
+  /// Likewise with op(dx) = G(dx) (in Real for the closed forms, else in double).
+  template <class Real = double, class F> void with_value(F&& f) const;
 
   // Pieces the specialised forms share.
   KOKKOS_INLINE_FUNCTION static double horner(const PolynomialCoefficients& c, int degree, double y) {
@@ -100,74 +100,90 @@ public:
 
 namespace detail {
 
-/// A polynomial of fixed degree in y = {dx}, dx ∈ (−1, 1); 0 at dx = 0 for the derivative.
-template <int Degree> struct BernoulliPolynomial {
-  Kokkos::Array<double, Degree + 1> c;
+/// A polynomial of fixed degree in y = {dx}, dx ∈ (−1, 1); 0 at dx = 0 for the derivative. Its
+/// coefficients are those in z = y − ½ ∈ [−½, ½), where the Bernoulli polynomials are even or odd
+/// and Horner's rule does not cancel (which matters in float).
+template <int Degree, class Real = double> struct BernoulliPolynomial {
+  using value_type = Real;
+  Kokkos::Array<Real, Degree + 1> c;
   bool zero_at_origin;
-  KOKKOS_INLINE_FUNCTION double operator()(double dx) const {
-    // y = {dx}: adds exactly 1 for dx < 0. copysign keeps this branch-free, so the loop
-    // vectorises even without SSE4's blend (a data-dependent branch mispredicts half the time).
-    const double y = dx + (0.5 - 0.5 * Kokkos::copysign(1.0, dx));
-    double v = c[Degree];
-    for (int k = Degree - 1; k >= 0; --k) v = v * y + c[k];
-    return (zero_at_origin && dx == 0) ? 0.0 : v;
+  KOKKOS_INLINE_FUNCTION Real operator()(Real dx) const {
+    // z = {dx} − ½ = dx ∓ ½. copysign keeps this branch-free, so the loop vectorises even without
+    // SSE4's blend (a data-dependent branch mispredicts half the time).
+    const Real z = dx - Kokkos::copysign(Real(0.5), dx);
+    Real v = c[Degree];
+    for (int k = Degree - 1; k >= 0; --k) v = v * z + c[k];
+    return (zero_at_origin && dx == 0) ? Real(0) : v;
   }
 };
 
 /// G' = x (S'(r)/r + 2 D(x²)) for dx ∈ (−1, 1), the singularity's kind fixed at compile time.
-template <bool LogCase> struct SplitDerivative {
+template <bool LogCase, class Real = double> struct SplitDerivative {
+  using value_type = Real;
   SobolevKernelEvaluator1D e;
-  KOKKOS_INLINE_FUNCTION double operator()(double dx) const {
-    const double x = dx > 0.5 ? dx - 1 : (dx < -0.5 ? dx + 1 : dx);
-    const double r2 = x * x;
-    if (r2 == 0) return 0.0;
-    double singular;
-    if constexpr (LogCase) // c_m r^{2m−2} (2m ln r + 1) = c_m r^{2m−2} (m ln r² + 1)
-      singular = e.m_c * SobolevKernelEvaluator1D::integer_power(r2, e.m_log_power - 1) *
-                 (e.m_log_power * Kokkos::log(r2) + 1);
-    else // c p r^{p−2} = c p (r²)^{p/2 − 1}
-      singular = e.m_c * e.m_exponent * Kokkos::pow(r2, 0.5 * e.m_exponent - 1);
-    return x * (singular + 2 * SobolevKernelEvaluator1D::chebyshev(e.m_slope, e.m_slope_terms, r2));
+  KOKKOS_INLINE_FUNCTION Real operator()(Real dx) const {
+    const Real x = dx > Real(0.5) ? dx - 1 : (dx < Real(-0.5) ? dx + 1 : dx);
+    const Real r2 = x * x;
+    if (r2 == 0) return Real(0);
+    Real singular;
+    if constexpr (LogCase) { // c_m r^{2m−2} (2m ln r + 1) = c_m r^{2m−2} (m ln r² + 1)
+      Real power = e.m_log_power == 0 ? 1 / r2 : Real(1); // (r²)^{m−1}, m ≥ 0
+      for (int k = 1; k < e.m_log_power; ++k) power *= r2;
+      singular = Real(e.m_c) * power * (Real(e.m_log_power) * Kokkos::log(r2) + 1);
+    } else { // c p r^{p−2} = c p (r²)^{p/2 − 1}
+      singular = Real(e.m_c * e.m_exponent) * Kokkos::pow(r2, Real(0.5 * e.m_exponent - 1));
+    }
+    return x * (singular + 2 * detail::clenshaw(e.m_slope.data(), e.m_slope_terms, 8 * r2 - 1));
   }
 };
 
 struct GeneralValue {
+  using value_type = double;
   SobolevKernelEvaluator1D e;
   KOKKOS_INLINE_FUNCTION double operator()(double dx) const { return e.value(dx); }
 };
 
-template <int Degree>
-BernoulliPolynomial<Degree> make_polynomial(const SobolevKernelEvaluator1D::PolynomialCoefficients& c,
-                                            bool zero_at_origin) {
-  BernoulliPolynomial<Degree> p{{}, zero_at_origin};
-  for (int k = 0; k <= Degree; ++k) p.c[k] = c[k];
+template <int Degree, class Real>
+BernoulliPolynomial<Degree, Real> make_polynomial(const SobolevKernelEvaluator1D::PolynomialCoefficients& c,
+                                                  bool zero_at_origin) {
+  // Taylor shift: Σ_k c_k y^k = Σ_j z^j Σ_{k≥j} c_k C(k, j) 2^{j−k}, z = y − ½.
+  BernoulliPolynomial<Degree, Real> p{{}, zero_at_origin};
+  for (int j = 0; j <= Degree; ++j) {
+    double sum = 0, binomial = 1, half = 1; // C(k, j) and 2^{j−k} for k = j, j+1, ...
+    for (int k = j; k <= Degree; ++k) {
+      sum += c[k] * binomial * half;
+      binomial = binomial * (k + 1) / (k + 1 - j);
+      half *= 0.5;
+    }
+    p.c[j] = Real(sum);
+  }
   return p;
 }
 
 } // namespace detail
 
-template <class F> void SobolevKernelEvaluator1D::with_derivative(F&& f) const {
+template <class Real, class F> void SobolevKernelEvaluator1D::with_derivative(F&& f) const {
   if (m_closed_form) {
     switch (m_derivative_degree) {
-    case 1: return f(detail::make_polynomial<1>(m_derivative_polynomial, true));
-    case 3: return f(detail::make_polynomial<3>(m_derivative_polynomial, true));
-    case 5: return f(detail::make_polynomial<5>(m_derivative_polynomial, true));
-    case 7: return f(detail::make_polynomial<7>(m_derivative_polynomial, true));
+    case 1: return f(detail::make_polynomial<1, Real>(m_derivative_polynomial, true));
+    case 3: return f(detail::make_polynomial<3, Real>(m_derivative_polynomial, true));
+    case 5: return f(detail::make_polynomial<5, Real>(m_derivative_polynomial, true));
+    case 7: return f(detail::make_polynomial<7, Real>(m_derivative_polynomial, true));
     default: break;
     }
   }
-  if (!m_closed_form && m_log_case) return f(detail::SplitDerivative<true>{*this});
-  if (!m_closed_form) return f(detail::SplitDerivative<false>{*this});
+  if (!m_closed_form && m_log_case) return f(detail::SplitDerivative<true, Real>{*this});
+  if (!m_closed_form) return f(detail::SplitDerivative<false, Real>{*this});
   return f(detail::GeneralValue{*this}); // unreachable: closed forms have odd degree ≤ 7
 }
 
-template <class F> void SobolevKernelEvaluator1D::with_value(F&& f) const {
+template <class Real, class F> void SobolevKernelEvaluator1D::with_value(F&& f) const {
   if (m_closed_form) {
     switch (m_value_degree) {
-    case 2: return f(detail::make_polynomial<2>(m_value_polynomial, false));
-    case 4: return f(detail::make_polynomial<4>(m_value_polynomial, false));
-    case 6: return f(detail::make_polynomial<6>(m_value_polynomial, false));
-    case 8: return f(detail::make_polynomial<8>(m_value_polynomial, false));
+    case 2: return f(detail::make_polynomial<2, Real>(m_value_polynomial, false));
+    case 4: return f(detail::make_polynomial<4, Real>(m_value_polynomial, false));
+    case 6: return f(detail::make_polynomial<6, Real>(m_value_polynomial, false));
+    case 8: return f(detail::make_polynomial<8, Real>(m_value_polynomial, false));
     default: break;
     }
   }

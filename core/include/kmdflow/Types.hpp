@@ -18,6 +18,10 @@ using ScalarView = Kokkos::View<double*, Space>;
 template <class Space = MemorySpace>
 using ConstScalarView = Kokkos::View<const double*, Space>;
 
+/// The precision of the pair interactions (config key `precision`, "double" or "float"): the
+/// direct engines evaluate their pairs in it, with positions, weights and sums kept in double.
+enum class Precision { fp64, fp32 };
+
 /// Wraps a coordinate into [0, 1). Robust for x just below an integer, where x − floor(x) may
 /// round to 1.
 KOKKOS_INLINE_FUNCTION double wrap_unit(double x) {

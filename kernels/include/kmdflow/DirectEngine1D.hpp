@@ -15,18 +15,24 @@ class DirectEngine1D final : public InteractionEngine {
 public:
   using memory_space = typename ExecutionSpace::memory_space;
 
-  /// `atoms` and `atom_weights` describe a samples target (may be empty views).
+  /// `atoms` and `atom_weights` describe a samples target (may be empty views); `precision` is
+  /// that of the pair evaluations (Types.hpp).
   DirectEngine1D(const ExecutionSpace& space, const SobolevKernelEvaluator1D& kernel,
                  std::size_t particle_count, const PointView<>& atoms = {},
-                 const ScalarView<>& atom_weights = {});
+                 const ScalarView<>& atom_weights = {}, Precision precision = Precision::fp64);
 
   std::string name() const override { return "direct"; }
+  Precision precision() const { return m_precision; }
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
 
-private:
+  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
+  // functions (nor in constructors); not part of the interface.
+  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
   void load_sources(const ConstPointView<>& x, const ConstScalarView<>& w);
+
+private:
 
   ExecutionSpace m_space;
   SobolevKernelEvaluator1D m_kernel;
@@ -35,6 +41,7 @@ private:
   // energy rows (½ w_j, −u_m), so that Σ_i w_i · row_i is the pair energy up to the constant.
   Kokkos::View<double*, memory_space> m_sources, m_velocity_weights, m_energy_weights, m_rows;
   double m_atom_energy = 0.0; // ½ Σ_{m≠n} u_m u_n G(y_m − y_n)
+  Precision m_precision = Precision::fp64;
 };
 
 } // namespace kmdflow

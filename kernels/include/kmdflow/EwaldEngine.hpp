@@ -67,9 +67,16 @@ public:
 
   const detail::EwaldTables& tables() const { return *m_tables; }
 
-private:
+  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
+  // functions (nor in constructors); not part of the interface.
+  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void structure_factors();
+  void structure_factors_by_mode(); // the GPU form, also callable on the host (tested there)
+  /// Re, Im of ρ̂(k) for the loaded points, interleaved (after structure_factors()).
+  const Kokkos::View<double*, memory_space>& structure() const { return m_structure; }
+
+private:
 
   ExecutionSpace m_space;
   std::shared_ptr<const detail::EwaldTables> m_tables;
@@ -81,6 +88,7 @@ private:
   Kokkos::View<int* [5], memory_space> m_rows;         // k_0, k_1, first last, length, offset
   Kokkos::View<double*, memory_space> m_symbols;       // 2 L̂(k)
   Kokkos::View<double*, memory_space> m_structure;     // Re, Im of ρ̂(k), interleaved
+  Kokkos::View<int**, memory_space> m_modes;           // the wavevector of each
 };
 
 } // namespace kmdflow

@@ -28,11 +28,16 @@ std::string to_string(ForceMethod method);
 /// std::invalid_argument, saying why, when the method cannot treat the kernel.
 ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel, std::size_t points = 0);
 
-/// The engine for `method`; `tolerance` is the spectral engine's. Throws std::invalid_argument
-/// when the method cannot treat this kernel or dimension.
+Precision parse_precision(const std::string& name); ///< "double" or "float"
+std::string to_string(Precision precision);
+
+/// The engine for `method`; `tolerance` is the spectral engine's, `precision` that of the pair
+/// evaluations (float: the direct engine in d = 1 only). Throws std::invalid_argument when the
+/// method cannot treat this kernel, dimension or precision.
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
                                                const Target& target, std::size_t particle_count,
-                                               double tolerance = 1e-8);
+                                               double tolerance = 1e-8,
+                                               Precision precision = Precision::fp64);
 
 class SobolevFlow {
 public:

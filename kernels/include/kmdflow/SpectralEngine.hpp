@@ -78,7 +78,9 @@ public:
   const Kokkos::View<Complex*, memory_space>& spectrum() const { return m_spectrum; }
   int half_extent() const { return m_parameters.grid / 2 + 1; }
 
-private:
+  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
+  // functions (nor in constructors); not part of the interface.
+  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void transform_points(); // type 1 of the loaded points (cell list built)
   void spread();
@@ -86,7 +88,12 @@ private:
   void long_range_velocities(const PointView<>& v, bool accumulate);
   void build_cells();
   void short_range_velocities(const PointView<>& v);
+  template <class Singular>
+  void short_range_velocities(const PointView<>& v, Singular singular,
+                              const Kokkos::View<int, memory_space>& coincident);
   double short_range_energy();
+
+private:
 
   ExecutionSpace m_space;
   SpectralParameters m_parameters;
@@ -101,7 +108,8 @@ private:
   Kokkos::View<double*, memory_space> m_correction; // 1/(n ψ̂(k)) for k = 0 … K
   double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
   std::unique_ptr<RealFft> m_fft;
-  Kokkos::Experimental::ScatterView<double*, Kokkos::LayoutRight, ExecutionSpace> m_scatter; // spreading
+  // Spreading: duplicated per thread on CPUs, atomic on GPUs (ScatterView's defaults).
+  Kokkos::Experimental::ScatterView<double*, typename decltype(m_grid)::array_layout, ExecutionSpace> m_scatter;
   // Cell list: the loaded points copied in cell order (so that neighbours are contiguous in
   // memory), the original index of each, and the first point of each cell.
   PointView<memory_space> m_sorted_points;

@@ -16,12 +16,14 @@ void check(cufftResult status, const char* what) {
 
 class CufftRealFft final : public RealFft {
 public:
-  CufftRealFft(const std::vector<int>& dims, double* real, std::complex<double>* half)
+  CufftRealFft(const std::vector<int>& dims, double* real, std::complex<double>* half, cudaStream_t stream)
       : m_real(real), m_half(reinterpret_cast<cufftDoubleComplex*>(half)) {
     std::vector<int> n(dims.begin(), dims.end());
     const int rank = int(n.size());
     check(cufftPlanMany(&m_forward, rank, n.data(), nullptr, 1, 0, nullptr, 1, 0, CUFFT_D2Z, 1), "planning D2Z");
     check(cufftPlanMany(&m_inverse, rank, n.data(), nullptr, 1, 0, nullptr, 1, 0, CUFFT_Z2D, 1), "planning Z2D");
+    check(cufftSetStream(m_forward, stream), "setting the D2Z stream");
+    check(cufftSetStream(m_inverse, stream), "setting the Z2D stream");
   }
   ~CufftRealFft() override {
     cufftDestroy(m_forward);
@@ -40,8 +42,8 @@ private:
 } // namespace
 
 std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double* real,
-                                            std::complex<double>* half) {
-  return std::make_unique<CufftRealFft>(dims, real, half);
+                                            std::complex<double>* half, void* stream) {
+  return std::make_unique<CufftRealFft>(dims, real, half, static_cast<cudaStream_t>(stream));
 }
 
 } // namespace kmdflow

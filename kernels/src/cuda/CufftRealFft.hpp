@@ -7,8 +7,10 @@
 
 namespace kmdflow {
 
-/// Plans D2Z and Z2D transforms on device buffers (`real`, `half` as for make_host_real_fft).
+/// Plans D2Z and Z2D transforms on device buffers (`real`, `half` as for make_host_real_fft),
+/// executed on `stream` (a cudaStream_t: the Kokkos execution space's, so that the transforms are
+/// ordered with its kernels; null: the default stream).
 std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double* real,
-                                            std::complex<double>* half);
+                                            std::complex<double>* half, void* stream = nullptr);
 
 } // namespace kmdflow

@@ -11,6 +11,8 @@
 // around them is the innermost one and vectorises.
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
 #define KMDFLOW_UNROLL _Pragma("unroll")
+#elif defined(__NVCC__) // the host pass of a CUDA build: neither pragma is understood by both tools
+#define KMDFLOW_UNROLL
 #elif defined(__clang__)
 #define KMDFLOW_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
@@ -22,19 +24,19 @@
 namespace kmdflow::detail {
 
 /// Clenshaw's recurrence for Σ_{k<n} c_k T_k(t), t ∈ [−1, 1]; Fixed > 0 fixes n at compile time
-/// (fully unrolled, so that a loop around it can vectorise).
-template <int Fixed = 0>
-KOKKOS_INLINE_FUNCTION double clenshaw(const double* c, int n, double t) {
+/// (fully unrolled, so that a loop around it can vectorise). Evaluated in the precision of t.
+template <int Fixed = 0, class Real = double>
+KOKKOS_INLINE_FUNCTION Real clenshaw(const double* c, int n, Real t) {
   if constexpr (Fixed > 0) n = Fixed;
-  const double two_t = 2 * t;
-  double b1 = 0, b2 = 0;
+  const Real two_t = 2 * t;
+  Real b1 = 0, b2 = 0;
   KMDFLOW_UNROLL
   for (int k = (Fixed > 0 ? Fixed : n) - 1; k >= 1; --k) {
-    const double b0 = two_t * b1 - b2 + c[k];
+    const Real b0 = two_t * b1 - b2 + Real(c[k]);
     b2 = b1;
     b1 = b0;
   }
-  return t * b1 - b2 + c[0];
+  return t * b1 - b2 + Real(c[0]);
 }
 
 /// Σ c_k T_k(t) with t = (2u − a − b)/(b − a), up to Terms coefficients, device callable.
