@@ -1,6 +1,7 @@
 // The direct engine in d = 2, 3 (DESIGN.md §4, issue 3): interactions per second of one velocity
 // evaluation for N = 2¹⁰ … 2¹⁶, for a singular (s = 1) and a smooth (s = 2.5) kernel, split into
-// its short-range pair part and its long-range structure-factor part.
+// its short-range pair part and its long-range structure-factor part. Direct2DFloat/Direct3DFloat:
+// the same with precision "float" (the short-range pairs in single precision).
 //
 //   build/bench/bench_direct_engine_nd [--benchmark_filter=...] [--dump-tables DIR]
 //
@@ -31,14 +32,14 @@ PointView<> random_points(std::size_t n, int dim) {
   return x;
 }
 
-template <int Dim> void velocities(benchmark::State& state) {
+template <int Dim> void velocities(benchmark::State& state, Precision precision = Precision::fp64) {
   const double s = double(state.range(0)) / 100;
   const std::size_t n = std::size_t(state.range(1));
   const auto x = random_points(n, Dim);
   ScalarView<> w("w", n);
   Kokkos::deep_copy(w, 1.0 / double(n));
   PointView<> v("v", n, Dim);
-  EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n);
+  EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n, {}, {}, precision);
   engine.velocities(x, w, v);
   for (auto _ : state) {
     Kokkos::fence();
@@ -74,16 +75,14 @@ void dump_tables(const std::string& dir) {
 
 static void Direct2D(benchmark::State& state) { velocities<2>(state); }
 static void Direct3D(benchmark::State& state) { velocities<3>(state); }
-BENCHMARK(Direct2D)
-    ->ArgNames({"s100", "N"})
-    ->ArgsProduct({{100, 250}, {1 << 10, 1 << 12, 1 << 14, 1 << 16}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(Direct3D)
-    ->ArgNames({"s100", "N"})
-    ->ArgsProduct({{100, 250}, {1 << 10, 1 << 12, 1 << 14, 1 << 16}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
+static void Direct2DFloat(benchmark::State& state) { velocities<2>(state, Precision::fp32); }
+static void Direct3DFloat(benchmark::State& state) { velocities<3>(state, Precision::fp32); }
+#define KMDFLOW_ND_SIZES ->ArgNames({"s100", "N"})->ArgsProduct({{100, 250}, {1 << 10, 1 << 12, 1 << 14, 1 << 16}}) \
+                         ->UseManualTime()->Unit(benchmark::kMillisecond)
+BENCHMARK(Direct2D) KMDFLOW_ND_SIZES;
+BENCHMARK(Direct3D) KMDFLOW_ND_SIZES;
+BENCHMARK(Direct2DFloat) KMDFLOW_ND_SIZES;
+BENCHMARK(Direct3DFloat) KMDFLOW_ND_SIZES;
 
 int main(int argc, char** argv) {
   Kokkos::ScopeGuard kokkos(argc, argv);

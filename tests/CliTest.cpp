@@ -91,7 +91,8 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
       {R"({"dim": 1, "s": 1.5, "forces": {"method": "sorted"}})", "", "forces.method"},
       {R"({"dim": 1, "s": 1, "precision": "half"})", "", "precision"},
       {R"({"dim": 1, "s": 1, "precision": "float"})", "", "precision"},
-      {R"({"dim": 2, "s": 1, "precision": "float", "forces": {"method": "direct"}})", "", "precision"},
+      {R"({"dim": 2, "s": 1, "precision": "float", "forces": {"method": "spectral"}})", "", "precision"},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "precision": "float"})", "", "precision"},
       {R"({"dim": 1, "s": 1, "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 1.5}]}})", "", "initial.modes"},
   };
   file("samples.csv", "x\n0.1\n0.5\n");

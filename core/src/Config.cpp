@@ -497,11 +497,11 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     b.finish();
     c["pde"] = p;
   }
-  // The precision of the pair interactions (Types.hpp): float needs the direct engine in d = 1.
+  // The precision of the pair interactions (Types.hpp): float needs the direct engine.
   c["precision"] = top.choice("precision", {"double", "float"}, "double");
-  if (c["precision"] == "float" && (pde || dim != 1 || c["forces"]["method"] != "direct"))
-    throw ConfigError("precision", "\"float\" is available with the particle solver, forces.method \"direct\" and "
-                                   "dim 1 only (the other engines and the PDE solver compute in double)");
+  if (c["precision"] == "float" && (pde || c["forces"]["method"] != "direct"))
+    throw ConfigError("precision", "\"float\" is available with the particle solver and forces.method \"direct\" "
+                                   "only (the other engines and the PDE solver compute in double)");
   if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
   c["output"] = resolve_output(top, c["time"]["t_end"]);
   top.raw("kmdflow"); // metadata written by a run; ignored on input

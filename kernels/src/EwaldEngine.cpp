@@ -143,10 +143,10 @@ KOKKOS_INLINE_FUNCTION double minimum_image(double dx) {
 template <class ExecutionSpace, int Dim>
 EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const SobolevKernel& kernel,
                                               std::size_t particle_count, const PointView<>& atoms,
-                                              const ScalarView<>& atom_weights)
+                                              const ScalarView<>& atom_weights, Precision precision)
     : m_space(space), m_tables(detail::ewald_tables(kernel.dim(), kernel.s())),
       m_singular_gradient(kernel.has_singular_gradient()), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_precision(precision) {
   if (kernel.dim() != Dim) throw std::invalid_argument("EwaldEngine: the kernel's dimension differs");
   if (m_tables->k_max > max_modes_per_axis)
     throw std::invalid_argument("EwaldEngine: s too large (more than 48 Fourier modes per axis)");
@@ -270,23 +270,24 @@ namespace detail {
 // The short-range pair gradient x_ij (S'(r)/r + B(r²)) over the minimum image, for r < ½; NaN
 // (`coincident`) for distinct points at the same place when it is unbounded there. A functor
 // rather than a lambda: it is built inside a generic lambda (CUDA's extended lambdas cannot be).
-template <int Dim, class Singular, class Regular> struct ShortRangeGradient {
+// Evaluated in Real (double or float) from the minimum images, which are formed in double.
+template <int Dim, class Singular, class Regular, class Real = double> struct ShortRangeGradient {
   Singular singular;
   Regular regular;
   double coincident;
-  KOKKOS_FUNCTION Kokkos::Array<double, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
-    Kokkos::Array<double, Dim> y;
-    double u = 0;
+  KOKKOS_FUNCTION Kokkos::Array<Real, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    Kokkos::Array<Real, Dim> y;
+    Real u = 0;
     KMDFLOW_UNROLL
     for (int d = 0; d < Dim; ++d) {
-      y[d] = minimum_image(dx[d]);
+      y[d] = Real(minimum_image(dx[d]));
       u += y[d] * y[d];
     }
-    const bool inside = u > 0 && u < 0.25;
-    const double uu = inside ? u : 0.125; // keep the discarded lanes finite
-    const double factor = inside ? singular(uu) + regular(uu) : 0.0;
-    const double flag = (u == 0 && i != p) ? coincident : 1.0;
-    Kokkos::Array<double, Dim> g;
+    const bool inside = u > 0 && u < Real(0.25);
+    const Real uu = inside ? u : Real(0.125); // keep the discarded lanes finite
+    const Real factor = inside ? singular(uu) + detail::evaluate(regular, uu) : Real(0);
+    const Real flag = (u == 0 && i != p) ? Real(coincident) : Real(1);
+    Kokkos::Array<Real, Dim> g;
     KMDFLOW_UNROLL
     for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
     return g;
@@ -314,9 +315,16 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     // there; the check below then names them.
     const double coincident = m_singular_gradient ? Kokkos::Experimental::quiet_NaN_v<double> : 0.0;
     auto run_with = [&](auto singular, auto regular) {
-      detail::tiled_pair_sum_nd<Dim, Dim>(
-          m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
-          detail::ShortRangeGradient<Dim, decltype(singular), decltype(regular)>{singular, regular, coincident});
+      using Singular = decltype(singular);
+      using Regular = decltype(regular);
+      if (m_precision == Precision::fp32)
+        detail::tiled_pair_sum_nd<Dim, Dim, float>(
+            m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
+            detail::ShortRangeGradient<Dim, Singular, Regular, float>{singular, regular, coincident});
+      else
+        detail::tiled_pair_sum_nd<Dim, Dim, double>(
+            m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
+            detail::ShortRangeGradient<Dim, Singular, Regular, double>{singular, regular, coincident});
     };
     auto run = [&](auto singular) { run_with(singular, t.regular_gradient); };
     detail::with_singular_gradient(k, run);

@@ -53,10 +53,9 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
                                                double tolerance, Precision precision) {
   const std::size_t atom_count = target.sample_positions().data() ? target.sample_positions().extent(0) : 0;
   method = resolve_force_method(method, kernel, particle_count + atom_count);
-  if (precision == Precision::fp32 && !(method == ForceMethod::direct && kernel.dim() == 1))
-    throw std::invalid_argument("precision \"float\" is available with the direct engine in d = 1 only (the " +
-                                to_string(method) + " engine" + (kernel.dim() > 1 ? " in d > 1" : "") +
-                                " computes in double)");
+  if (precision == Precision::fp32 && method != ForceMethod::direct)
+    throw std::invalid_argument("precision \"float\" is available with the direct engine only (the " +
+                                to_string(method) + " engine computes in double)");
   const ExecutionSpace space;
   const auto& atoms = target.sample_positions();
   const auto& atom_weights = target.sample_weights();
@@ -66,9 +65,11 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
   case ForceMethod::direct:
     // d = 1: pairs through the tabulated kernel; d = 2, 3: the Ewald split (EwaldEngine.hpp).
     if (kernel.dim() == 2)
-      return std::make_unique<EwaldEngine<ExecutionSpace, 2>>(space, kernel, particle_count, atoms, atom_weights);
+      return std::make_unique<EwaldEngine<ExecutionSpace, 2>>(space, kernel, particle_count, atoms, atom_weights,
+                                                              precision);
     if (kernel.dim() == 3)
-      return std::make_unique<EwaldEngine<ExecutionSpace, 3>>(space, kernel, particle_count, atoms, atom_weights);
+      return std::make_unique<EwaldEngine<ExecutionSpace, 3>>(space, kernel, particle_count, atoms, atom_weights,
+                                                              precision);
     return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
                                               particle_count, atoms, atom_weights, precision);
   case ForceMethod::spectral:

@@ -57,8 +57,11 @@ class EwaldEngine final : public InteractionEngine {
 public:
   using memory_space = typename ExecutionSpace::memory_space;
 
+  /// `precision`: that of the short-range pair evaluations (Types.hpp); the long range, the
+  /// energy and the sums stay in double.
   EwaldEngine(const ExecutionSpace& space, const SobolevKernel& kernel, std::size_t particle_count,
-              const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {});
+              const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {},
+              Precision precision = Precision::fp64);
 
   std::string name() const override { return "direct"; }
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
@@ -89,6 +92,7 @@ private:
   Kokkos::View<double*, memory_space> m_symbols;       // 2 L̂(k)
   Kokkos::View<double*, memory_space> m_structure;     // Re, Im of ρ̂(k), interleaved
   Kokkos::View<int**, memory_space> m_modes;           // the wavevector of each
+  Precision m_precision = Precision::fp64;
 };
 
 } // namespace kmdflow

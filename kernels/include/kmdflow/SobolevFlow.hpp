@@ -32,7 +32,7 @@ Precision parse_precision(const std::string& name); ///< "double" or "float"
 std::string to_string(Precision precision);
 
 /// The engine for `method`; `tolerance` is the spectral engine's, `precision` that of the pair
-/// evaluations (float: the direct engine in d = 1 only). Throws std::invalid_argument when the
+/// evaluations (float: the direct engine only). Throws std::invalid_argument when the
 /// method cannot treat this kernel, dimension or precision.
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
                                                const Target& target, std::size_t particle_count,

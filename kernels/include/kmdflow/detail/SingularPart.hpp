@@ -11,35 +11,47 @@
 
 namespace kmdflow::detail {
 
-/// S'(r)/r as a function of u = r², with the kind of singularity fixed at compile time.
+/// S'(r)/r as a function of u = r², with the kind of singularity fixed at compile time; evaluated
+/// in the precision of u (double or float).
 struct QuarterPowerGradient { // c p u^{n + f/4}: exponents on a quarter grid (most cases)
   double cp;
   int n, f;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    const double base = n >= 0 ? u : 1 / u;
+  template <class Real> KOKKOS_INLINE_FUNCTION Real operator()(Real u) const {
+    const Real base = n >= 0 ? u : 1 / u;
     const int count = n >= 0 ? n : -n;
-    double power = 1;
+    Real power = 1;
     KMDFLOW_UNROLL
-    for (int k = 0; k < 8; ++k) power *= k < count ? base : 1.0;
-    const double root = Kokkos::sqrt(u), quarter = Kokkos::sqrt(root);
-    const double fraction = f == 0 ? 1.0 : f == 1 ? quarter : f == 2 ? root : root * quarter;
-    return cp * power * fraction;
+    for (int k = 0; k < 8; ++k) power *= k < count ? base : Real(1);
+    const Real root = Kokkos::sqrt(u), quarter = Kokkos::sqrt(root);
+    const Real fraction = f == 0 ? Real(1) : f == 1 ? quarter : f == 2 ? root : root * quarter;
+    return Real(cp) * power * fraction;
   }
 };
 struct GeneralPowerGradient { // c p u^{e}
   double cp, e;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const { return cp * Kokkos::pow(u, e); }
+  template <class Real> KOKKOS_INLINE_FUNCTION Real operator()(Real u) const {
+    return Real(cp) * Kokkos::pow(u, Real(e));
+  }
 };
 struct LogGradient { // c_m u^{m−1} (m ln u + 1), m ≥ 1
   double c;
   int m;
-  KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    double power = 1;
+  template <class Real> KOKKOS_INLINE_FUNCTION Real operator()(Real u) const {
+    Real power = 1;
     KMDFLOW_UNROLL
-    for (int k = 1; k < 4; ++k) power *= k < m ? u : 1.0; // m ≤ 3 in the log cases of d ≤ 3 and s used
-    return c * power * (m * Kokkos::log(u) + 1);
+    for (int k = 1; k < 4; ++k) power *= k < m ? u : Real(1); // m ≤ 3 in the log cases of d ≤ 3 and s used
+    return Real(c) * power * (Real(m) * Kokkos::log(u) + 1);
   }
 };
+
+/// A piecewise Chebyshev series (ChebyshevFit.hpp) evaluated in the precision of u.
+template <int Pieces, int Terms, class Real>
+KOKKOS_INLINE_FUNCTION Real evaluate(const PiecewiseChebyshev<Pieces, Terms>& p, Real u) {
+  const Real scaled = (u - Real(p.a)) * Real(Pieces / (p.b - p.a));
+  int piece = int(scaled);
+  piece = piece < 0 ? 0 : (piece >= Pieces ? Pieces - 1 : piece);
+  return clenshaw<Terms>(&p.c[piece * Terms], Terms, 2 * (scaled - Real(piece)) - 1);
+}
 /// S(r) as a function of u = r² (energies only: no need for speed).
 struct SingularValue {
   double c, half_exponent;

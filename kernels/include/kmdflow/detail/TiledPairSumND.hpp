@@ -8,8 +8,11 @@
 
 namespace kmdflow::detail {
 
-template <int Dim, int Components, class ExecutionSpace, class TargetView, class SourceView,
-          class WeightView, class OutputView, class PairOp>
+/// Real (double or float) is the precision of op's results (Kokkos::Array<Real, Components>): the
+/// weights are rounded to it and each thread sums one tile in it; the differences t_i − z_p that
+/// op gets are formed in double, and the tiles' sums accumulate in double.
+template <int Dim, int Components, class Real = double, class ExecutionSpace, class TargetView,
+          class SourceView, class WeightView, class OutputView, class PairOp>
 void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const TargetView& targets,
                        const SourceView& sources, const WeightView& weights,
                        const OutputView& out, PairOp op) {
@@ -17,6 +20,8 @@ void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const Tar
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<double*, typename ExecutionSpace::scratch_memory_space,
                                Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  using Tile = Kokkos::View<Real*, typename ExecutionSpace::scratch_memory_space,
+                            Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   constexpr bool on_host = Kokkos::SpaceAccessibility<
       Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
   const int n_targets = int(targets.extent(0)), n_sources = int(sources.extent(0));
@@ -27,14 +32,15 @@ void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const Tar
   constexpr int unroll = on_host ? 2 : 1;
   static_assert(Components <= 3 && unroll <= 2, "tiled_pair_sum_nd: at most 2 targets x 3 components");
   const int league = (n_targets + block - 1) / block;
-  const std::size_t bytes = (Dim + 1) * Scratch::shmem_size(tile) + Components * Scratch::shmem_size(block);
+  const std::size_t bytes =
+      Dim * Scratch::shmem_size(tile) + Tile::shmem_size(tile) + Components * Scratch::shmem_size(block);
 
   Kokkos::parallel_for(
       label, Policy(space, league, team_size).set_scratch_size(0, Kokkos::PerTeam(bytes)),
       KOKKOS_LAMBDA(const Member& team) {
         Scratch z[Dim];
         for (int d = 0; d < Dim; ++d) z[d] = Scratch(team.team_scratch(0), tile);
-        Scratch q(team.team_scratch(0), tile);
+        Tile q(team.team_scratch(0), tile);
         Scratch acc[Components];
         for (int c = 0; c < Components; ++c) acc[c] = Scratch(team.team_scratch(0), block);
         const int i0 = team.league_rank() * block;
@@ -47,7 +53,7 @@ void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const Tar
           team.team_barrier();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, np), [&](int p) {
             for (int d = 0; d < Dim; ++d) z[d](p) = sources(p0 + p, d);
-            q(p) = weights(p0 + p);
+            q(p) = Real(weights(p0 + p));
           });
           team.team_barrier();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, (i1 - i0 + unroll - 1) / unroll), [&](int b) {
@@ -60,10 +66,10 @@ void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const Tar
             }
             // Named accumulators (at most two targets × three components): GCC vectorises a
             // reduction over scalars, not over an array section inside a lambda.
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;
+            Real s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0;
             KMDFLOW_SIMD_REDUCTION(s0, s1, s2, s3, s4, s5)
             for (int p = 0; p < np; ++p) {
-              const double qp = q(p);
+              const Real qp = q(p);
               KMDFLOW_UNROLL
               for (int u = 0; u < unroll; ++u) {
                 Kokkos::Array<double, Dim> dx;
@@ -81,7 +87,7 @@ void tiled_pair_sum_nd(const ExecutionSpace& space, const char* label, const Tar
                 }
               }
             }
-            const double s[6] = {s0, s1, s2, s3, s4, s5};
+            const double s[6] = {double(s0), double(s1), double(s2), double(s3), double(s4), double(s5)};
             for (int u = 0; u < unroll && k0 + u < i1 - i0; ++u)
               for (int c = 0; c < Components; ++c) acc[c](k0 + u) += s[3 * u + c];
           });
