@@ -35,34 +35,39 @@ def peak(card):
     return None
 
 
+def line(what, size, row, rate, note=""):
+    print(f"| {what} | {size} | {seconds(row) * 1e3:.3f} ms | {rate} | {note} |")
+
+
+def name_of(row):
+    return row.get("run_name", row["name"])
+
+
 def main(directory, card):
     peaks = peak(card)
     print(f"kmdflow on {card}\n")
     print("| what | size | median | rate | note |")
     print("| --- | --- | --- | --- | --- |")
     for row in load(directory, "direct") + load(directory, "direct_nd"):
-        name = row["run_name"] if "run_name" in row else row["name"]
+        name = name_of(row)
         rate = row.get("interactions_per_s", 0)
-        note = ""
         fp32 = "Float" in name
+        note = ""
         if name.startswith("DirectVelocities"):
-            s100 = int(name.split("s100:")[1].split("/")[0])
-            flops = FLOPS_1D.get(s100)
+            flops = FLOPS_1D.get(int(name.split("s100:")[1].split("/")[0]))
             if flops and peaks:
                 fraction = rate * flops / (peaks[1 if fp32 else 0] * 1e12)
                 note = f"{rate * flops / 1e12:.2f} TFLOP/s = {100 * fraction:.0f}% of {'FP32' if fp32 else 'FP64'} peak"
-        print(f"| {name.split('/')[0]} ({'FP32' if fp32 else 'FP64'}) | {name.split('/', 1)[1]} | "
-              f"{seconds(row) * 1e3:.3f} ms | {rate:.3g} interactions/s | {note} |")
+        line(f"{name.split('/')[0]} ({'FP32' if fp32 else 'FP64'})", name.split("/", 1)[1], row,
+             f"{rate:.3g} interactions/s", note)
     for row in load(directory, "sorted"):
-        name = row.get("run_name", row["name"])
-        print(f"| sorted velocities | {name.split('/', 1)[1]} | {seconds(row) * 1e3:.3f} ms | "
-              f"{row.get('particles_per_s', 0):.3g} particles/s | |")
+        line("sorted velocities", name_of(row).split("/", 1)[1], row, f"{row.get('particles_per_s', 0):.3g} particles/s")
     peer = {}
     peer_path = os.path.join(directory, "cufinufft.json")
     if os.path.exists(peer_path):
         peer = {(r["dim"], r["n"]): r["seconds"] for r in json.load(open(peer_path))}
     for row in load(directory, "spectral"):
-        name = row.get("run_name", row["name"])
+        name = name_of(row)
         kind, n = name.split("/")[0], int(name.split("N:")[1].split("/")[0])
         dim = int(kind[-2])
         note = ""
@@ -70,12 +75,11 @@ def main(directory, card):
             note = f"cuFINUFFT {peer[(dim, n)] * 1e3:.3f} ms: ratio {seconds(row) / peer[(dim, n)]:.2f}"
         if kind == "Spectral3D" and n == 100000000:
             note = f"goal <= 0.3 s: {'met' if seconds(row) <= 0.3 else 'not met'}"
-        print(f"| {kind} (tol 1e-6) | N = {n:.0e} | {seconds(row) * 1e3:.3f} ms | "
-              f"{row.get('particles_per_s', 0):.3g} particles/s | {note} |")
+        line(f"{kind} (tol 1e-6)", f"N = {n:.0e}", row, f"{row.get('particles_per_s', 0):.3g} particles/s", note)
     for row in load(directory, "pde"):
-        name = row.get("run_name", row["name"])
-        print(f"| PDE step {name.split('/')[0]} | {name.split('/', 1)[1]} | {seconds(row) * 1e3:.3f} ms | "
-              f"stage = {row.get('stage_in_ffts', 0):.2f} FFT pairs | |")
+        name = name_of(row)
+        line(f"PDE step {name.split('/')[0]}", name.split("/", 1)[1], row,
+             f"stage = {row.get('stage_in_ffts', 0):.2f} FFT pairs")
 
 
 if __name__ == "__main__":

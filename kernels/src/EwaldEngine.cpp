@@ -1,5 +1,6 @@
 #include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SpecialFunctions.hpp>
+#include <kmdflow/detail/PointCopy.hpp>
 #include <kmdflow/detail/TiledPairSumND.hpp>
 
 #include <cmath>
@@ -188,34 +189,16 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
   Kokkos::deep_copy(m_symbols, symbols);
   m_structure = Kokkos::View<double*, memory_space>("kmdflow::ewald::structure_factors", 2 * t.symbols.size());
 
-  if (m_atoms > 0) load_atoms(atoms, atom_weights);
-}
-
-template <class ExecutionSpace, int Dim>
-void EwaldEngine<ExecutionSpace, Dim>::load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights) {
-  const auto points = m_points;
-  const auto weights = m_weights;
-  const auto n = m_particles;
-  Kokkos::parallel_for(
-      "kmdflow::ewald::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_atoms),
-      KOKKOS_LAMBDA(std::size_t m) {
-        for (int d = 0; d < Dim; ++d) points(n + m, d) = atoms(m, d);
-        weights(n + m) = -atom_weights(m);
-      });
+  if (m_atoms > 0)
+    detail::copy_points(m_space, "kmdflow::ewald::load_atoms", m_points, m_weights, m_particles, atoms,
+                        atom_weights, -1.0);
 }
 
 template <class ExecutionSpace, int Dim>
 void EwaldEngine<ExecutionSpace, Dim>::load_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
   if (x.extent(0) != m_particles || w.extent(0) != m_particles || int(x.extent(1)) != Dim)
     throw std::invalid_argument("EwaldEngine: particle count or dimension differs from the engine's");
-  const auto points = m_points;
-  const auto weights = m_weights;
-  Kokkos::parallel_for(
-      "kmdflow::ewald::load_particles", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
-      KOKKOS_LAMBDA(std::size_t i) {
-        for (int d = 0; d < Dim; ++d) points(i, d) = x(i, d);
-        weights(i) = w(i);
-      });
+  detail::copy_points(m_space, "kmdflow::ewald::load_particles", m_points, m_weights, 0, x, w, 1.0);
 }
 
 template <class ExecutionSpace, int Dim>

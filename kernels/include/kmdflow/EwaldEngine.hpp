@@ -70,10 +70,10 @@ public:
 
   const detail::EwaldTables& tables() const { return *m_tables; }
 
+  /// Loads the particles (what velocities() does first), e.g. for structure_factors().
+  void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
   // functions (nor in constructors); not part of the interface.
-  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
-  void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void structure_factors();
   void structure_factors_by_mode(); // the GPU form, also callable on the host (tested there)
   /// Re, Im of ρ̂(k) for the loaded points, interleaved (after structure_factors()).

@@ -80,8 +80,6 @@ public:
 
   // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
   // functions (nor in constructors); not part of the interface.
-  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
-  void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void transform_points(); // type 1 of the loaded points (cell list built)
   void spread();
   void interpolate(const PointView<>& out, int component, bool accumulate); // at the loaded particles
@@ -94,6 +92,7 @@ public:
   double short_range_energy();
 
 private:
+  void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
 
   ExecutionSpace m_space;
   SpectralParameters m_parameters;
