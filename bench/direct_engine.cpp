@@ -14,33 +14,36 @@
 
 #include <kmdflow/DirectEngine1D.hpp>
 
-#include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 
 using namespace kmdflow;
 
 namespace {
+
 std::string positions_file;
+
+/// --positions FILE (or --positions=FILE): the points to use instead of random ones; the report's
+/// context names the file.
+std::optional<int> read_positions_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--positions=", 12) == 0) positions_file = argv[i] + 12;
+    else if (std::strcmp(argv[i], "--positions") == 0 && i + 1 < argc) positions_file = argv[++i];
+  }
+  if (!positions_file.empty()) benchmark::AddCustomContext("positions", positions_file);
+  return std::nullopt;
 }
+
+} // namespace
 
 static void direct_velocities(benchmark::State& state, Precision precision) {
   const double s = double(state.range(0)) / 100;
   const std::size_t n = std::size_t(state.range(1));
-  const auto x = bench::positions(n, positions_file);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, 1);
+  const auto in = bench::velocity_inputs(bench::positions(n, positions_file));
   const SobolevKernel kernel(1, s);
   DirectEngine1D<> engine(ExecutionSpace(), SobolevKernelEvaluator1D(kernel), n, {}, {}, precision);
-  engine.velocities(x, w, v);
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    engine.velocities(x, w, v);
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  bench::time_velocities(state, engine, in);
   const double pairs = double(n) * double(n);
   state.counters["interactions_per_s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
   if (kernel.has_closed_form())
@@ -58,27 +61,9 @@ static void DirectVelocitiesFloat(benchmark::State& state) { direct_velocities(s
 #else
 #define KMDFLOW_DIRECT_SIZES {1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15}
 #endif
-BENCHMARK(DirectVelocities)
-    ->ArgNames({"s100", "N"})
-    ->ArgsProduct({{100, 200, 75, 150}, KMDFLOW_DIRECT_SIZES})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(DirectVelocitiesFloat)
-    ->ArgNames({"s100", "N"})
-    ->ArgsProduct({{100, 200, 75, 150}, KMDFLOW_DIRECT_SIZES})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
+#define KMDFLOW_DIRECT_ARGS ->ArgNames({"s100", "N"})->ArgsProduct({{100, 200, 75, 150}, KMDFLOW_DIRECT_SIZES}) \
+                            ->UseManualTime()->Unit(benchmark::kMillisecond)
+BENCHMARK(DirectVelocities) KMDFLOW_DIRECT_ARGS;
+BENCHMARK(DirectVelocitiesFloat) KMDFLOW_DIRECT_ARGS;
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--positions=", 12) == 0) positions_file = argv[i] + 12;
-    else if (std::strcmp(argv[i], "--positions") == 0 && i + 1 < argc) positions_file = argv[++i];
-  }
-  bench::add_kokkos_context();
-  if (!positions_file.empty()) benchmark::AddCustomContext("positions", positions_file);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv, {.after_initialize = read_positions_flag}); }

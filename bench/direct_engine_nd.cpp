@@ -13,41 +13,20 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstring>
 #include <fstream>
-#include <random>
+#include <optional>
 
 using namespace kmdflow;
 
 namespace {
 
-PointView<> random_points(std::size_t n, int dim) {
-  PointView<> x("bench::x", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(12345);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
-}
-
 template <int Dim> void velocities(benchmark::State& state, Precision precision = Precision::fp64) {
   const double s = double(state.range(0)) / 100;
   const std::size_t n = std::size_t(state.range(1));
-  const auto x = random_points(n, Dim);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, Dim);
+  const auto in = bench::velocity_inputs(bench::random_points(n, Dim));
   EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n, {}, {}, precision);
-  engine.velocities(x, w, v);
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    engine.velocities(x, w, v);
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  bench::time_velocities(state, engine, in);
   state.counters["interactions_per_s"] =
       benchmark::Counter(double(n) * double(n), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["modes"] = double(engine.tables().symbols.size());
@@ -71,6 +50,16 @@ void dump_tables(const std::string& dir) {
     }
 }
 
+/// --dump-tables DIR: writes the tables instead of running the benchmarks.
+std::optional<int> read_dump_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--dump-tables") == 0 && i + 1 < argc) {
+      dump_tables(argv[i + 1]);
+      return 0;
+    }
+  return std::nullopt;
+}
+
 } // namespace
 
 static void Direct2D(benchmark::State& state) { velocities<2>(state); }
@@ -84,16 +73,4 @@ BENCHMARK(Direct3D) KMDFLOW_ND_SIZES;
 BENCHMARK(Direct2DFloat) KMDFLOW_ND_SIZES;
 BENCHMARK(Direct3DFloat) KMDFLOW_ND_SIZES;
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--dump-tables") == 0 && i + 1 < argc) {
-      dump_tables(argv[i + 1]);
-      return 0;
-    }
-  bench::add_kokkos_context();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv, {.after_initialize = read_dump_flag}); }

@@ -11,16 +11,11 @@
 #include <kmdflow/PdeSolver.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <vector>
 
 using namespace kmdflow;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 template <int Dim> void pde_step(benchmark::State& state) {
   const int n = int(state.range(0));
@@ -30,27 +25,12 @@ template <int Dim> void pde_step(benchmark::State& state) {
   solver->step(1e-3); // warm-up (first touch, FFT plans)
   // One FFT: the median of 5 forward + inverse pairs, halved.
   std::vector<double> pairs;
-  for (int i = 0; i < 5; ++i) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    solver->fft_pair();
-    Kokkos::fence();
-    pairs.push_back(seconds_since(start));
-  }
+  for (int i = 0; i < 5; ++i) pairs.push_back(bench::fenced_seconds([&] { solver->fft_pair(); }));
   std::nth_element(pairs.begin(), pairs.begin() + 2, pairs.end());
   const double fft = 0.5 * pairs[2];
   solver->step(1e-3); // the buffer the pairs overwrote is recomputed at every stage
   const long stages_before = solver->stages();
-  double total = 0;
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    solver->step(1e-3);
-    Kokkos::fence();
-    const double t = seconds_since(start);
-    total += t;
-    state.SetIterationTime(t);
-  }
+  const double total = bench::time_iterations(state, [&] { solver->step(1e-3); });
   // A step computes 3 potentials (one per stage; the CFL step reuses the first).
   const double stages_per_step = double(solver->stages() - stages_before) / double(state.iterations());
   double cells = 1;
@@ -73,11 +53,4 @@ BENCHMARK(Pde1D)->ArgName("n")->RangeMultiplier(4)->Range(1 << 10, 1 << 20)->Use
 BENCHMARK(Pde2D)->ArgName("n")->RangeMultiplier(2)->Range(128, 2048)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(Pde3D)->ArgName("n")->RangeMultiplier(2)->Range(32, 256)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  bench::add_kokkos_context();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv); }

@@ -8,10 +8,10 @@
 
 #include <kmdflow/ReluModel.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -43,21 +43,27 @@ Problem problem(std::size_t n) {
   return p;
 }
 
+/// The problem for n students, and V, ∇V from one evaluation of the kernel on the device (the
+/// benchmark's warm-up, the values --dump writes).
+struct Evaluation {
+  Problem p;
+  ReluModel model;
+  PointView<> x;
+  ScalarView<> V;
+  PointView<> grad;
+
+  explicit Evaluation(std::size_t n)
+      : p(problem(n)), model(d, ReluForm::parameters, p.teacher, p.teacher_weights),
+        x(Kokkos::create_mirror_view_and_copy(MemorySpace(), p.state)), V("V", n), grad("grad", n, d + 1) {
+    run();
+  }
+  void run() { model.first_variation(x, V, grad); }
+};
+
 void pair_kernel(benchmark::State& state) {
   const std::size_t n = std::size_t(state.range(0));
-  const auto p = problem(n);
-  ReluModel model(d, ReluForm::parameters, p.teacher, p.teacher_weights);
-  auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), p.state);
-  ScalarView<> V("V", n);
-  PointView<> grad("grad", n, d + 1);
-  model.first_variation(x, V, grad);
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    model.first_variation(x, V, grad);
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  Evaluation e(n);
+  bench::time_iterations(state, [&] { e.run(); });
   const double pairs = double(n) * double(n + teacher_count);
   state.counters["pairs_per_s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -65,14 +71,10 @@ void pair_kernel(benchmark::State& state) {
 /// Writes the problem (state rows w0..wd,a; then the teacher rows v0..vd,b) and the kernel's V
 /// and ∇V for the numpy comparison to check against.
 int dump(const std::string& path, std::size_t n) {
-  const auto p = problem(n);
-  ReluModel model(d, ReluForm::parameters, p.teacher, p.teacher_weights);
-  auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), p.state);
-  ScalarView<> V("V", n);
-  PointView<> grad("grad", n, d + 1);
-  model.first_variation(x, V, grad);
-  auto Vh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), V);
-  auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), grad);
+  const Evaluation e(n);
+  const auto& p = e.p;
+  auto Vh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e.V);
+  auto gh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e.grad);
   std::ofstream out(path);
   out.precision(17);
   out << n << " " << teacher_count << " " << d << "\n";
@@ -89,17 +91,16 @@ int dump(const std::string& path, std::size_t n) {
   return 0;
 }
 
+/// --dump FILE N writes the problem instead of running the benchmarks.
+std::optional<int> read_dump_flag(int argc, char** argv) {
+  for (int i = 1; i + 2 < argc; ++i)
+    if (std::strcmp(argv[i], "--dump") == 0) return dump(argv[i + 1], std::stoul(argv[i + 2]));
+  return std::nullopt;
+}
+
 } // namespace
 
 BENCHMARK(pair_kernel)->Name("ReluPairs")->ArgName("N")->Arg(1000)->Arg(3000)->Arg(10000)->Arg(30000)->Arg(100000)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  for (int i = 1; i + 2 < argc; ++i)
-    if (std::strcmp(argv[i], "--dump") == 0) return dump(argv[i + 1], std::stoul(argv[i + 2]));
-  benchmark::Initialize(&argc, argv);
-  bench::add_kokkos_context();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+// A dump is no benchmark run: --dump is read before Google Benchmark reads argv.
+int main(int argc, char** argv) { return bench::run_main(argc, argv, {.before_initialize = read_dump_flag}); }

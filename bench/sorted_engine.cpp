@@ -6,43 +6,24 @@
 
 #include <kmdflow/SortedEngine1D.hpp>
 
-#include <chrono>
-
 using namespace kmdflow;
 
 static void SortedVelocities(benchmark::State& state) {
   const int s = int(state.range(0));
   const std::size_t n = std::size_t(state.range(1));
-  const auto x = bench::positions(n);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, 1);
+  const auto in = bench::velocity_inputs(bench::positions(n));
   const SobolevKernel kernel(1, s);
   SortedEngine1D<> engine(ExecutionSpace(), kernel, n);
-  engine.velocities(x, w, v); // warm-up: first-touch of every buffer
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    engine.velocities(x, w, v);
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  bench::time_velocities(state, engine, in);
   state.counters["particles_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 static void SortedEnergy(benchmark::State& state) {
   const std::size_t n = std::size_t(state.range(1));
   const auto x = bench::positions(n);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
+  const auto w = bench::equal_weights(n);
   SortedEngine1D<> engine(ExecutionSpace(), SobolevKernel(1, double(state.range(0))), n);
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(engine.pair_energy(x, w));
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  bench::time_iterations(state, [&] { benchmark::DoNotOptimize(engine.pair_energy(x, w)); });
   state.counters["particles_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -61,11 +42,4 @@ BENCHMARK(SortedEnergy)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  bench::add_kokkos_context();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv); }

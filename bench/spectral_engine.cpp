@@ -13,10 +13,9 @@
 #include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SpectralEngine.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 
@@ -26,37 +25,21 @@ namespace {
 
 double tolerance = 1e-6;
 
-PointView<> random_points(std::size_t n, int dim) {
-  PointView<> x("bench::x", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(12345);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
-}
-
 double order(int dim) { return dim == 1 ? 1.5 : 1.0; }
 
 template <class Engine> void time_engine(benchmark::State& state, Engine& engine, std::size_t n, int dim,
                                          bool transforms_only = false) {
-  const auto x = random_points(n, dim);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, dim);
-  engine.velocities(x, w, v);
-  for (auto _ : state) {
-    Kokkos::fence();
-    const auto start = std::chrono::steady_clock::now();
-    if constexpr (requires { engine.transforms(x, w, v); }) {
-      if (transforms_only) engine.transforms(x, w, v);
-      else engine.velocities(x, w, v);
-    } else {
-      engine.velocities(x, w, v);
+  const auto in = bench::velocity_inputs(bench::random_points(n, dim));
+  engine.velocities(in.x, in.w, in.v); // warm-up, whichever is timed
+  bench::time_iterations(state, [&] {
+    if constexpr (requires { engine.transforms(in.x, in.w, in.v); }) {
+      if (transforms_only) {
+        engine.transforms(in.x, in.w, in.v);
+        return;
+      }
     }
-    Kokkos::fence();
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+    engine.velocities(in.x, in.w, in.v);
+  });
   state.counters["particles_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -83,14 +66,12 @@ template <int Dim> void direct(benchmark::State& state) {
   }
 }
 
+/// One evaluation in d = dim; prints the peak RSS (spectral_scaling.py reads it).
 int peak_memory(int dim, std::size_t n) {
   rusage before{};
   getrusage(RUSAGE_SELF, &before);
-  const auto x = random_points(n, dim);
-  ScalarView<> w("w", n);
-  Kokkos::deep_copy(w, 1.0 / double(n));
-  PointView<> v("v", n, dim);
-  auto run = [&](auto& engine) { engine.velocities(x, w, v); };
+  const auto in = bench::velocity_inputs(bench::random_points(n, dim));
+  auto run = [&](auto& engine) { engine.velocities(in.x, in.w, in.v); };
   if (dim == 1) {
     SpectralEngine<ExecutionSpace, 1> e(ExecutionSpace(), SobolevKernel(1, order(1)), n, tolerance);
     run(e);
@@ -106,6 +87,18 @@ int peak_memory(int dim, std::size_t n) {
   std::printf("{\"dim\": %d, \"N\": %zu, \"peak_rss_bytes\": %ld, \"before_bytes\": %ld}\n", dim, n,
               after.ru_maxrss * 1024L, before.ru_maxrss * 1024L);
   return 0;
+}
+
+/// --tolerance TOL for the benchmarks (the report's context says which); --peak-memory D N
+/// measures instead of running them.
+std::optional<int> read_flags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--tolerance") == 0 && i + 1 < argc) tolerance = std::stod(argv[++i]);
+    else if (std::strcmp(argv[i], "--peak-memory") == 0 && i + 2 < argc)
+      return peak_memory(std::atoi(argv[i + 1]), std::stoul(argv[i + 2]));
+  }
+  benchmark::AddCustomContext("tolerance", std::to_string(tolerance));
+  return std::nullopt;
 }
 
 } // namespace
@@ -144,17 +137,4 @@ BENCHMARK(Crossover2DDirect) KMDFLOW_SMALL;
 BENCHMARK(Crossover3DSpectral) KMDFLOW_SMALL;
 BENCHMARK(Crossover3DDirect) KMDFLOW_SMALL;
 
-int main(int argc, char** argv) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--tolerance") == 0 && i + 1 < argc) tolerance = std::stod(argv[++i]);
-    else if (std::strcmp(argv[i], "--peak-memory") == 0 && i + 2 < argc)
-      return peak_memory(std::atoi(argv[i + 1]), std::stoul(argv[i + 2]));
-  }
-  bench::add_kokkos_context();
-  benchmark::AddCustomContext("tolerance", std::to_string(tolerance));
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv, {.after_initialize = read_flags}); }
