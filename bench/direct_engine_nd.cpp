@@ -36,16 +36,26 @@ void dump_tables(const std::string& dir) {
   for (int dim : {2, 3})
     for (double s : {1.0, 2.5}) {
       const auto t = detail::ewald_tables(dim, s);
-      const SobolevKernel& k = *t->kernel;
+      // The Sobolev kernel's singular part has one term: c r^p, or c_m r^{2m} log r.
+      const SingularPart& singular = t->singular;
+      const bool log_case = singular.log_terms > 0;
       nlohmann::json j;
       j["dim"] = dim, j["s"] = s, j["alpha"] = t->alpha;
-      j["singular"] = {{"c", k.singular_constant()}, {"exponent", k.singular_exponent()},
-                       {"log_case", k.is_log_case()}, {"log_power", k.log_power()}};
+      j["singular"] = {{"c", log_case ? singular.log[0] : singular.power[0]}, {"exponent", 2 * s - dim},
+                       {"log_case", log_case}, {"log_power", singular.log_power}};
       const auto& g = t->regular_gradient;
       j["regular_gradient"] = {{"a", g.a}, {"b", g.b}, {"pieces", 32}, {"terms", 12},
                                {"c", std::vector<double>(g.c.data(), g.c.data() + 32 * 12)}};
-      j["wavevectors"] = k.long_range_wavevectors();
-      j["symbols"] = k.long_range_symbols();
+      // The wavevectors, row by row, and 2L̂ for each.
+      std::vector<std::array<int, 3>> wavevectors;
+      for (std::size_t r = 0; r < t->rows.size(); ++r)
+        for (int l = 0; l < t->row_length[r]; ++l) {
+          auto k = t->rows[r];
+          k[dim - 1] += l;
+          wavevectors.push_back(k);
+        }
+      j["wavevectors"] = wavevectors;
+      j["symbols"] = t->symbols;
       std::ofstream(dir + "/tables_d" + std::to_string(dim) + "_s" + std::to_string(int(s * 100)) + ".json") << j.dump();
     }
 }

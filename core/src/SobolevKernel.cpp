@@ -56,22 +56,8 @@ SobolevKernel::SobolevKernel(int dim, double s, EwaldParameters ewald)
   // incomplete gamma tails (z^{a−1}, z^{s−1}) move the cut by a logarithm.
   const double alpha = ewald.alpha, tail = ewald.tail_exponent;
   const double z_real = tail + std::max(0.0, (m_a - 1) * std::log(tail));
-  m_real_cutoff2 = 4 * alpha * z_real;
-  const double z_fourier = tail + std::max(0.0, (s - 1) * std::log(tail));
-  const double k_cut2 = z_fourier / (4 * pi * pi * alpha);
-  const int k_max = ewald.long_range_modes ? int(std::floor(std::sqrt(k_cut2))) : -1;
-  const int ky_max = dim >= 2 ? k_max : 0, kz_max = dim >= 3 ? k_max : 0;
-  for (int kx = 0; kx <= k_max; ++kx)
-    for (int ky = -ky_max; ky <= ky_max; ++ky)
-      for (int kz = -kz_max; kz <= kz_max; ++kz) {
-        // Half space: the first non-zero component is positive.
-        const bool upper = kx > 0 || (kx == 0 && (ky > 0 || (ky == 0 && kz > 0)));
-        const double k2 = double(kx) * kx + double(ky) * ky + double(kz) * kz;
-        if (!upper || k2 > k_cut2) continue;
-        m_wavevectors.push_back({kx, ky, kz});
-        m_long_range_symbol.push_back(2 * symbol(k2) *
-                                      regularized_upper_gamma(s, 4 * pi * pi * alpha * k2));
-      }
+  m_reference = detail::EwaldReference(*this, 4 * alpha * z_real,
+                                       ewald.long_range_modes ? long_range_cutoff2(alpha, tail) : -1.0);
 }
 
 double SobolevKernel::symbol(double k2) const { return std::pow(4 * pi * pi * k2, -m_s); }
@@ -79,6 +65,30 @@ double SobolevKernel::symbol(double k2) const { return std::pow(4 * pi * pi * k2
 double SobolevKernel::singular_value(double r) const {
   if (m_log_case) return m_c * std::pow(r, 2 * m_log_power) * std::log(r);
   return m_c * std::pow(r, singular_exponent());
+}
+
+SingularPart SobolevKernel::singular_part() const {
+  SingularPart part;
+  if (m_log_case) {
+    part.log_terms = 1;
+    part.log_power = m_log_power;
+    part.log[0] = m_c;
+  } else {
+    part.power_terms = 1;
+    part.exponent = singular_exponent();
+    part.power[0] = m_c;
+  }
+  return part;
+}
+
+double SobolevKernel::long_range_symbol(double k2) const {
+  if (k2 == 0) return -split_constant();
+  return symbol(k2) * regularized_upper_gamma(m_s, 4 * pi * pi * m_ewald.alpha * k2);
+}
+
+double SobolevKernel::long_range_cutoff2(double alpha, double tail) const {
+  const double z_fourier = tail + std::max(0.0, (m_s - 1) * std::log(tail));
+  return z_fourier / (4 * pi * pi * alpha);
 }
 
 double SobolevKernel::singular_gradient_factor(double r) const {
@@ -167,95 +177,16 @@ double SobolevKernel::short_range_regular_gradient_factor(double r2) const {
   return 0.5 * std::pow(alpha, -m_a - 1) * m_prefactor * scaled_lower_gamma_series(m_a + 1, z);
 }
 
-template <class Visit>
-void SobolevKernel::for_each_image(const double* x, Visit&& visit) const {
-  const int n_max = int(std::ceil(std::sqrt(m_real_cutoff2) + 0.5));
-  const int ny = m_dim >= 2 ? n_max : 0, nz = m_dim >= 3 ? n_max : 0;
-  for (int i = -n_max; i <= n_max; ++i)
-    for (int j = -ny; j <= ny; ++j)
-      for (int k = -nz; k <= nz; ++k) {
-        if (i == 0 && j == 0 && k == 0) continue;
-        const int n[3] = {i, j, k};
-        double y[3] = {0, 0, 0}, r2 = 0;
-        for (int d = 0; d < m_dim; ++d) {
-          y[d] = x[d] + n[d];
-          r2 += y[d] * y[d];
-        }
-        if (r2 < m_real_cutoff2) visit(y, r2);
-      }
-}
-
-double SobolevKernel::long_range_value(const double* x) const {
-  double sum = 0.0;
-  for (std::size_t m = 0; m < m_wavevectors.size(); ++m) {
-    double phase = 0.0;
-    for (int d = 0; d < m_dim; ++d) phase += m_wavevectors[m][d] * x[d];
-    sum += m_long_range_symbol[m] * std::cos(2 * pi * phase);
-  }
-  return sum - split_constant();
-}
-
 double SobolevKernel::split_constant() const { return std::pow(m_ewald.alpha, m_s) / std::tgamma(m_s + 1); }
 
-void SobolevKernel::long_range_gradient(const double* x, double* gradient) const {
-  for (int d = 0; d < m_dim; ++d) gradient[d] = 0.0;
-  for (std::size_t m = 0; m < m_wavevectors.size(); ++m) {
-    double phase = 0.0;
-    for (int d = 0; d < m_dim; ++d) phase += m_wavevectors[m][d] * x[d];
-    const double factor = -2 * pi * m_long_range_symbol[m] * std::sin(2 * pi * phase);
-    for (int d = 0; d < m_dim; ++d) gradient[d] += factor * m_wavevectors[m][d];
-  }
-}
-
-double SobolevKernel::ewald_regular_value(const double* x) const {
-  double r2 = 0.0;
-  for (int d = 0; d < m_dim; ++d) r2 += x[d] * x[d];
-  double sum = short_range_regular_value(r2) + long_range_value(x);
-  for_each_image(x, [&](const double*, double image_r2) { sum += short_range_value(image_r2); });
-  return sum;
-}
+double SobolevKernel::ewald_regular_value(const double* x) const { return m_reference.regular_value(*this, x); }
 
 void SobolevKernel::ewald_regular_gradient(const double* x, double* gradient) const {
-  long_range_gradient(x, gradient);
-  double r2 = 0.0;
-  for (int d = 0; d < m_dim; ++d) r2 += x[d] * x[d];
-  const double factor = short_range_regular_gradient_factor(r2);
-  for (int d = 0; d < m_dim; ++d) gradient[d] += factor * x[d];
-  for_each_image(x, [&](const double* y, double image_r2) {
-    const double f = short_range_gradient_factor(image_r2);
-    for (int d = 0; d < m_dim; ++d) gradient[d] += f * y[d];
-  });
+  m_reference.regular_gradient(*this, x, gradient);
 }
 
-namespace {
-// The minimum image of x in [−½, ½)^d, and its squared length.
-double minimum_image(int dim, const double* x, double* y) {
-  double r2 = 0.0;
-  for (int d = 0; d < dim; ++d) {
-    y[d] = x[d] - std::round(x[d]);
-    r2 += y[d] * y[d];
-  }
-  return r2;
-}
-} // namespace
+double SobolevKernel::ewald_value(const double* x) const { return m_reference.value(*this, x); }
 
-double SobolevKernel::ewald_value(const double* x) const {
-  double y[3];
-  const double r2 = minimum_image(m_dim, x, y);
-  if (r2 == 0) throw std::domain_error("G_s is singular or undefined at a lattice point");
-  return singular_value(std::sqrt(r2)) + ewald_regular_value(y);
-}
-
-void SobolevKernel::ewald_gradient(const double* x, double* gradient) const {
-  double y[3];
-  const double r2 = minimum_image(m_dim, x, y);
-  if (r2 == 0) {
-    for (int d = 0; d < m_dim; ++d) gradient[d] = 0.0; // convention ∇G(0) = 0 (DESIGN.md §1)
-    return;
-  }
-  ewald_regular_gradient(y, gradient);
-  const double factor = singular_gradient_factor(std::sqrt(r2));
-  for (int d = 0; d < m_dim; ++d) gradient[d] += factor * y[d];
-}
+void SobolevKernel::ewald_gradient(const double* x, double* gradient) const { m_reference.gradient(*this, x, gradient); }
 
 } // namespace kmdflow

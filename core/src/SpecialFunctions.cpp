@@ -107,6 +107,26 @@ double riemann_zeta(double x) {
   return sum;
 }
 
+void gauss_legendre(int n, std::vector<double>& x, std::vector<double>& w) {
+  x.resize(n), w.resize(n);
+  for (int i = 0; i < n; ++i) {
+    double z = std::cos(pi * (i + 0.75) / (n + 0.5)), dp = 0;
+    for (int it = 0; it < 100; ++it) {
+      double p0 = 1, p1 = z;
+      for (int k = 2; k <= n; ++k) {
+        const double p2 = ((2 * k - 1) * z * p1 - (k - 1) * p0) / k;
+        p0 = p1, p1 = p2;
+      }
+      dp = n * (z * p1 - p0) / (z * z - 1);
+      const double dz = p1 / dp;
+      z -= dz;
+      if (std::abs(dz) < 1e-16) break;
+    }
+    x[i] = z;
+    w[i] = 2 / ((1 - z * z) * dp * dp);
+  }
+}
+
 std::vector<double> bernoulli_numbers(int n) {
   // Akiyama–Tanigawa would lose digits; the recurrence Σ_{k<m+1} C(m+1, k) B_k = 0 is exact
   // enough for the small n (≤ 16) this project needs.

@@ -7,8 +7,8 @@
 
 namespace kmdflow {
 
-FourierPotential::FourierPotential(const SobolevKernel& kernel, const Density& density)
-    : m_dim(density.dim()) {
+FourierPotential::FourierPotential(const Kernel& kernel, const Density& density)
+    : m_dim(density.dim()), m_constant(kernel.symbol_at_zero() * density.fourier_coefficient({0, 0, 0}).real()) {
   auto wavevectors = density.spectrum(1e-17);
   if (wavevectors.empty()) return;
   const int dim = m_dim;
@@ -72,7 +72,7 @@ FourierPotential::FourierPotential(const SobolevKernel& kernel, const Density& d
   Kokkos::deep_copy(m_value_coefficients, v);
 }
 
-Target::Target(std::shared_ptr<const Density> density, const SobolevKernel& kernel)
+Target::Target(std::shared_ptr<const Density> density, const Kernel& kernel)
     : m_density(std::move(density)), m_potential(kernel, *m_density) {
   if (m_density->dim() != kernel.dim())
     throw std::invalid_argument("the target density and the kernel differ in dimension");
@@ -82,6 +82,7 @@ Target::Target(std::shared_ptr<const Density> density, const SobolevKernel& kern
     // ½ Σ_{k≠0} = Σ over the half space.
     m_self_energy += kernel.symbol(k2) * std::norm(m_density->fourier_coefficient(k));
   }
+  m_self_energy += 0.5 * kernel.symbol_at_zero() * std::norm(m_density->fourier_coefficient({0, 0, 0}));
 }
 
 Target::Target(PointView<Kokkos::HostSpace> positions, ScalarView<Kokkos::HostSpace> weights) {

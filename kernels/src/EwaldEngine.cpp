@@ -1,11 +1,11 @@
 #include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SpecialFunctions.hpp>
+#include <kmdflow/detail/EwaldSplit.hpp>
 #include <kmdflow/detail/PointCopy.hpp>
-#include <kmdflow/detail/TiledPairSumND.hpp>
+#include <kmdflow/detail/SingularPart.hpp>
+#include <kmdflow/detail/TiledPairSum.hpp>
 
 #include <cmath>
-#include <map>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -13,60 +13,70 @@ namespace kmdflow {
 
 namespace detail {
 
-std::shared_ptr<const EwaldTables> ewald_tables(int dim, double s) {
-  static std::mutex mutex;
-  static std::map<std::pair<int, double>, std::shared_ptr<const EwaldTables>> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[{dim, s}];
-  if (slot) return slot;
-
-  auto t = std::make_shared<EwaldTables>();
-  t->dim = dim;
-  t->s = s;
-  t->alpha = 0.25 / (4 * EwaldTables::tail); // r²/4α = tail at r = ½
-  t->kernel = std::make_shared<SobolevKernel>(dim, s, EwaldParameters{t->alpha, EwaldTables::tail});
-  const SobolevKernel& k = *t->kernel;
-  t->regular_value = ChebyshevSeries<64>::fit([&](double u) { return k.short_range_regular_value(u); }, 0, 0.25);
+namespace {
+template <class K> EwaldTables build_ewald_tables(const K& kernel) {
+  EwaldTables t;
+  t.dim = kernel.dim();
+  t.alpha = 0.25 / (4 * EwaldTables::tail); // r²/4α = tail at r = ½
+  const K k = kernel.with_split(t.alpha, EwaldTables::tail);
+  t.singular = k.singular_part();
+  t.finite_self_energy = k.has_finite_self_energy();
+  t.regular_value = ChebyshevSeries<64>::fit([&](double u) { return k.short_range_regular_value(u); }, 0, 0.25);
   auto gradient = [&](double u) { return k.short_range_regular_gradient_factor(u); };
-  t->regular_gradient = PiecewiseChebyshev<32, 12>::fit(gradient, 0, 0.25);
+  t.regular_gradient = PiecewiseChebyshev<32, 12>::fit(gradient, 0, 0.25);
   // Check the table where it is used, relative to the largest value of S'/r + B there (r ≥ 0.05).
   double error = 0, scale = 0;
   for (int i = 1; i <= 2000; ++i) {
-    const double u = 0.25 * i / 2000.0;
-    error = std::max(error, std::abs(t->regular_gradient(u) - gradient(u)));
-    if (u >= 0.0025) scale = std::max(scale, std::abs(k.singular_gradient_factor(std::sqrt(u))));
+    const double u = 0.25 * i / 2000.0, b = gradient(u);
+    error = std::max(error, std::abs(t.regular_gradient(u) - b));
+    if (u >= 0.0025) scale = std::max(scale, std::abs(t.singular.empty() ? b : t.singular.gradient_factor(std::sqrt(u))));
   }
   if (!(error <= 1e-13 * scale))
     throw std::logic_error("ewald_tables: the short-range table misses its accuracy (" + std::to_string(error / scale) + ")");
-  t->split_constant = k.split_constant();
+  t.symbol_at_zero = k.long_range_symbol(0.0);
   // Rows: runs of wavevectors that differ only in their last component, which then increases by 1.
-  const auto& wavevectors = k.long_range_wavevectors();
-  const auto& symbols = k.long_range_symbols();
-  const int last = dim - 1;
+  const auto wavevectors = half_space_wavevectors(t.dim, k.long_range_cutoff2(t.alpha, EwaldTables::tail));
+  const int dim = t.dim, last = dim - 1;
   for (std::size_t m = 0; m < wavevectors.size(); ++m) {
     const auto& w = wavevectors[m];
-    for (int d = 0; d < dim; ++d) t->k_max = std::max(t->k_max, std::abs(w[d]));
-    bool continues = !t->rows.empty();
+    for (int d = 0; d < dim; ++d) t.k_max = std::max(t.k_max, std::abs(w[d]));
+    bool continues = !t.rows.empty();
     if (continues) {
-      const auto& r = t->rows.back();
+      const auto& r = t.rows.back();
       for (int d = 0; d < last; ++d) continues = continues && r[d] == w[d];
-      continues = continues && w[last] == r[last] + t->row_length.back();
+      continues = continues && w[last] == r[last] + t.row_length.back();
     }
     if (continues) {
-      ++t->row_length.back();
+      ++t.row_length.back();
     } else {
       std::array<int, 3> row{0, 0, 0};
       for (int d = 0; d < dim; ++d) row[d] = w[d];
-      t->rows.push_back(row);
-      t->row_length.push_back(1);
-      t->row_offset.push_back(int(m));
+      t.rows.push_back(row);
+      t.row_length.push_back(1);
+      t.row_offset.push_back(int(m));
     }
-    t->symbols.push_back(symbols[m]);
-    t->long_range_at_zero += symbols[m];
+    const double symbol = 2 * k.long_range_symbol(double(w[0]) * w[0] + double(w[1]) * w[1] + double(w[2]) * w[2]);
+    t.symbols.push_back(symbol);
+    t.long_range_at_zero += symbol;
   }
-  slot = t;
   return t;
 }
+} // namespace
+
+std::shared_ptr<const EwaldTables> ewald_tables(const Kernel& kernel) {
+  return cached_tables<EwaldTables>(kernel_key(kernel), [&] {
+    return kernel.visit([](const auto& k) {
+      if constexpr (SplitKernel<std::decay_t<decltype(k)>>) return build_ewald_tables(k);
+      else {
+        EwaldTables t; // a real-space kernel: no split
+        t.dim = k.dim();
+        return t;
+      }
+    });
+  });
+}
+
+std::shared_ptr<const EwaldTables> ewald_tables(int dim, double s) { return ewald_tables(SobolevKernel(dim, s)); }
 
 } // namespace detail
 
@@ -134,23 +144,75 @@ struct StructureFactors {
   }
 };
 
-// min-image difference for dx ∈ (−1, 1), branch-free
-KOKKOS_INLINE_FUNCTION double minimum_image(double dx) {
-  return dx - (Kokkos::fabs(dx) > 0.5 ? Kokkos::copysign(1.0, dx) : 0.0);
-}
-
 } // namespace
 
+namespace detail {
+// The short-range pair gradient x_ij (S'(r)/r + B(r²)) over the minimum image, for r < ½; NaN
+// (`coincident`) for distinct points at the same place when it is unbounded there. Evaluated in
+// Real (double or float) from the minimum images, which are formed in double.
+template <int Dim, class Singular, class Regular, class Real = double> struct ShortRangeGradient {
+  Singular singular;
+  Regular regular;
+  double coincident;
+  KOKKOS_FUNCTION Kokkos::Array<Real, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    Kokkos::Array<Real, Dim> y;
+    Real u = 0;
+    KMDFLOW_UNROLL
+    for (int d = 0; d < Dim; ++d) {
+      y[d] = Real(minimum_image(dx[d]));
+      u += y[d] * y[d];
+    }
+    const bool inside = u > 0 && u < Real(0.25);
+    const Real uu = inside ? u : Real(0.125); // keep the discarded lanes finite
+    const Real factor = inside ? singular(uu) + detail::evaluate(regular, uu) : Real(0);
+    const Real flag = (u == 0 && i != p) ? Real(coincident) : Real(1);
+    Kokkos::Array<Real, Dim> g;
+    KMDFLOW_UNROLL
+    for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
+    return g;
+  }
+};
+// h(r) of a pair at its minimum image (r < ½), the diagonal left out: h − S at r = 0 (h0).
+template <int Dim> struct ShortRangeValue {
+  SingularValue singular;
+  ChebyshevSeries<64> regular;
+  double h0;
+  KOKKOS_FUNCTION Kokkos::Array<double, 1> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    double u = 0;
+    for (int d = 0; d < Dim; ++d) {
+      const double y = minimum_image(dx[d]);
+      u += y * y;
+    }
+    Kokkos::Array<double, 1> value{0.0};
+    if (i != p && u < 0.25) value[0] = u > 0 ? singular(u) + regular(u) : h0;
+    return value;
+  }
+};
+// A real-space kernel's gradient and value, periodic images included.
+template <int Dim, class Pair, class Real = double> struct RealSpaceGradient {
+  Pair pair;
+  KOKKOS_FUNCTION Kokkos::Array<Real, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int, int) const {
+    return pair.template gradient<Dim, Real>(dx);
+  }
+};
+template <int Dim, class Pair> struct RealSpaceValue {
+  Pair pair;
+  KOKKOS_FUNCTION Kokkos::Array<double, 1> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    return {i == p ? 0.0 : pair.template value<Dim, double>(dx)};
+  }
+};
+} // namespace detail
+
 template <class ExecutionSpace, int Dim>
-EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const SobolevKernel& kernel,
+EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const Kernel& kernel,
                                               std::size_t particle_count, const PointView<>& atoms,
                                               const ScalarView<>& atom_weights, Precision precision)
-    : m_space(space), m_tables(detail::ewald_tables(kernel.dim(), kernel.s())),
+    : m_space(space), m_tables(detail::ewald_tables(kernel)),
       m_singular_gradient(kernel.has_singular_gradient()), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_precision(precision) {
+      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
   if (kernel.dim() != Dim) throw std::invalid_argument("EwaldEngine: the kernel's dimension differs");
   if (m_tables->k_max > max_modes_per_axis)
-    throw std::invalid_argument("EwaldEngine: s too large (more than 48 Fourier modes per axis)");
+    throw std::invalid_argument("EwaldEngine: the kernel needs more than 48 Fourier modes per axis");
   if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
     throw std::invalid_argument("EwaldEngine: one weight per atom is needed");
   const std::size_t total = m_particles + m_atoms;
@@ -158,8 +220,6 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::points")), total, Dim);
   m_weights = Kokkos::View<double*, memory_space>(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::weights")), total);
-  m_rows_scratch = Kokkos::View<double*, memory_space>(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::energy_rows")), total);
 
   const auto& t = *m_tables;
   const std::size_t n_rows = t.rows.size();
@@ -188,6 +248,45 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
   for (std::size_t m = 0; m < t.symbols.size(); ++m) symbols(m) = t.symbols[m];
   Kokkos::deep_copy(m_symbols, symbols);
   m_structure = Kokkos::View<double*, memory_space>("kmdflow::ewald::structure_factors", 2 * t.symbols.size());
+
+  // The short range, bound to the kernel's functors (the split's singular part and tables, or the
+  // real-space kernel's pair functor) and to the precision asked for.
+  const ExecutionSpace s = space;
+  const auto points = m_points;
+  const auto weights = m_weights;
+  auto bind = [&](auto gradient, auto gradient_float, auto value) {
+    if (precision == Precision::fp32)
+      m_short_range_velocities = [s, points, gradient_float](const ConstPointView<>& x, const auto& q, const PointView<>& v) {
+        detail::tiled_pair_sum<Dim, Dim, float>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient_float);
+      };
+    else
+      m_short_range_velocities = [s, points, gradient](const ConstPointView<>& x, const auto& q, const PointView<>& v) {
+        detail::tiled_pair_sum<Dim, Dim, double>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient);
+      };
+    m_short_range_rows = [s, weights, value](const PointView<memory_space>& p, const auto& rows) {
+      detail::tiled_pair_sum<Dim, 1>(s, "kmdflow::ewald::short_range_energy", p, p, weights, rows, value);
+    };
+  };
+  kernel.visit([&](const auto& k) {
+    using K = std::decay_t<decltype(k)>;
+    if constexpr (SplitKernel<K>) {
+      // Distinct points at the same place poison their velocities with NaN when ∇G is unbounded
+      // there; the check in velocities() then names them.
+      const double coincident = m_singular_gradient ? Kokkos::Experimental::quiet_NaN_v<double> : 0.0;
+      const double h0 = t.finite_self_energy ? t.regular_value(0.0) : Kokkos::Experimental::infinity_v<double>;
+      detail::with_singular_gradient(t.singular, [&](auto singular) {
+        using Singular = decltype(singular);
+        using Regular = decltype(t.regular_gradient);
+        bind(detail::ShortRangeGradient<Dim, Singular, Regular, double>{singular, t.regular_gradient, coincident},
+             detail::ShortRangeGradient<Dim, Singular, Regular, float>{singular, t.regular_gradient, coincident},
+             detail::ShortRangeValue<Dim>{detail::SingularValue{t.singular}, t.regular_value, h0});
+      });
+    } else {
+      using Pair = typename K::PairFunctor;
+      bind(detail::RealSpaceGradient<Dim, Pair, double>{k.pair_functor()},
+           detail::RealSpaceGradient<Dim, Pair, float>{k.pair_functor()}, detail::RealSpaceValue<Dim, Pair>{k.pair_functor()});
+    }
+  });
 
   if (m_atoms > 0)
     detail::copy_points(m_space, "kmdflow::ewald::load_atoms", m_points, m_weights, m_particles, atoms,
@@ -249,34 +348,6 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors_by_mode() {
       });
 }
 
-namespace detail {
-// The short-range pair gradient x_ij (S'(r)/r + B(r²)) over the minimum image, for r < ½; NaN
-// (`coincident`) for distinct points at the same place when it is unbounded there. A functor
-// rather than a lambda: it is built inside a generic lambda (CUDA's extended lambdas cannot be).
-// Evaluated in Real (double or float) from the minimum images, which are formed in double.
-template <int Dim, class Singular, class Regular, class Real = double> struct ShortRangeGradient {
-  Singular singular;
-  Regular regular;
-  double coincident;
-  KOKKOS_FUNCTION Kokkos::Array<Real, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
-    Kokkos::Array<Real, Dim> y;
-    Real u = 0;
-    KMDFLOW_UNROLL
-    for (int d = 0; d < Dim; ++d) {
-      y[d] = Real(minimum_image(dx[d]));
-      u += y[d] * y[d];
-    }
-    const bool inside = u > 0 && u < Real(0.25);
-    const Real uu = inside ? u : Real(0.125); // keep the discarded lanes finite
-    const Real factor = inside ? singular(uu) + detail::evaluate(regular, uu) : Real(0);
-    const Real flag = (u == 0 && i != p) ? Real(coincident) : Real(1);
-    Kokkos::Array<Real, Dim> g;
-    KMDFLOW_UNROLL
-    for (int d = 0; d < Dim; ++d) g[d] = flag * y[d] * factor;
-    return g;
-  }
-};
-} // namespace detail
 
 template <class ExecutionSpace, int Dim>
 void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
@@ -284,9 +355,9 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
   Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::velocities");
   load_points(x, w);
   const auto& t = *m_tables;
-  const SobolevKernel& k = *t.kernel;
 
-  // Short range: v_i = −Σ_j q_j x_ij (S'(r)/r + B(r²)) over minimum images with r < ½.
+  // Short range: v_i = −Σ_j q_j ∇h(x_ij) over minimum images with r < ½ (or the real-space
+  // kernel over its images).
   {
     Kokkos::Profiling::ScopedRegion short_region("kmdflow::ewald::short_range");
     Kokkos::View<double*, memory_space> negated("kmdflow::ewald::negated_weights", m_weights.extent(0));
@@ -294,28 +365,11 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     Kokkos::parallel_for(
         "kmdflow::ewald::negate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, weights.extent(0)),
         KOKKOS_LAMBDA(std::size_t j) { negated(j) = -weights(j); });
-    // Distinct points at the same place poison their velocities with NaN when ∇G is unbounded
-    // there; the check below then names them.
-    const double coincident = m_singular_gradient ? Kokkos::Experimental::quiet_NaN_v<double> : 0.0;
-    auto run_with = [&](auto singular, auto regular) {
-      using Singular = decltype(singular);
-      using Regular = decltype(regular);
-      if (m_precision == Precision::fp32)
-        detail::tiled_pair_sum_nd<Dim, Dim, float>(
-            m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
-            detail::ShortRangeGradient<Dim, Singular, Regular, float>{singular, regular, coincident});
-      else
-        detail::tiled_pair_sum_nd<Dim, Dim, double>(
-            m_space, "kmdflow::ewald::short_range", x, m_points, negated, v,
-            detail::ShortRangeGradient<Dim, Singular, Regular, double>{singular, regular, coincident});
-    };
-    auto run = [&](auto singular) { run_with(singular, t.regular_gradient); };
-    detail::with_singular_gradient(k, run);
+    m_short_range_velocities(x, negated, v);
   }
-
   // Long range: v_i += Σ_{k∈H} 2L̂(k) 2πk Im(e^{2πik·x_i} ρ̂(k)).
-  structure_factors();
-  {
+  if (!t.symbols.empty()) {
+    structure_factors();
     Kokkos::Profiling::ScopedRegion long_region("kmdflow::ewald::long_range");
     const auto rows = m_rows;
     const auto symbols = m_symbols;
@@ -391,52 +445,33 @@ double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, 
   Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::pair_energy");
   load_points(x, w);
   const auto& t = *m_tables;
-  const SobolevKernel& k = *t.kernel;
   const std::size_t total = m_points.extent(0);
 
   // Short range: ½ Σ_{p≠q} q_p q_q h(r_pq) over minimum images with r < ½.
-  const auto singular = detail::singular_value(k);
-  const auto regular = t.regular_value;
-  const double h0 = k.has_finite_self_energy() ? regular(0.0) : Kokkos::Experimental::infinity_v<double>;
   Kokkos::View<double**, Kokkos::LayoutRight, memory_space> rows("kmdflow::ewald::energy_rows", total, 1);
-  detail::tiled_pair_sum_nd<Dim, 1>(
-      m_space, "kmdflow::ewald::short_range_energy", m_points, m_points, m_weights, rows,
-      KOKKOS_LAMBDA(const Kokkos::Array<double, Dim>& dx, int i, int p) {
-        double u = 0;
-        for (int d = 0; d < Dim; ++d) {
-          const double y = minimum_image(dx[d]);
-          u += y * y;
-        }
-        Kokkos::Array<double, 1> value{0.0};
-        if (i != p && u < 0.25) value[0] = u > 0 ? singular(u) + regular(u) : h0;
-        return value;
-      });
+  m_short_range_rows(m_points, rows);
   const auto weights = m_weights;
-  double short_range = 0, sum_q = 0, sum_q2 = 0;
+  double short_range = 0;
   Kokkos::parallel_reduce(
       "kmdflow::ewald::short_range_energy_sum", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(std::size_t p, double& e, double& q1, double& q2) {
-        e += 0.5 * weights(p) * rows(p, 0);
-        q1 += weights(p);
-        q2 += weights(p) * weights(p);
-      },
-      short_range, sum_q, sum_q2);
+      KOKKOS_LAMBDA(std::size_t p, double& e) { e += 0.5 * weights(p) * rows(p, 0); }, short_range);
+  const auto [sum_q, sum_q2] = detail::weight_sums(m_space, "kmdflow::ewald::weight_sums", weights);
 
-  // Long range: ½ Σ_{k≠0} L̂ |ρ̂|² = Σ_H ½·2L̂ |ρ̂|², without the diagonal ½ L(0) Σ q².
-  structure_factors();
-  const auto symbols = m_symbols;
-  const auto structure = m_structure;
+  // Long range: ½ Σ_{k≠0} L̂ |ρ̂|² = Σ_H ½·2L̂ |ρ̂|².
   double long_range = 0;
-  Kokkos::parallel_reduce(
-      "kmdflow::ewald::long_range_energy", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, symbols.extent(0)),
-      KOKKOS_LAMBDA(std::size_t m, double& e) {
-        const double re = structure(2 * m), im = structure(2 * m + 1);
-        e += 0.5 * symbols(m) * (re * re + im * im);
-      },
-      long_range);
-  long_range -= 0.5 * t.long_range_at_zero * sum_q2;
-  const double constant = -t.split_constant * 0.5 * (sum_q * sum_q - sum_q2);
-  return short_range + long_range + constant;
+  if (!t.symbols.empty()) {
+    structure_factors();
+    const auto symbols = m_symbols;
+    const auto structure = m_structure;
+    Kokkos::parallel_reduce(
+        "kmdflow::ewald::long_range_energy", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, symbols.extent(0)),
+        KOKKOS_LAMBDA(std::size_t m, double& e) {
+          const double re = structure(2 * m), im = structure(2 * m + 1);
+          e += 0.5 * symbols(m) * (re * re + im * im);
+        },
+        long_range);
+  }
+  return detail::split_pair_energy(short_range, long_range, t.long_range_at_zero, t.symbol_at_zero, sum_q, sum_q2);
 }
 
 template class EwaldEngine<kmdflow::ExecutionSpace, 1>;

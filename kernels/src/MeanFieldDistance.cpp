@@ -1,8 +1,9 @@
 #include <kmdflow/Density.hpp>
 #include <kmdflow/MeanFieldDistance.hpp>
-#include <kmdflow/RealFft.hpp>
-#include <kmdflow/SobolevFlow.hpp>
+#include <kmdflow/ParticleFlow.hpp>
 #include <kmdflow/Target.hpp>
+#include <kmdflow/detail/FftBackend.hpp>
+#include <kmdflow/detail/HalfGrid.hpp>
 
 #include <cmath>
 #include <complex>
@@ -22,14 +23,18 @@ KOKKOS_INLINE_FUNCTION void lagrange4(double t, double* w) {
 }
 } // namespace
 
-MeanFieldDistance::MeanFieldDistance(int dim, double sigma, std::size_t particles, int n, double tolerance)
-    : m_dim(dim), m_n(n), m_kernel(std::make_shared<SobolevKernel>(dim, sigma)) {
+MeanFieldDistance::MeanFieldDistance(const Kernel& kernel, std::size_t particles, int n, double tolerance)
+    : m_dim(kernel.dim()), m_n(n), m_kernel(std::make_shared<const Kernel>(kernel)) {
   if (!m_kernel->has_finite_self_energy())
-    throw std::invalid_argument("MeanFieldDistance: σ must exceed d/2 for the distance to be finite for particles");
-  Target uniform(std::make_shared<UniformDensity>(dim), *m_kernel);
-  m_engine = make_engine(resolve_force_method(ForceMethod::automatic, *m_kernel, particles), *m_kernel, uniform,
-                         particles, tolerance);
+    throw std::invalid_argument("MeanFieldDistance: the kernel must be finite at 0 (σ > d/2) for the distance to be "
+                                "finite for particles");
+  Target uniform(std::make_shared<UniformDensity>(m_dim), *m_kernel);
+  m_engine = make_engine(resolve_force_method(ForceMethod::automatic, *m_kernel, particles, tolerance), *m_kernel,
+                         uniform, particles, tolerance);
 }
+
+MeanFieldDistance::MeanFieldDistance(int dim, double sigma, std::size_t particles, int n, double tolerance)
+    : MeanFieldDistance(SobolevKernel(dim, sigma), particles, n, tolerance) {}
 
 MeanFieldDistance::~MeanFieldDistance() = default;
 
@@ -44,31 +49,20 @@ double MeanFieldDistance::squared(const PointView<Kokkos::HostSpace>& x_host, co
   const double particles = 2 * m_engine->pair_energy(x, w) + diagonal * m_kernel->value_at_zero();
 
   // ρ̂ from the cell averages.
-  std::size_t size = 1, half_size = 1, fine = 1, fine_half = 1;
-  for (int a = 0; a < d; ++a) {
-    size *= std::size_t(n);
-    half_size *= a + 1 < d ? std::size_t(n) : std::size_t(n / 2 + 1);
-    fine *= std::size_t(m);
-    fine_half *= a + 1 < d ? std::size_t(m) : std::size_t(m / 2 + 1);
-  }
+  std::size_t size = 1, fine = 1;
+  for (int a = 0; a < d; ++a) size *= std::size_t(n), fine *= std::size_t(m);
+  const std::size_t half_size = detail::half_grid_size(d, n), fine_half = detail::half_grid_size(d, m);
   if (cells.size() != size) throw std::invalid_argument("MeanFieldDistance: the density needs n^d cell averages");
-  const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
+  const Kokkos::DefaultHostExecutionSpace host;
   std::vector<double> real(cells);
   std::vector<std::complex<double>> half(half_size);
-  make_host_real_fft(std::vector<int>(d, n), real.data(), half.data(), threads)->forward();
+  detail::make_real_fft(host, std::vector<int>(d, n), real.data(), half.data())->forward();
   std::vector<double> fine_real(fine);
   std::vector<std::complex<double>> fine_spectrum(fine_half, 0.0);
   double density_term = 0;
   for (std::size_t h = 0; h < half_size; ++h) {
     int k[3] = {0, 0, 0};
-    std::size_t rest = h;
-    k[d - 1] = int(rest % (n / 2 + 1));
-    rest /= (n / 2 + 1);
-    for (int a = d - 2; a >= 0; --a) {
-      const int i = int(rest % n);
-      rest /= n;
-      k[a] = i <= n / 2 ? i : i - n;
-    }
+    detail::half_grid_wavevector(d, h, n, n, k);
     bool keep = true;
     double k2 = 0;
     std::complex<double> c = half[h] / double(size);
@@ -78,15 +72,15 @@ double MeanFieldDistance::squared(const PointView<Kokkos::HostSpace>& x_host, co
       if (k[a] != 0) c /= std::sin(pi * k[a] / n) / (pi * k[a] / n);
       c *= std::polar(1.0, -pi * k[a] / n); // cell g is centred at (g + ½)/n
     }
-    if (!keep || k2 == 0) continue;
-    const double symbol = std::pow(4 * pi * pi * k2, -m_kernel->s());
+    if (!keep) continue;
+    const double symbol = k2 == 0 ? m_kernel->symbol_at_zero() : m_kernel->symbol(k2);
     density_term += (k[d - 1] == 0 ? 1.0 : 2.0) * symbol * std::norm(c);
     std::size_t index = 0;
     for (int a = 0; a + 1 < d; ++a) index = index * std::size_t(m) + std::size_t((k[a] % m + m) % m);
     fine_spectrum[index * std::size_t(m / 2 + 1) + std::size_t(k[d - 1])] = symbol * c;
   }
-  // ψ = G_σ * ρ at the fine grid points g/m.
-  make_host_real_fft(std::vector<int>(d, m), fine_real.data(), fine_spectrum.data(), threads)->inverse();
+  // ψ = k * ρ at the fine grid points g/m.
+  detail::make_real_fft(host, std::vector<int>(d, m), fine_real.data(), fine_spectrum.data())->inverse();
 
   // Σ_i w_i ψ(x_i) by tensor-product cubic interpolation.
   double cross = 0;

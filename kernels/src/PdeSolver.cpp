@@ -1,13 +1,13 @@
 #include <kmdflow/PdeSolver.hpp>
+#include <kmdflow/detail/FftBackend.hpp>
+#include <kmdflow/detail/HalfGrid.hpp>
+
+#include <Kokkos_Profiling_ScopedRegion.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-
-#if defined(KOKKOS_ENABLE_CUDA)
-#include "cuda/CufftRealFft.hpp"
-#endif
 
 namespace kmdflow {
 
@@ -17,16 +17,8 @@ using Complex = Kokkos::complex<double>;
 constexpr double pi = 3.14159265358979323846;
 
 /// The wavevector of entry h of the r2c half grid (last axis 0 … n/2, the others −n/2+1 … n/2).
-template <int Dim>
-KOKKOS_INLINE_FUNCTION void half_wavevector(std::size_t h, int n, int* k) {
-  const int half = n / 2 + 1;
-  k[Dim - 1] = int(h % half);
-  std::size_t rest = h / half;
-  for (int d = Dim - 2; d >= 0; --d) {
-    const int i = int(rest % n);
-    rest /= n;
-    k[d] = i <= n / 2 ? i : i - n;
-  }
+template <int Dim> KOKKOS_INLINE_FUNCTION void half_wavevector(std::size_t h, int n, int* k) {
+  detail::half_grid_wavevector<Dim>(h, n, n, k);
 }
 
 /// The monotonised-central limited slope from the one-sided differences.
@@ -58,14 +50,12 @@ public:
   using memory_space = typename ExecutionSpace::memory_space;
   using Grid = Kokkos::View<double*, memory_space>;
 
-  GridPdeSolver(int n, double s, const std::vector<double>& initial, const std::vector<double>& target, double cfl)
-      : m_n(n), m_s(s), m_cfl(cfl) {
+  GridPdeSolver(const Kernel& kernel, int n, const std::vector<double>& initial, const std::vector<double>& target,
+                double cfl)
+      : m_n(n), m_cfl(cfl) {
     m_cells = 1;
-    m_half_points = 1;
-    for (int d = 0; d < Dim; ++d) {
-      m_cells *= std::size_t(n);
-      m_half_points *= d + 1 < Dim ? std::size_t(n) : std::size_t(n / 2 + 1);
-    }
+    for (int d = 0; d < Dim; ++d) m_cells *= std::size_t(n);
+    m_half_points = detail::half_grid_size(Dim, n);
     if (initial.size() != m_cells || target.size() != m_cells)
       throw std::invalid_argument("PdeSolver: the initial and target grids must hold n^d cell averages");
     auto grid = [&](const char* label) {
@@ -85,13 +75,7 @@ public:
     // density buffers in place (out-of-place r2c keeps its input), the inverse writes φ.
     const std::vector<int> dims(Dim, n);
     auto* half = reinterpret_cast<std::complex<double>*>(m_half.data());
-    auto make_fft = [&](double* real) -> std::unique_ptr<RealFft> {
-#if defined(KOKKOS_ENABLE_CUDA)
-      if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>)
-        return make_cuda_real_fft(dims, real, half, m_space.cuda_stream());
-#endif
-      return make_host_real_fft(dims, real, half, ExecutionSpace().concurrency());
-    };
+    auto make_fft = [&](double* real) { return detail::make_real_fft(m_space, dims, real, half); };
     m_fft = make_fft(m_phi.data());
     m_fft_rho = make_fft(m_rho.data());
     m_fft_stage1 = make_fft(m_stage1.data());
@@ -102,7 +86,12 @@ public:
     m_chunks = (n + m_chunk - 1) / m_chunk;
     m_half_chunk = std::min(n / 2 + 1, 512);
     m_half_chunks = (n / 2 + 1 + m_half_chunk - 1) / m_half_chunk;
-    prepare(initial, target);
+    // The kernel's symbol by |k|² (radial): k2 ≤ d (n/2)² on the grid.
+    const std::size_t largest = std::size_t(Dim) * (n / 2) * (n / 2);
+    std::vector<double> radial(largest + 1);
+    radial[0] = kernel.symbol_at_zero();
+    for (std::size_t k2 = 1; k2 < radial.size(); ++k2) radial[k2] = kernel.symbol(double(k2));
+    prepare(radial, initial, target);
   }
 
   int dim() const override { return Dim; }
@@ -114,23 +103,30 @@ public:
   // functions (nor in constructors); not part of the interface.
 
   /// The symbol table, ν̂, the initial density and the largest linear rate Λ.
-  void prepare(const std::vector<double>& initial, const std::vector<double>& target) {
+  void prepare(const std::vector<double>& radial_symbol, const std::vector<double>& initial,
+               const std::vector<double>& target) {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::prepare");
     const int n = m_n;
-    const double s = m_s;
-    // (2π|k|)^{−2s} on the half grid (0 at k = 0), read as a stream by the potential.
+    // k̂(k) on the half grid, read as a stream by the potential.
     m_symbol = Grid(Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::pde::symbol")),
                     m_half_points);
     {
       const auto symbol = m_symbol;
+      Grid radial(Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, std::string("kmdflow::pde::radial_symbol")),
+                  radial_symbol.size());
+      Kokkos::deep_copy(m_space, radial,
+                        Kokkos::View<const double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                            radial_symbol.data(), radial_symbol.size()));
       Kokkos::parallel_for(
           "kmdflow::pde::symbol_table", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_half_points),
           KOKKOS_LAMBDA(std::size_t h) {
             int k[Dim];
             half_wavevector<Dim>(h, n, k);
-            double k2 = 0;
-            for (int a = 0; a < Dim; ++a) k2 += double(k[a]) * k[a];
-            symbol(h) = k2 > 0 ? Kokkos::pow(4 * pi * pi * k2, -s) : 0.0;
+            std::size_t k2 = 0;
+            for (int a = 0; a < Dim; ++a) k2 += std::size_t(k[a] * k[a]);
+            symbol(h) = radial(k2);
           });
+      m_space.fence();
     }
 
     set_density(target);
@@ -188,6 +184,7 @@ public:
   }
 
   double stable_step() override {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::stable_step");
     potential(m_rho);
     double speed = 0, top = 0;
     const auto phi = m_phi, rho = m_rho;
@@ -220,6 +217,7 @@ public:
   }
 
   double step(double dt_max) override {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::step");
     const double dt = std::min(dt_max, stable_step()); // leaves φ(ρ) in m_phi
     if (!(dt > 0) || !std::isfinite(dt)) throw std::runtime_error("PdeSolver: no finite positive step");
     // Shu–Osher SSP-RK3: u1 = u + dt L(u); u2 = ¾u + ¼(u1 + dt L(u1)); u = ⅓u + ⅔(u2 + dt L(u2)).
@@ -232,6 +230,7 @@ public:
   }
 
   PdeDiagnostics diagnostics() override {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::diagnostics");
     PdeDiagnostics out;
     out.energy = potential(m_rho);
     const auto phi = m_phi, rho = m_rho;
@@ -311,6 +310,7 @@ public:
 
   /// φ = G_s * (ρ − ν) at the cell centres into m_phi; returns the energy ½ Σ (2π|k|)^{−2s}|ρ̂ − ν̂|².
   double potential(const Grid& rho) {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::potential");
     RealFft& forward = rho.data() == m_rho.data()      ? *m_fft_rho
                        : rho.data() == m_stage1.data() ? *m_fft_stage1
                                                        : *m_fft_stage2;
@@ -357,6 +357,7 @@ public:
 
   /// out = a·u0 + b·(w + dt·L(w)), L(w) = −(1/h) Σ_axes (F_{c+½} − F_{c−½}), with φ(w) in m_phi.
   void stage(const Grid& w, const Grid& u0, const Grid& out, double a, double b, double dt) {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::pde::stage");
     const auto phi = m_phi;
     const int n = m_n, chunk = m_chunk, chunks = m_chunks;
     const double dt_over_h = dt * n;
@@ -387,7 +388,7 @@ public:
 private:
   ExecutionSpace m_space;
   int m_n;
-  double m_s, m_cfl;
+  double m_cfl;
   std::size_t m_cells = 0, m_half_points = 0;
   Grid m_rho, m_stage1, m_stage2, m_phi, m_symbol;
   Kokkos::View<Complex*, memory_space> m_half, m_target_hat;
@@ -402,15 +403,11 @@ private:
 
 std::vector<double> cell_averages(const Density& density, int n, double* dropped) {
   const int dim = density.dim();
-  std::size_t cells = 1, half_points = 1;
-  for (int d = 0; d < dim; ++d) {
-    cells *= std::size_t(n);
-    half_points *= d + 1 < dim ? std::size_t(n) : std::size_t(n / 2 + 1);
-  }
+  std::size_t cells = 1;
+  for (int d = 0; d < dim; ++d) cells *= std::size_t(n);
   std::vector<double> real(cells, 0.0);
-  std::vector<std::complex<double>> half(half_points, 0.0);
-  auto fft = make_host_real_fft(std::vector<int>(dim, n), real.data(), half.data(),
-                                Kokkos::DefaultHostExecutionSpace().concurrency());
+  std::vector<std::complex<double>> half(detail::half_grid_size(dim, n), 0.0);
+  auto fft = detail::make_real_fft(Kokkos::DefaultHostExecutionSpace(), std::vector<int>(dim, n), real.data(), half.data());
   half[0] = density.fourier_coefficient({0, 0, 0}).real();
   double largest_dropped = 0;
   auto place = [&](const Wavevector& k, std::complex<double> value) {
@@ -446,17 +443,23 @@ std::vector<double> cell_averages(const Density& density, int n, double* dropped
   return real;
 }
 
-std::unique_ptr<PdeSolver> make_pde_solver(int dim, int n, double s, const std::vector<double>& initial,
+std::unique_ptr<PdeSolver> make_pde_solver(const Kernel& kernel, int n, const std::vector<double>& initial,
                                            const std::vector<double>& target, double cfl) {
   if (n < 8 || n % 2 != 0) throw std::invalid_argument("the PDE grid must be even and at least 8");
-  if (!(s > 0)) throw std::invalid_argument("s must be > 0");
   if (!(cfl > 0 && cfl <= 1)) throw std::invalid_argument("the CFL number must be in (0, 1]");
-  switch (dim) {
-  case 1: return std::make_unique<GridPdeSolver<ExecutionSpace, 1>>(n, s, initial, target, cfl);
-  case 2: return std::make_unique<GridPdeSolver<ExecutionSpace, 2>>(n, s, initial, target, cfl);
-  case 3: return std::make_unique<GridPdeSolver<ExecutionSpace, 3>>(n, s, initial, target, cfl);
+  switch (kernel.dim()) {
+  case 1: return std::make_unique<GridPdeSolver<ExecutionSpace, 1>>(kernel, n, initial, target, cfl);
+  case 2: return std::make_unique<GridPdeSolver<ExecutionSpace, 2>>(kernel, n, initial, target, cfl);
+  case 3: return std::make_unique<GridPdeSolver<ExecutionSpace, 3>>(kernel, n, initial, target, cfl);
   default: throw std::invalid_argument("the PDE solver needs d = 1, 2 or 3");
   }
+}
+
+std::unique_ptr<PdeSolver> make_pde_solver(int dim, int n, double s, const std::vector<double>& initial,
+                                           const std::vector<double>& target, double cfl) {
+  if (!(s > 0)) throw std::invalid_argument("s must be > 0");
+  if (dim < 1 || dim > 3) throw std::invalid_argument("the PDE solver needs d = 1, 2 or 3");
+  return make_pde_solver(SobolevKernel(dim, s), n, initial, target, cfl);
 }
 
 } // namespace kmdflow

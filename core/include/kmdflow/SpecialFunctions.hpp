@@ -29,6 +29,9 @@ double log_case_analytic_part(int m, double z);
 /// The Riemann zeta function for real x > 1.
 double riemann_zeta(double x);
 
+/// The n-point Gauss–Legendre nodes x and weights w on [−1, 1] (Newton on P_n, to round-off).
+void gauss_legendre(int n, std::vector<double>& x, std::vector<double>& w);
+
 /// Bernoulli numbers B_0 … B_n (B_1 = −1/2).
 std::vector<double> bernoulli_numbers(int n);
 

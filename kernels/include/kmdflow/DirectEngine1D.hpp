@@ -1,6 +1,7 @@
 #pragma once
-// The direct engine on T^1 (DESIGN.md §4): exact O(N²) pair sums, any s > 0; the reference the
-// other engines are tested against.
+// The direct engine for the Sobolev kernel on T^1 (DESIGN.md §4): exact O(N²) pair sums, any
+// s > 0, through the closed forms or the tabulated split (SobolevKernelEvaluator1D); the reference
+// the other engines are tested against. Other kernels in d = 1 use EwaldEngine<Space, 1>.
 
 #include <kmdflow/InteractionEngine.hpp>
 #include <kmdflow/SobolevKernelEvaluator1D.hpp>
@@ -27,19 +28,16 @@ public:
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
 
-  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
-  // functions (nor in constructors); not part of the interface.
-  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
-  void load_sources(const ConstPointView<>& x, const ConstScalarView<>& w);
-
 private:
+  void load_sources(const ConstPointView<>& x, const ConstScalarView<>& w);
 
   ExecutionSpace m_space;
   SobolevKernelEvaluator1D m_kernel;
   std::size_t m_particles = 0, m_atoms = 0;
-  // Sources: the particles, then the atoms. Weights for the velocity (w_j, −u_m) and for the
+  // Sources: the particles, then the atoms. Weights for the velocity (−w_j, u_m) and for the
   // energy rows (½ w_j, −u_m), so that Σ_i w_i · row_i is the pair energy up to the constant.
-  Kokkos::View<double*, memory_space> m_sources, m_velocity_weights, m_energy_weights, m_rows;
+  PointView<memory_space> m_sources, m_rows;
+  Kokkos::View<double*, memory_space> m_velocity_weights, m_energy_weights;
   double m_atom_energy = 0.0; // ½ Σ_{m≠n} u_m u_n G(y_m − y_n)
   Precision m_precision = Precision::fp64;
 };

@@ -1,9 +1,9 @@
 #pragma once
-// The mean-field PDE (DESIGN.md §4): ∂_t ρ + ∇·(ρ v) = 0, v = −∇φ, φ = G_s * (ρ − ν), on an n^d
-// grid of cell averages of T^d.
+// The mean-field PDE (DESIGN.md §4): ∂_t ρ + ∇·(ρ v) = 0, v = −∇φ, φ = k * (ρ − ν), on an n^d
+// grid of cell averages of T^d, for any kernel k (Kernel.hpp).
 //
-//   * φ at the cell centres spectrally: one r2c FFT of ρ, φ̂(k) = (2π|k|)^{−2s} (ρ̂(k) − ν̂(k)) for
-//     k ≠ 0 (k the aliased wavevector of the grid), one c2r FFT back;
+//   * φ at the cell centres spectrally: one r2c FFT of ρ, φ̂(k) = k̂(k) (ρ̂(k) − ν̂(k)) (k the
+//     aliased wavevector of the grid), one c2r FFT back;
 //   * face velocities u = −(φ_{c+1} − φ_c)/h (second order at the face), fluxes u·ρ_face with ρ_face
 //     the upwind MUSCL reconstruction, slopes limited by the monotonised-central limiter;
 //   * SSP-RK3 (Shu–Osher) in time.
@@ -12,13 +12,14 @@
 // dt/h · Σ_axes max|u| is at most ½: the two reconstructed face values of a cell sum to twice its
 // average and are non-negative, so the outflow of an Euler stage is at most 2 dt/h Σ max|u| ρ_c.
 // Summation by parts gives dE/dt = −h^d Σ_faces u² ρ_face ≤ 0 for the semi-discrete energy
-// E = ½ Σ_{k≠0} (2π|k|)^{−2s} |ρ̂ − ν̂|².
+// E = ½ Σ_k k̂(k) |ρ̂ − ν̂|².
 //
 // The step is min(the caller's, the CFL step, the linear stability step 2.5·cfl/(max ρ · Λ)) with
-// Λ the largest rate of the linearised operator ε ↦ ∇_h·(∇_h G_s*ε) (it matters for s < 1,
-// where the flow is diffusive of order 2 − 2s).
+// Λ the largest rate of the linearised operator ε ↦ ∇_h·(∇_h k*ε) (it matters for the Sobolev
+// kernel with s < 1, where the flow is diffusive of order 2 − 2s).
 
 #include <kmdflow/Density.hpp>
+#include <kmdflow/Kernel.hpp>
 #include <kmdflow/RealFft.hpp>
 #include <kmdflow/Types.hpp>
 
@@ -32,7 +33,7 @@ namespace kmdflow {
 
 /// What the PDE reports at an output time.
 struct PdeDiagnostics {
-  double energy = 0;      ///< ½ Σ_{k≠0} (2π|k|)^{−2s} |ρ̂ − ν̂|²
+  double energy = 0;      ///< ½ Σ_k k̂(k) |ρ̂ − ν̂|²
   double dissipation = 0; ///< h^d Σ_faces ρ̄_face u² (ρ̄ the mean of the two cells)
   double max_speed = 0;   ///< max over faces |u|
   double mass = 0;        ///< h^d Σ ρ
@@ -67,9 +68,12 @@ public:
   virtual void fft_pair() = 0;
 };
 
-/// A solver for G_s on an n^d grid, n even ≥ 8, with initial and target cell averages
+/// A solver for the kernel k on an n^d grid, n even ≥ 8, with initial and target cell averages
 /// (size n^d, the target's mean must equal the initial mass for the flow to have an equilibrium).
 /// `cfl` ∈ (0, 1]; ≤ ½ guarantees positivity.
+std::unique_ptr<PdeSolver> make_pde_solver(const Kernel& kernel, int n, const std::vector<double>& initial,
+                                           const std::vector<double>& target, double cfl);
+/// The Sobolev kernel G_s's.
 std::unique_ptr<PdeSolver> make_pde_solver(int dim, int n, double s, const std::vector<double>& initial,
                                            const std::vector<double>& target, double cfl);
 

@@ -1,6 +1,7 @@
 #pragma once
 // Real-to-complex and complex-to-real FFTs on a periodic d-dimensional grid, behind one interface:
-// FFTW on the host (RealFftHost, below), cuFFT on NVIDIA GPUs (kernels/src/cuda/CufftRealFft.cu).
+// FFTW on the host, cuFFT on NVIDIA GPUs (kernels/src/cuda/CufftRealFft.cu); detail/FftBackend.hpp
+// chooses between them.
 // Grids are row major; the complex half array keeps n_{d−1}/2 + 1 entries in its last dimension.
 
 #include <array>
@@ -25,6 +26,12 @@ public:
 /// complex numbers.
 std::unique_ptr<RealFft> make_host_real_fft(const std::vector<int>& dims, double* real,
                                             std::complex<double>* half, int threads);
+
+/// cuFFT (kernels/src/cuda/CufftRealFft.cu, compiled in CUDA builds only): D2Z and Z2D transforms
+/// on device buffers (`real`, `half` as above), executed on `stream` (a cudaStream_t: the Kokkos
+/// execution space's, so that the transforms are ordered with its kernels; null: the default stream).
+std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double* real,
+                                            std::complex<double>* half, void* stream = nullptr);
 
 /// The FFTW version string ("fftw-3.3.10-…").
 const char* fftw_version_string();

@@ -1,18 +1,22 @@
 #pragma once
-// The spectral engine (DESIGN.md §4): O(N log N) velocities for any d and s at a chosen accuracy,
-// through the Ewald split G = Σ_n h(x + n) + Σ_{k≠0} L̂(k) e^{2πik·x} − α^s/Γ(s+1):
+// The spectral engine (DESIGN.md §4): O(N log N) velocities for any d and kernel at a chosen
+// accuracy. A split kernel (KernelConcept.hpp) is summed through its Ewald split
+// G = Σ_n h(x + n) + Σ_k L̂(k) e^{2πik·x}:
 //   * long range: a type-1 NUFFT gives μ̂(k) = Σ_j q_j e^{−2πik·z_j} for |k|∞ ≤ K (spread to an
 //     upsampled grid with the exponential-of-semicircle kernel, FFT, deconvolve), which is
 //     multiplied by −2πik L̂(k) and brought back to the particles by d type-2 NUFFTs;
 //   * short range: h is cut at r_c where it falls below the tolerance, and summed over the pairs
 //     closer than r_c found with a cell list.
+// A real-space kernel (the Gaussian) is smooth: the engine is then a pure NUFFT with its symbol.
 // One tolerance (forces.tolerance) sets K, α, r_c, the kernel width and the grid
 // (choose_spectral_parameters).
 
 #include <kmdflow/InteractionEngine.hpp>
+#include <kmdflow/Kernel.hpp>
 #include <kmdflow/RealFft.hpp>
-#include <kmdflow/SobolevKernel.hpp>
+#include <kmdflow/detail/CellList.hpp>
 #include <kmdflow/detail/ChebyshevFit.hpp>
+#include <kmdflow/detail/Nufft.hpp>
 
 #include <Kokkos_Complex.hpp>
 #include <Kokkos_ScatterView.hpp>
@@ -25,28 +29,33 @@ namespace kmdflow {
 struct SpectralParameters {
   double tolerance = 1e-8;
   double z_cut = 0;  ///< both Ewald tails are cut at e^{−z_cut}
-  double alpha = 0;  ///< the split parameter
-  double cutoff = 0; ///< r_c: h(r_c) ~ e^{−z_cut}
+  double alpha = 0;  ///< the split parameter (0: no split, a pure NUFFT)
+  double cutoff = 0; ///< r_c: h(r_c) ~ e^{−z_cut} (0: no short range)
   int modes = 0;     ///< K: |k|∞ ≤ K
   int width = 0;     ///< w: the spreading kernel covers w grid points per axis
   double beta = 0;   ///< of the kernel exp(β(√(1 − z²) − 1))
   int grid = 0;      ///< n_f points per axis (upsampling ≈ 2)
-  int cells = 1;     ///< cells per axis of the short-range cell list (1: all pairs)
+  int cells = 1;     ///< cells per axis of the cell list (1: all pairs)
 };
 
-/// The parameters for a tolerance on the relative velocity error, N points on T^d and order s:
-/// r_c from a target number of short-range neighbours, then α, K, the kernel and the grid.
+/// The parameters for a tolerance on the relative velocity error and N points. A split kernel:
+/// r_c from a target number of short-range neighbours, then α, K, the kernel and the grid. A
+/// real-space kernel: K from the decay of its symbol. std::invalid_argument when the grid would
+/// exceed what the engine allows (a kernel too narrow for a pure NUFFT).
+SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance);
+/// The Sobolev kernel's.
 SpectralParameters choose_spectral_parameters(int dim, double s, std::size_t points, double tolerance);
 
 namespace detail {
 
-/// Per (d, s, α, r_c): the kernel at α and the short-range tables on [0, r_c²].
+/// Per split kernel and split (α, r_c): the singular part and the short-range tables on [0, r_c²].
 struct SpectralTables {
-  std::shared_ptr<const SobolevKernel> kernel;
+  SingularPart singular;
+  bool finite_self_energy = true;
   PiecewiseChebyshev<32, 12> regular_gradient; // ∇(h − S) = x · B(r²)
   PiecewiseChebyshev<32, 12> regular_value;    // h − S
 };
-std::shared_ptr<const SpectralTables> spectral_tables(int dim, double s, double alpha, double cutoff, double z_cut);
+std::shared_ptr<const SpectralTables> spectral_tables(const Kernel& kernel, const SpectralParameters& parameters);
 
 } // namespace detail
 
@@ -60,8 +69,8 @@ public:
   using memory_space = typename ExecutionSpace::memory_space;
   using Complex = Kokkos::complex<double>;
 
-  SpectralEngine(const ExecutionSpace& space, const SobolevKernel& kernel, std::size_t particle_count,
-                 double tolerance, const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {});
+  SpectralEngine(const ExecutionSpace& space, const Kernel& kernel, std::size_t particle_count, double tolerance,
+                 const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {});
 
   std::string name() const override { return "spectral"; }
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override;
@@ -78,42 +87,30 @@ public:
   const Kokkos::View<Complex*, memory_space>& spectrum() const { return m_spectrum; }
   int half_extent() const { return m_parameters.grid / 2 + 1; }
 
-  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
-  // functions (nor in constructors); not part of the interface.
-  void transform_points(); // type 1 of the loaded points (cell list built)
-  void spread();
-  void interpolate(const PointView<>& out, int component, bool accumulate); // at the loaded particles
-  void long_range_velocities(const PointView<>& v, bool accumulate);
-  void build_cells();
-  void short_range_velocities(const PointView<>& v);
-  template <class Singular>
-  void short_range_velocities(const PointView<>& v, Singular singular,
-                              const Kokkos::View<int, memory_space>& coincident);
-  double short_range_energy();
-
 private:
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  void transform_points(); // type 1 of the loaded points (cell list built)
+  void long_range_velocities(const PointView<>& v, bool accumulate);
+  void short_range_velocities(const PointView<>& v);
 
   ExecutionSpace m_space;
   SpectralParameters m_parameters;
-  std::shared_ptr<const detail::SpectralTables> m_tables;
+  std::shared_ptr<const detail::SpectralTables> m_tables; // null: no short range
   bool m_singular_gradient;
   std::size_t m_particles = 0, m_atoms = 0;
   PointView<memory_space> m_points;              // particles, then atoms
   Kokkos::View<double*, memory_space> m_weights; // w_j, then −u_m
   Kokkos::View<double*, memory_space> m_grid;    // the real fine grid
   Kokkos::View<Complex*, memory_space> m_half, m_spectrum; // FFT buffer; μ̂ on the half grid (deconvolved)
-  Kokkos::View<double*, memory_space> m_symbol;     // L̂ as a function of |k|² (integer)
+  Kokkos::View<double*, memory_space> m_symbol;     // L̂ for k ≠ 0 as a function of |k|² (|k| in d = 1)
   Kokkos::View<double*, memory_space> m_correction; // 1/(n ψ̂(k)) for k = 0 … K
   double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
+  double m_symbol_at_zero = 0;                      // L̂(0)
+  detail::EsKernel m_es;
   std::unique_ptr<RealFft> m_fft;
   // Spreading: duplicated per thread on CPUs, atomic on GPUs (ScatterView's defaults).
   Kokkos::Experimental::ScatterView<double*, typename decltype(m_grid)::array_layout, ExecutionSpace> m_scatter;
-  // Cell list: the loaded points copied in cell order (so that neighbours are contiguous in
-  // memory), the original index of each, and the first point of each cell.
-  PointView<memory_space> m_sorted_points;
-  Kokkos::View<double*, memory_space> m_sorted_weights;
-  Kokkos::View<int*, memory_space> m_cell_order, m_cell_start;
+  detail::CellList<memory_space> m_cells;
 };
 
 } // namespace kmdflow

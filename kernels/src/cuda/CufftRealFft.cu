@@ -1,4 +1,6 @@
-#include "CufftRealFft.hpp"
+// cuFFT behind the RealFft interface. This translation unit needs only the CUDA toolkit (no
+// Kokkos), so that scripts/test can compile it with nvcc on any machine where nvcc is installed.
+#include <kmdflow/RealFft.hpp>
 
 #include <cufft.h>
 

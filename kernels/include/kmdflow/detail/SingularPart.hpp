@@ -1,8 +1,10 @@
 #pragma once
-// The singular part S of G_s near 0 (DESIGN.md §1) as functions of u = r², for pair kernels:
-// S'(r)/r with the kind of singularity fixed at compile time, and S itself.
+// The singular part S of a split kernel near 0 (KernelConcept.hpp, DESIGN.md §1) as functions of
+// u = r², for pair kernels: S'(r)/r with the kind of singularity fixed at compile time, and S
+// itself. One-term parts (the Sobolev kernel) get the short forms; longer ones (the Bessel
+// potential) a power times polynomials in u.
 
-#include <kmdflow/SobolevKernel.hpp>
+#include <kmdflow/KernelConcept.hpp>
 #include <kmdflow/detail/ChebyshevFit.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -43,6 +45,31 @@ struct LogGradient { // c_m u^{m−1} (m ln u + 1), m ≥ 1
     return Real(c) * power * (Real(m) * Kokkos::log(u) + 1);
   }
 };
+/// Several terms: S'(r)/r = u^{p/2−1} P(u) + u^{m−1} (ln u · L(u) + M(u)), with the polynomials
+/// P_j = a_j (p + 2j), L_j = b_j (m + j), M_j = b_j zero-padded to Terms coefficients (so that the
+/// pair loop around it keeps a fixed shape).
+template <int Terms> struct SeriesGradient {
+  double e;                              // p/2 − 1
+  int m;                                 // log power
+  bool has_power, has_log;
+  Kokkos::Array<double, Terms> p{}, l{}, q{}; // P, L, M
+  template <class Real> KOKKOS_INLINE_FUNCTION Real operator()(Real u) const {
+    Real power_part = 0, log_part = 0, plain = 0;
+    KMDFLOW_UNROLL
+    for (int k = Terms - 1; k >= 0; --k) {
+      power_part = power_part * u + Real(p[k]);
+      log_part = log_part * u + Real(l[k]);
+      plain = plain * u + Real(q[k]);
+    }
+    Real sum = has_power ? Kokkos::pow(u, Real(e)) * power_part : Real(0);
+    if (has_log) {
+      Real power = m == 0 ? 1 / u : Real(1); // u^{m−1}, m ≥ 0
+      for (int k = 1; k < m; ++k) power *= u;
+      sum += power * (Kokkos::log(u) * log_part + plain);
+    }
+    return sum;
+  }
+};
 
 /// A piecewise Chebyshev series (ChebyshevFit.hpp) evaluated in the precision of u.
 template <int Pieces, int Terms, class Real>
@@ -52,39 +79,56 @@ KOKKOS_INLINE_FUNCTION Real evaluate(const PiecewiseChebyshev<Pieces, Terms>& p,
   piece = piece < 0 ? 0 : (piece >= Pieces ? Pieces - 1 : piece);
   return clenshaw<Terms>(&p.c[piece * Terms], Terms, 2 * (scaled - Real(piece)) - 1);
 }
+
 /// S(r) as a function of u = r² (energies only: no need for speed).
 struct SingularValue {
-  double c, half_exponent;
-  int m;
-  bool log_case;
+  SingularPart part;
   KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    if (log_case) {
-      double power = 1;
-      for (int k = 0; k < m; ++k) power *= u;
-      return 0.5 * c * power * Kokkos::log(u);
+    double sum = 0;
+    if (part.power_terms == 1 && part.log_terms == 0) return part.power[0] * Kokkos::pow(u, 0.5 * part.exponent);
+    for (int j = 0; j < part.power_terms; ++j) sum += part.power[j] * Kokkos::pow(u, 0.5 * part.exponent + j);
+    if (part.log_terms > 0) {
+      double power = 1, series = 0;
+      for (int k = 0; k < part.log_power; ++k) power *= u;
+      for (int j = part.log_terms - 1; j >= 0; --j) series = series * u + part.log[j];
+      sum += 0.5 * series * power * Kokkos::log(u);
     }
-    return c * Kokkos::pow(u, half_exponent);
+    return sum;
   }
 };
 
-
-/// Calls f(op) with op(u) = S'(r)/r, u = r², specialised to the kernel's kind of singularity.
-template <class F> void with_singular_gradient(const SobolevKernel& k, F&& f) {
-  const double p = k.singular_exponent();
-  if (k.is_log_case() && k.log_power() >= 1) return f(LogGradient{k.singular_constant(), k.log_power()});
-  if (k.is_log_case()) return f(QuarterPowerGradient{k.singular_constant(), -1, 0}); // S'/r = c_0/r²
-  const double e = 0.5 * p - 1; // S'/r = c p r^{p−2} = c p u^{e}
-  const double quarters = 4 * e;
-  const int q = int(std::floor(quarters + 0.5));
-  if (std::abs(quarters - q) < 1e-12 && std::abs(q) < 32) {
-    const int n = q >= 0 ? q / 4 : -((-q + 3) / 4);
-    return f(QuarterPowerGradient{k.singular_constant() * p, n, q - 4 * n});
+/// Calls f(op) with op(u) = S'(r)/r, u = r², specialised to the kind of singularity.
+template <class F> void with_singular_gradient(const SingularPart& s, F&& f) {
+  if (s.log_terms == 1 && s.power_terms == 0) {
+    if (s.log_power >= 1) return f(LogGradient{s.log[0], s.log_power});
+    return f(QuarterPowerGradient{s.log[0], -1, 0}); // S'/r = c_0/r²
   }
-  return f(GeneralPowerGradient{k.singular_constant() * p, e});
-}
-
-inline SingularValue singular_value(const SobolevKernel& k) {
-  return SingularValue{k.singular_constant(), 0.5 * k.singular_exponent(), k.log_power(), k.is_log_case()};
+  if (s.power_terms == 1 && s.log_terms == 0) {
+    const double p = s.exponent;
+    const double e = 0.5 * p - 1; // S'/r = c p r^{p−2} = c p u^{e}
+    const double quarters = 4 * e;
+    const int q = int(std::floor(quarters + 0.5));
+    if (std::abs(quarters - q) < 1e-12 && std::abs(q) < 32) {
+      const int n = q >= 0 ? q / 4 : -((-q + 3) / 4);
+      return f(QuarterPowerGradient{s.power[0] * p, n, q - 4 * n});
+    }
+    return f(GeneralPowerGradient{s.power[0] * p, e});
+  }
+  auto series = [&](auto gradient) {
+    gradient.e = 0.5 * s.exponent - 1;
+    gradient.m = s.log_power;
+    gradient.has_power = s.power_terms > 0;
+    gradient.has_log = s.log_terms > 0;
+    for (int j = 0; j < s.power_terms; ++j) gradient.p[j] = s.power[j] * (s.exponent + 2 * j);
+    for (int j = 0; j < s.log_terms; ++j) {
+      gradient.l[j] = s.log[j] * (s.log_power + j);
+      gradient.q[j] = s.log[j];
+    }
+    return f(gradient);
+  };
+  if (s.power_terms <= 4 && s.log_terms <= 4) return series(SeriesGradient<4>{});
+  if (s.power_terms <= 8 && s.log_terms <= 8) return series(SeriesGradient<8>{});
+  return series(SeriesGradient<SingularPart::max_terms>{});
 }
 
 } // namespace kmdflow::detail

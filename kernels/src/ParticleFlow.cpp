@@ -1,7 +1,7 @@
 #include <kmdflow/DirectEngine1D.hpp>
 #include <kmdflow/EwaldEngine.hpp>
 #include <kmdflow/SpectralEngine.hpp>
-#include <kmdflow/SobolevFlow.hpp>
+#include <kmdflow/ParticleFlow.hpp>
 #include <kmdflow/SortedEngine1D.hpp>
 
 #include <limits>
@@ -17,16 +17,32 @@ ForceMethod parse_force_method(const std::string& name) {
   throw std::invalid_argument("unknown force method '" + name + "'");
 }
 
-ForceMethod resolve_force_method(ForceMethod method, const SobolevKernel& kernel, std::size_t points) {
+namespace {
+bool sorted_applies(const Kernel& kernel) {
+  const auto* sobolev = kernel.get_if<SobolevKernel>();
+  return sobolev && SortedEngine1D<>::applies(*sobolev);
+}
+bool spectral_applies(const Kernel& kernel, std::size_t points, double tolerance) {
+  try {
+    (void)choose_spectral_parameters(kernel, points, tolerance);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+} // namespace
+
+ForceMethod resolve_force_method(ForceMethod method, const Kernel& kernel, std::size_t points, double tolerance) {
   if (method == ForceMethod::automatic) {
-    if (SortedEngine1D<>::applies(kernel)) return ForceMethod::sorted;
+    if (sorted_applies(kernel)) return ForceMethod::sorted;
     // Where the spectral engine (at the default tolerance) overtakes the direct one, on CPUs.
     const std::size_t crossover = kernel.dim() == 1 ? 200 : kernel.dim() == 2 ? 300 : 500;
-    return points >= crossover ? ForceMethod::spectral : ForceMethod::direct;
+    return points >= crossover && spectral_applies(kernel, points, tolerance) ? ForceMethod::spectral : ForceMethod::direct;
   }
-  if (method == ForceMethod::sorted && !SortedEngine1D<>::applies(kernel))
-    throw std::invalid_argument("the sorted engine needs d = 1 and an integer s in 1...4; use "
-                                "direct (or auto)");
+  if (method == ForceMethod::sorted && !sorted_applies(kernel))
+    throw std::invalid_argument(kernel.get_if<SobolevKernel>()
+                                    ? "the sorted engine needs d = 1 and an integer s in 1...4; use direct (or auto)"
+                                    : "the sorted engine is for the Sobolev kernel only; use direct, spectral or auto");
   return method;
 }
 
@@ -48,11 +64,10 @@ Precision parse_precision(const std::string& name) {
 
 std::string to_string(Precision precision) { return precision == Precision::fp32 ? "float" : "double"; }
 
-std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const SobolevKernel& kernel,
-                                               const Target& target, std::size_t particle_count,
-                                               double tolerance, Precision precision) {
+std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Kernel& kernel, const Target& target,
+                                               std::size_t particle_count, double tolerance, Precision precision) {
   const std::size_t atom_count = target.sample_positions().data() ? target.sample_positions().extent(0) : 0;
-  method = resolve_force_method(method, kernel, particle_count + atom_count);
+  method = resolve_force_method(method, kernel, particle_count + atom_count, tolerance);
   if (precision == Precision::fp32 && method != ForceMethod::direct)
     throw std::invalid_argument("precision \"float\" is available with the direct engine only (the " +
                                 to_string(method) + " engine computes in double)");
@@ -61,17 +76,22 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Sobolev
   const auto& atom_weights = target.sample_weights();
   switch (method) {
   case ForceMethod::sorted:
-    return std::make_unique<SortedEngine1D<>>(space, kernel, particle_count, atoms, atom_weights);
+    return std::make_unique<SortedEngine1D<>>(space, *kernel.get_if<SobolevKernel>(), particle_count, atoms,
+                                              atom_weights);
   case ForceMethod::direct:
-    // d = 1: pairs through the tabulated kernel; d = 2, 3: the Ewald split (EwaldEngine.hpp).
+    // The Sobolev kernel in d = 1: pairs through its closed forms or tabulated split
+    // (DirectEngine1D.hpp); otherwise the Ewald split or real-space pairs (EwaldEngine.hpp).
+    if (const auto* sobolev = kernel.get_if<SobolevKernel>(); sobolev && kernel.dim() == 1)
+      return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(*sobolev), particle_count, atoms,
+                                                atom_weights, precision);
     if (kernel.dim() == 2)
       return std::make_unique<EwaldEngine<ExecutionSpace, 2>>(space, kernel, particle_count, atoms, atom_weights,
                                                               precision);
     if (kernel.dim() == 3)
       return std::make_unique<EwaldEngine<ExecutionSpace, 3>>(space, kernel, particle_count, atoms, atom_weights,
                                                               precision);
-    return std::make_unique<DirectEngine1D<>>(space, SobolevKernelEvaluator1D(kernel),
-                                              particle_count, atoms, atom_weights, precision);
+    return std::make_unique<EwaldEngine<ExecutionSpace, 1>>(space, kernel, particle_count, atoms, atom_weights,
+                                                            precision);
   case ForceMethod::spectral:
     if (kernel.dim() == 1)
       return std::make_unique<SpectralEngine<ExecutionSpace, 1>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
@@ -94,9 +114,8 @@ double sum_of_squares(const ConstScalarView<>& w) {
 }
 } // namespace detail
 
-SobolevFlow::SobolevFlow(std::shared_ptr<const SobolevKernel> kernel,
-                         std::shared_ptr<const Target> target, ScalarView<> weights,
-                         std::unique_ptr<InteractionEngine> engine)
+ParticleFlow::ParticleFlow(std::shared_ptr<const Kernel> kernel, std::shared_ptr<const Target> target,
+                           ScalarView<> weights, std::unique_ptr<InteractionEngine> engine)
     : m_kernel(std::move(kernel)), m_target(std::move(target)), m_weights(std::move(weights)),
       m_engine(std::move(engine)) {
   if (!m_kernel->has_finite_self_energy()) {
@@ -108,10 +127,10 @@ SobolevFlow::SobolevFlow(std::shared_ptr<const SobolevKernel> kernel,
   m_diagonal = 0.5 * sum * m_kernel->value_at_zero();
 }
 
-void SobolevFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
+void ParticleFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
   m_engine->velocities(x, m_weights, v);
   const auto& potential = m_target->potential();
-  if (potential.empty()) return;
+  if (potential.modes() == 0) return; // a constant potential pulls nowhere
   // + ∇(G_s * ν)(x_i): the target attracts.
   const int dim = this->dim();
   Kokkos::parallel_for(
@@ -124,7 +143,7 @@ void SobolevFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
       });
 }
 
-Energies SobolevFlow::energies(const ConstPointView<>& x, const ConstPointView<>& v) {
+Energies ParticleFlow::energies(const ConstPointView<>& x, const ConstPointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::flow::energies");
   Energies e;
   e.interaction_energy = m_engine->pair_energy(x, m_weights);

@@ -1,0 +1,75 @@
+#pragma once
+// The particle flow of DESIGN.md §1 for any kernel k (Kernel.hpp):
+// dx_i/dt = −Σ_{j≠i} w_j ∇k(x_i − x_j) + ∇(k * ν)(x_i), the engines that sum it, and the energies
+// reported along it.
+
+#include <kmdflow/InteractionEngine.hpp>
+#include <kmdflow/Kernel.hpp>
+#include <kmdflow/Target.hpp>
+
+#include <memory>
+#include <string>
+
+namespace kmdflow {
+
+struct Energies {
+  double energy = 0;             ///< full energy ½‖μ_N − ν‖²; +inf where k(0) is (2s ≤ d)
+  double interaction_energy = 0; ///< every diagonal term removed (may be negative)
+  double dissipation = 0;        ///< Σ_i w_i |v_i|²
+  double max_speed = 0;          ///< max_i |v_i|
+};
+
+enum class ForceMethod { automatic, direct, sorted, spectral };
+ForceMethod parse_force_method(const std::string& name); ///< "auto", "direct", ...
+std::string to_string(ForceMethod method);
+
+/// The engine `method` stands for with this kernel and number of points (particles and target
+/// samples). auto: sorted where it applies (the Sobolev kernel in d = 1 with integer s ≤ 4: exact
+/// and fastest), else spectral from the point counts where it overtakes direct (bench/README.md)
+/// and where it can resolve the kernel at `tolerance`, else direct. std::invalid_argument, saying
+/// why, when the method cannot treat the kernel.
+ForceMethod resolve_force_method(ForceMethod method, const Kernel& kernel, std::size_t points = 0,
+                                 double tolerance = 1e-8);
+
+Precision parse_precision(const std::string& name); ///< "double" or "float"
+std::string to_string(Precision precision);
+
+/// The engine for `method`; `tolerance` is the spectral engine's, `precision` that of the pair
+/// evaluations (float: the direct engine only). Throws std::invalid_argument when the
+/// method cannot treat this kernel, dimension or precision.
+std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Kernel& kernel, const Target& target,
+                                               std::size_t particle_count, double tolerance = 1e-8,
+                                               Precision precision = Precision::fp64);
+
+class ParticleFlow {
+public:
+  ParticleFlow(std::shared_ptr<const Kernel> kernel, std::shared_ptr<const Target> target, ScalarView<> weights,
+               std::unique_ptr<InteractionEngine> engine);
+  ParticleFlow(const std::shared_ptr<const SobolevKernel>& kernel, std::shared_ptr<const Target> target,
+               ScalarView<> weights, std::unique_ptr<InteractionEngine> engine)
+      : ParticleFlow(std::make_shared<const Kernel>(*kernel), std::move(target), std::move(weights), std::move(engine)) {}
+
+  int dim() const { return m_kernel->dim(); }
+  std::size_t count() const { return m_weights.extent(0); }
+  const Kernel& kernel() const { return *m_kernel; }
+  const Target& target() const { return *m_target; }
+  const InteractionEngine& engine() const { return *m_engine; }
+  const ScalarView<>& weights() const { return m_weights; }
+
+  /// v = dx/dt at the positions x (wrapped into [0, 1)^d).
+  void velocity(const ConstPointView<>& x, const PointView<>& v);
+  /// The energies at x, where v = velocity(x).
+  Energies energies(const ConstPointView<>& x, const ConstPointView<>& v);
+
+private:
+  std::shared_ptr<const Kernel> m_kernel;
+  std::shared_ptr<const Target> m_target;
+  ScalarView<> m_weights;
+  std::unique_ptr<InteractionEngine> m_engine;
+  double m_diagonal = 0; // ½ (Σ w_i² + Σ u_m²) k(0), where finite
+};
+
+/// Its first name, from when the Sobolev kernel was the only one.
+using SobolevFlow = ParticleFlow;
+
+} // namespace kmdflow

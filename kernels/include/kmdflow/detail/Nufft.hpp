@@ -1,0 +1,166 @@
+#pragma once
+// The non-uniform FFT's pieces around a RealFft (DESIGN.md §4, after FINUFFT): the
+// exponential-of-semicircle kernel φ(t) = exp(β(√(1 − t²) − 1)) covering w points of an upsampled
+// n^d grid; type 1 = spread (points → grid), FFT, deconvolve (÷ n ψ̂(k), |k|∞ ≤ K); type 2 =
+// multiply by the same factors, inverse FFT, interpolate (grid → points). Spreading and
+// interpolation share one weight routine, EsKernel::axis_weights.
+
+#include <kmdflow/SpecialFunctions.hpp>
+#include <kmdflow/Types.hpp>
+#include <kmdflow/detail/HalfGrid.hpp>
+
+#include <Kokkos_Complex.hpp>
+#include <Kokkos_ScatterView.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace kmdflow::detail {
+
+inline constexpr int max_spreading_width = 16;
+
+KOKKOS_INLINE_FUNCTION double es_kernel(double t, double beta) {
+  const double r = 1 - t * t;
+  return r > 0 ? Kokkos::exp(beta * (Kokkos::sqrt(r) - 1)) : 0.0;
+}
+
+struct EsKernel {
+  int width = 0;   ///< w: grid points per axis that a point touches
+  double beta = 0; ///< of φ
+
+  /// The w weights φ((g − nx)/(w/2)) of the grid lines g = ⌈nx − w/2⌉ … around x ∈ [0, 1) on a
+  /// periodic axis of n points, and their indices mod n.
+  KOKKOS_INLINE_FUNCTION void axis_weights(double x, int n, double* kernel, int* index) const {
+    const double half_width = 0.5 * width;
+    const double u = x * n;
+    const int first = int(Kokkos::ceil(u - half_width));
+    for (int t = 0; t < width; ++t) {
+      kernel[t] = es_kernel((first + t - u) / half_width, beta);
+      index[t] = ((first + t) % n + n) % n;
+    }
+  }
+
+  /// 1/(n ψ̂(k)) = 1/((w/2) Φ(πkw/n)) for k = 0 … K, Φ(ξ) = ∫_{−1}^{1} φ(t) cos(ξt) dt (host).
+  std::vector<double> deconvolution(int n, int K) const {
+    std::vector<double> nodes, quadrature;
+    gauss_legendre(2 * width + 20, nodes, quadrature);
+    std::vector<double> correction(K + 1);
+    for (int q = 0; q <= K; ++q) {
+      double phi_hat = 0;
+      for (std::size_t j = 0; j < nodes.size(); ++j)
+        phi_hat += quadrature[j] * es_kernel(nodes[j], beta) * std::cos(pi * q * width * nodes[j] / n);
+      correction[q] = 1 / (0.5 * width * phi_hat);
+    }
+    return correction;
+  }
+};
+
+/// The tensor-product weights of one point on each axis.
+template <int Dim> struct PointWeights {
+  double kernel[Dim][max_spreading_width];
+  int index[Dim][max_spreading_width];
+  KOKKOS_INLINE_FUNCTION PointWeights(const EsKernel& es, int n, const double* x) {
+    for (int d = 0; d < Dim; ++d) es.axis_weights(x[d], n, kernel[d], index[d]);
+  }
+};
+
+/// Type-1 spreading: grid(g) = Σ_j q_j Π_d φ((g_d − n x_jd)/(w/2)), periodically. Points in cell
+/// order (CellList.hpp) spread to nearby grid lines one after another.
+template <int Dim, class ExecutionSpace, class Scatter, class Grid, class Points, class Weights>
+void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, const Grid& grid, const Points& points,
+            const Weights& weights, const EsKernel& es, int n) {
+  Kokkos::Profiling::ScopedRegion region(label);
+  Kokkos::deep_copy(space, grid, 0.0);
+  scatter.reset_except(grid);
+  const auto access = scatter;
+  const int w = es.width;
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)), KOKKOS_LAMBDA(std::size_t j) {
+        auto g = access.access();
+        double x[Dim];
+        for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
+        const PointWeights<Dim> p(es, n, x);
+        const double q = weights(j);
+        if constexpr (Dim == 1) {
+          for (int a = 0; a < w; ++a) g(p.index[0][a]) += q * p.kernel[0][a];
+        } else if constexpr (Dim == 2) {
+          for (int a = 0; a < w; ++a) {
+            const double qa = q * p.kernel[0][a];
+            const std::size_t row = std::size_t(p.index[0][a]) * n;
+            for (int b = 0; b < w; ++b) g(row + p.index[1][b]) += qa * p.kernel[1][b];
+          }
+        } else {
+          for (int a = 0; a < w; ++a)
+            for (int b = 0; b < w; ++b) {
+              const double qab = q * p.kernel[0][a] * p.kernel[1][b];
+              const std::size_t row = (std::size_t(p.index[0][a]) * n + p.index[1][b]) * n;
+              for (int c = 0; c < w; ++c) g(row + p.index[2][c]) += qab * p.kernel[2][c];
+            }
+        }
+      });
+  Kokkos::Experimental::contribute(grid, scatter);
+}
+
+/// Σ_g grid(g) Π_d kernel[d][g_d] over the w^d grid points of one target.
+template <int Dim, class Grid>
+KOKKOS_INLINE_FUNCTION double gather(const Grid& grid, int n, int w, const PointWeights<Dim>& p) {
+  double sum = 0;
+  if constexpr (Dim == 1) {
+    for (int a = 0; a < w; ++a) sum += grid(p.index[0][a]) * p.kernel[0][a];
+  } else if constexpr (Dim == 2) {
+    for (int a = 0; a < w; ++a) {
+      const std::size_t row = std::size_t(p.index[0][a]) * n;
+      double partial = 0;
+      for (int b = 0; b < w; ++b) partial += grid(row + p.index[1][b]) * p.kernel[1][b];
+      sum += p.kernel[0][a] * partial;
+    }
+  } else {
+    for (int a = 0; a < w; ++a)
+      for (int b = 0; b < w; ++b) {
+        const std::size_t row = (std::size_t(p.index[0][a]) * n + p.index[1][b]) * n;
+        double partial = 0;
+        for (int c = 0; c < w; ++c) partial += grid(row + p.index[2][c]) * p.kernel[2][c];
+        sum += p.kernel[0][a] * p.kernel[1][b] * partial;
+      }
+  }
+  return sum;
+}
+
+/// Type-2 interpolation of the real grid at the points (in cell order; order(p) is the original
+/// index): out(i, component) (+)= the interpolant, for original indices i < out.extent(0).
+template <int Dim, class ExecutionSpace, class Grid, class Points, class Order, class Out>
+void interpolate(const ExecutionSpace& space, const char* label, const Grid& grid, const Points& points,
+                 const Order& order, const EsKernel& es, int n, const Out& out, int component, bool accumulate) {
+  Kokkos::Profiling::ScopedRegion region(label);
+  const std::size_t targets = out.extent(0);
+  const int w = es.width;
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, order.extent(0)), KOKKOS_LAMBDA(std::size_t p) {
+        const std::size_t i = std::size_t(order(p));
+        if (i >= targets) return;
+        double x[Dim];
+        for (int d = 0; d < Dim; ++d) x[d] = points(p, d);
+        const double sum = gather<Dim>(grid, n, w, PointWeights<Dim>(es, n, x));
+        out(i, component) = (accumulate ? out(i, component) : 0.0) + sum;
+      });
+}
+
+/// μ̂(k) = F(k) Π_d correction(|k_d|) inside the box |k|∞ ≤ K of the half grid, 0 outside.
+template <int Dim, class ExecutionSpace, class Half, class Spectrum, class Correction>
+void deconvolve(const ExecutionSpace& space, const char* label, const Half& half, const Spectrum& spectrum,
+                const Correction& correction, int n, int K) {
+  using Complex = typename Spectrum::value_type;
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, half.extent(0)), KOKKOS_LAMBDA(std::size_t h) {
+        int k[Dim];
+        if (!half_grid_wavevector<Dim>(h, n, K, k)) {
+          spectrum(h) = Complex(0, 0);
+          return;
+        }
+        double c = 1;
+        for (int d = 0; d < Dim; ++d) c *= correction(k[d] < 0 ? -k[d] : k[d]);
+        spectrum(h) = half(h) * c;
+      });
+}
+
+} // namespace kmdflow::detail
