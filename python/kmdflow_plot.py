@@ -35,10 +35,38 @@ def fit_window(t, values, fraction):
     return (t >= fraction * t[-1]) & np.isfinite(values) & (values > 0) & (t > 0)
 
 
+GREEK = {"sigma": "σ", "lambda": "λ"}
+
+
+def sobolev_order(config):
+    """s for the Sobolev kernel (the default, whose order is the top-level `s`), else None."""
+    if config.get("kernel", {}).get("type", "sobolev") != "sobolev":
+        return None
+    return float(config["s"])
+
+
+def kernel_label(config):
+    """The kernel for a title: "s = 1" for the Sobolev kernel, else its family and parameters."""
+    s = sobolev_order(config)
+    if s is not None:
+        return f"s = {s:g}"
+    kernel = config["kernel"]
+    parameters = ", ".join(f"{GREEK.get(k, k)} = {v:g}" for k, v in kernel.items() if k != "type")
+    return f"{kernel['type']} kernel, {parameters}"
+
+
+def order(config):
+    """The kernel's order s where it has one (the Sobolev and Bessel kernels), else None."""
+    s = sobolev_order(config)
+    return s if s is not None else config.get("kernel", {}).get("s")
+
+
 def add_reference(ax, plot, config, t, values, power_law):
-    """The theory's decay (DESIGN.md §2) over the late-time window, anchored at its start;
-    returns a title fragment with the fitted rate or exponent."""
-    s = float(config["s"])
+    """The theory's decay (DESIGN.md §2, the Sobolev kernel) over the late-time window, anchored at
+    its start; returns a title fragment with the fitted rate or exponent."""
+    s = sobolev_order(config)
+    if s is None:
+        return ""
     mask = fit_window(t, values, 1 / 30 if power_law else 0.5)
     if mask.sum() < 2:
         return ""
@@ -63,19 +91,21 @@ def add_reference(ax, plot, config, t, values, power_law):
 def plot_energy(run_dir, config, series):
     """The full energy on log axes where it is finite (2s > d); otherwise the interaction energy,
     which may be negative, on linear axes beside the dissipation on log axes."""
-    s, dim = float(config["s"]), int(config["dim"])
+    s, dim = order(config), int(config["dim"])
     t = series["t"]
     energy, dissipation = series["energy"], series["dissipation"]
     finite = bool(np.all(np.isfinite(energy)))
-    power_law = s > 1
+    # Exponential decay for s ≤ 1, power laws for s > 1 and for the smooth (Gaussian) kernel.
+    power_law = s is None or s > 1
     fig, axes = plt.subplots(1, 1 if finite else 2, figsize=(7 if finite else 11, 4.5))
     axes = np.atleast_1d(axes)
     log_plot = axes[0].loglog if power_law else axes[0].semilogy
     keep = (t > 0) if power_law else np.ones_like(t, dtype=bool)
-    title = f"d = {dim}, s = {s:g}"
+    title = f"d = {dim}, {kernel_label(config)}"
     if finite:
         positive = keep & (energy > 0)
-        log_plot(t[positive], energy[positive], label="energy $E_s(\\mu_N)$", color="C0")
+        name = "E_s" if sobolev_order(config) is not None else "E"
+        log_plot(t[positive], energy[positive], label=f"energy ${name}(\\mu_N)$", color="C0")
         d_ok = keep & (dissipation > 0)
         log_plot(t[d_ok], dissipation[d_ok], label="dissipation $\\sum_i w_i |v_i|^2$", color="C1")
         fit = add_reference(axes[0], log_plot, config, t, energy, power_law)
@@ -221,7 +251,7 @@ def plot_pde_density(run_dir, config):
             ax.axis("off")
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
     what = "PDE density" + (", (x, y) marginal" if dim == 3 else "")
-    fig.suptitle(f"{what} (d = {dim}, {n}^{dim} cells, s = {float(config['s']):g})")
+    fig.suptitle(f"{what} (d = {dim}, {n}^{dim} cells, {kernel_label(config)})")
     if dim == 1:
         fig.tight_layout()
     path = os.path.join(run_dir, "density.png")
@@ -255,7 +285,7 @@ def plot_study_scaling(study_dir, quiet):
     ax.set_ylabel(f"energy ({kind} for particles)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"particles against the mean-field PDE (d = {study['config']['dim']}, s = {study['config']['s']:g})")
+    ax.set_title(f"particles against the mean-field PDE (d = {study['config']['dim']}, {kernel_label(study['config'])})")
     fig.tight_layout()
     written.append(os.path.join(study_dir, "energy.png"))
     fig.savefig(written[-1], dpi=110)
@@ -315,7 +345,7 @@ def plot_density(run_dir, config):
     else:
         fig = plot_density_2d(run_dir, config, shots, weights, target, dim)
         what = "particles over the target density" if dim == 2 else "particles, (x, y) projection"
-    fig.suptitle(f"{what} (d = {dim}, N = {len(weights)}, s = {float(config['s']):g})")
+    fig.suptitle(f"{what} (d = {dim}, N = {len(weights)}, {kernel_label(config)})")
     fig.tight_layout()
     path = os.path.join(run_dir, "density.png")
     fig.savefig(path, dpi=110)

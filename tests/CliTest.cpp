@@ -467,3 +467,55 @@ TEST_F(Cli, StudyRatesQuick) {
   }
   EXPECT_EQ(checked, 3); // PDE and particles at s = 1, the PDE at s = 2
 }
+
+// The `kernel` block (DESIGN.md §7): bad input names the key; each family runs and evaluates.
+TEST_F(Cli, KernelBlock) {
+  struct Case {
+    std::string config, expect;
+  };
+  const std::vector<Case> bad = {
+      {R"({"dim": 1, "kernel": {"type": "laplace"}})", "kernel.type"},
+      {R"({"dim": 1, "kernel": {"type": "gaussian"}})", "kernel.sigma"},
+      {R"({"dim": 1, "kernel": {"type": "gaussian", "sigma": 1e-4}})", "kernel.sigma"},
+      {R"({"dim": 1, "kernel": {"type": "gaussian", "sigma": 0.1, "s": 1}})", "kernel.s"},
+      {R"({"dim": 1, "s": 1, "kernel": {"type": "gaussian", "sigma": 0.1}})", "s:"},
+      {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1}})", "kernel.lambda"},
+      {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1, "lambda": -1}})", "kernel.lambda"},
+      {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1, "lambda": 50}})", "kernel.lambda"},
+      {R"({"dim": 2, "kernel": {"type": "bessel", "s": 0, "lambda": 1}})", "kernel.s"},
+      {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1.0000001, "lambda": 1}})", "kernel"},
+      {R"({"dim": 1, "kernel": {"type": "bessel", "s": 0.5, "lambda": 1}, "target": {"type": "samples", "path": "samples.csv"}})",
+       "kernel.s"},
+      {R"({"dim": 1, "kernel": {"type": "gaussian", "sigma": 0.1}, "forces": {"method": "sorted"}})", "forces.method"},
+      {R"({"dim": 3, "kernel": {"type": "gaussian", "sigma": 0.001}, "forces": {"method": "spectral"}, "particles": {"count": 1000}})",
+       "forces.method"},
+      {R"({"model": "relu", "kernel": {"type": "gaussian", "sigma": 0.1}})", "kernel"},
+  };
+  file("samples.csv", "x\n0.1\n0.5\n");
+  for (const auto& c : bad) {
+    file("bad.json", c.config);
+    const auto r = kmdflow("run bad.json --out run");
+    EXPECT_EQ(r.code, 2) << c.config << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("error: " + c.expect, 0), 0u) << "expected 'error: " << c.expect << "' in: " << r.err;
+    EXPECT_FALSE(fs::exists(m_dir / "run")) << c.config;
+  }
+  // Each family through `run` and `eval`: the resolved block is recorded, the energy is finite
+  // (k(0) is, for these parameters) and decreases.
+  file("points.csv", "x,y\n0.1,0.2\n0.4,0.45\n0.8,0.7\n");
+  for (const std::string kernel : {R"({"type": "gaussian", "sigma": 0.1})", R"({"type": "bessel", "s": 1.5, "lambda": 2})"}) {
+    file("k.json", R"({"dim": 2, "kernel": )" + kernel + R"(, "particles": {"count": 100, "seed": 2},
+      "initial": {"type": "wrapped_gaussians", "components": [{"center": [0.3, 0.3], "sigma": 0.1}]},
+      "time": {"t_end": 0.5, "dt": 0.05}, "output": {"plots": false}})");
+    const auto r = kmdflow("run k.json --out k --force");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto config = json::parse(slurp(m_dir / "k" / "config.json"));
+    EXPECT_EQ(config["kernel"], json::parse(kernel));
+    EXPECT_FALSE(config.contains("s"));
+    const auto summary = json::parse(slurp(m_dir / "k" / "summary.json"));
+    EXPECT_LT(summary["final"]["energy"].get<double>(), summary["initial"]["energy"].get<double>()) << kernel;
+    const auto e = kmdflow("eval k.json --positions points.csv --out v.csv");
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_GT(json::parse(e.out)["energy"].get<double>(), 0) << kernel;
+  }
+}

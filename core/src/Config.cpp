@@ -1,4 +1,5 @@
 #include <kmdflow/Config.hpp>
+#include <kmdflow/Kernel.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -52,8 +53,8 @@ public:
     return has(name) ? m_input.at(name) : null;
   }
 
-  double number(const std::string& name, std::optional<double> fallback, const char* rule,
-                bool (*valid)(double)) {
+  template <class Valid>
+  double number(const std::string& name, std::optional<double> fallback, const char* rule, Valid&& valid) {
     const json& v = raw(name);
     if (v.is_null()) {
       if (!fallback) throw ConfigError(key(name), std::string("missing (") + rule + ")");
@@ -209,7 +210,39 @@ json gaussian_components(Block& block, int dim) {
   return resolved;
 }
 
-json resolve_target(const json& input, int dim, double s, const std::string& base_dir) {
+/// The `kernel` block (DESIGN.md §7): the family (the Sobolev kernel by default, whose order is the
+/// top-level `s`) and its parameters, then the kernel itself, which refuses what its family cannot
+/// treat. Returns the resolved block.
+json resolve_kernel(Block& top, json& c) {
+  Block b(top.raw("kernel"), "kernel");
+  json kernel;
+  const std::string type = b.choice("type", kernel_family_names(), std::string(SobolevKernel::family));
+  kernel["type"] = type;
+  for_each_kernel_family([&](auto family) {
+    using K = typename decltype(family)::type;
+    if (type != K::family) return;
+    for (const KernelParameter& p : K::config_keys)
+      kernel[p.name] = b.number(p.name, std::nullopt, p.rule,
+                                [&](double x) { return (p.exclusive ? x > p.minimum : x >= p.minimum) && x <= p.maximum; });
+  });
+  b.finish();
+  c["kernel"] = kernel;
+  if (type == SobolevKernel::family) {
+    c["s"] = top.number("s", 1.0, "must be a number > 0", positive);
+  } else if (top.has("s")) {
+    throw ConfigError("s", "is the order of the Sobolev kernel; the " + type + " kernel takes its parameters in the "
+                           "kernel block (kernel.*)");
+  }
+  try {
+    (void)make_kernel(c);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(type == SobolevKernel::family ? "s" : "kernel", e.what());
+  }
+  return kernel;
+}
+
+json resolve_target(const json& input, const json& c, const std::string& base_dir) {
+  const int dim = c["dim"];
   Block b(input, "target");
   json t;
   t["type"] = b.choice("type", {"uniform", "fourier", "wrapped_gaussians", "samples"}, "uniform");
@@ -218,11 +251,14 @@ json resolve_target(const json& input, int dim, double s, const std::string& bas
   if (t["type"] == "samples") {
     t["path"] = resolve_path(b.string("path"), base_dir);
     require_readable(b.key("path"), t["path"]);
-    if (s < 0.5 * (dim + 1)) {
+    if (make_kernel(c).has_singular_gradient()) {
+      // The Sobolev kernel's order is `s`, the Bessel potential's kernel.s.
+      const bool sobolev = c["kernel"]["type"] == SobolevKernel::family;
+      const double s = sobolev ? c["s"].get<double>() : c["kernel"]["s"].get<double>();
       std::ostringstream os;
       os << "a samples target needs s >= (d+1)/2 = " << 0.5 * (dim + 1) << " (got " << s
          << "): for smaller s particles reach the target's atoms in finite time";
-      throw ConfigError("s", os.str());
+      throw ConfigError(sobolev ? "s" : "kernel.s", os.str());
     }
   }
   b.finish();
@@ -294,11 +330,12 @@ json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::
   const int dim = int(top.integer("dim", 2, "must be an integer in 1 ... 15 (the sphere S^d) for model relu",
                                   [](long long d) { return d >= 1 && d <= 15; }));
   c["dim"] = dim;
-  for (const char* unused : {"s", "target", "forces", "pde"})
+  for (const char* unused : {"s", "kernel", "target", "forces", "pde"})
     if (top.has(unused))
       throw ConfigError(unused, std::string("is not used by model \"relu\"") +
                                     (std::string(unused) == "target" ? " (the teacher is relu.teacher)" : "") +
-                                    (std::string(unused) == "s" ? " (its Sobolev order is (d+3)/2)" : ""));
+                                    (std::string(unused) == "s" ? " (its Sobolev order is (d+3)/2)" : "") +
+                                    (std::string(unused) == "kernel" ? " (its kernel is fixed by the ReLU activation)" : ""));
   {
     Block b(top.raw("initial"), "initial");
     json i;
@@ -441,10 +478,9 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
   const int dim = int(top.integer("dim", 1, "must be 1, 2 or 3 (the torus T^d)",
                                   [](long long d) { return d >= 1 && d <= 3; }));
   c["dim"] = dim;
-  const double s = top.number("s", 1.0, "must be a number > 0", positive);
-  c["s"] = s;
+  resolve_kernel(top, c);
 
-  c["target"] = resolve_target(top.raw("target"), dim, s, base_dir);
+  c["target"] = resolve_target(top.raw("target"), c, base_dir);
   c["initial"] = resolve_initial(top.raw("initial"), dim, base_dir);
 
   {

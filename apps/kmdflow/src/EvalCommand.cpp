@@ -28,11 +28,7 @@ int eval_command(const EvalOptions& options) {
   const int dim = resolved["dim"];
   auto data = read_particles(options.positions, dim, "--positions");
   check_distinct(data.positions, *setup.kernel, "--positions");
-  try {
-    (void)resolve_force_method(parse_force_method(resolved["forces"]["method"]), *setup.kernel);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError("forces.method", e.what());
-  }
+  check_engine(resolved, *setup.kernel, *setup.target, data.positions.extent(0));
   auto flow = make_flow(setup, data.weights);
   const std::size_t n = data.positions.extent(0);
   auto x = Kokkos::create_mirror_view_and_copy(MemorySpace(), data.positions);

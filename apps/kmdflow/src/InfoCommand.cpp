@@ -1,4 +1,5 @@
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/Kernel.hpp>
 #include <kmdflow/RealFft.hpp>
 #include <kmdflow/app/Setup.hpp>
 
@@ -32,6 +33,7 @@ int info_command(bool as_json) {
       {"compiler", __VERSION__},
       {"dimensions", {1, 2, 3}},
       {"engines", {"direct", "sorted", "spectral"}},
+      {"kernels", kernel_family_names()},
       {"fft", fftw_version_string()},
   };
   if (as_json) {
@@ -46,7 +48,12 @@ int info_command(bool as_json) {
             << "  nlohmann_json " << info["nlohmann_json"].get<std::string>() << "\n"
             << "  CLI11         " << CLI11_VERSION << "\n"
             << "  compiler      " << __VERSION__ << "\n"
-            << "  engines       direct (d = 1, 2, 3), sorted (d = 1), spectral (d = 1, 2, 3)\n"
+            << "  engines       direct (d = 1, 2, 3), sorted (d = 1, Sobolev kernel), spectral (d = 1, 2, 3)\n"
+            << "  kernels       " << [] {
+                 std::string list;
+                 for (const auto& name : kernel_family_names()) list += (list.empty() ? "" : ", ") + name;
+                 return list;
+               }() << "\n"
             << "  FFT           " << fftw_version_string() << "\n";
   Kokkos::print_configuration(std::cout, false);
   return 0;

@@ -21,8 +21,8 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
   const WallClock wall;
   const json& c = setup.config;
   const int dim = c["dim"], n = setup.grid;
-  const double s = c["s"], t_end = c["time"]["t_end"], dt_max = c["time"]["dt"];
-  auto solver = make_pde_solver(dim, n, s, setup.initial_cells, setup.target_cells, c["pde"]["cfl"]);
+  const double t_end = c["time"]["t_end"], dt_max = c["time"]["dt"];
+  auto solver = make_pde_solver(*setup.kernel, n, setup.initial_cells, setup.target_cells, c["pde"]["cfl"]);
 
   json recorded = c;
   recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},

@@ -167,7 +167,7 @@ json energy_decay_fit(const std::vector<double>& times, const std::vector<double
               {"power_law_window", {t / 30, t}}};
   // DESIGN.md §2: rate 2 for s = 1 near a uniform target; (s + r)/(s − 1) for s > 1 from a
   // perturbation of regularity r.
-  if (c.value("model", "sobolev") != "sobolev") return fit;
+  if (c.value("model", "sobolev") != "sobolev" || c["kernel"]["type"] != "sobolev") return fit;
   const double s = c["s"];
   if (s == 1 && c["target"]["type"] == "uniform") fit["predicted_rate"] = 2.0;
   if (s > 1 && c["target"]["type"] == "uniform" && c["initial"]["type"] == "perturbed")

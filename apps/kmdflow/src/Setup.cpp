@@ -1,6 +1,7 @@
 #include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/PdeSolver.hpp>
 #include <kmdflow/Sampling.hpp>
+#include <kmdflow/SpectralEngine.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <algorithm>
@@ -21,14 +22,8 @@ Wavevector wavevector(const json& k) {
   return v;
 }
 
-/// G_s of a resolved configuration; an s it refuses is the input's fault.
-std::shared_ptr<const SobolevKernel> make_kernel(const json& c) {
-  try {
-    return std::make_shared<SobolevKernel>(c["dim"].get<int>(), c["s"].get<double>());
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError("s", e.what());
-  }
-}
+/// The kernel of a resolved configuration (checked there already).
+std::shared_ptr<const Kernel> shared_kernel(const json& c) { return std::make_shared<const Kernel>(make_kernel(c)); }
 
 } // namespace
 
@@ -65,7 +60,7 @@ std::shared_ptr<const Density> make_density(const json& block, int dim, const st
 void make_model(ParticleSetup& setup) {
   const json& c = setup.config;
   const int dim = c["dim"];
-  setup.kernel = make_kernel(c);
+  setup.kernel = shared_kernel(c);
   const json& t = c["target"];
   if (t["type"] == "samples") {
     auto data = read_particles(t["path"], dim, "target.path");
@@ -110,13 +105,21 @@ ParticleSetup make_particle_setup(const json& resolved) {
     setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::setup::weights", n);
     Kokkos::deep_copy(setup.weights, 1.0 / double(n));
   }
+  check_engine(setup.config, *setup.kernel, *setup.target, setup.positions.extent(0));
+  return setup;
+}
+
+void check_engine(const json& c, const Kernel& kernel, const Target& target, std::size_t particles) {
   // Check that the engine applies now, while a bad choice is still the input's fault.
   try {
-    (void)resolve_force_method(parse_force_method(c["forces"]["method"]), *setup.kernel);
+    const double tolerance = c["forces"]["tolerance"];
+    const std::size_t points =
+        particles + (target.sample_positions().data() ? target.sample_positions().extent(0) : 0);
+    const auto method = resolve_force_method(parse_force_method(c["forces"]["method"]), kernel, points, tolerance);
+    if (method == ForceMethod::spectral) (void)choose_spectral_parameters(kernel, points, tolerance);
   } catch (const std::invalid_argument& e) {
     throw ConfigError("forces.method", e.what());
   }
-  return setup;
 }
 
 PdeSetup make_pde_setup(const json& resolved) {
@@ -124,7 +127,7 @@ PdeSetup make_pde_setup(const json& resolved) {
   setup.config = resolved;
   const json& c = setup.config;
   const int dim = c["dim"];
-  setup.kernel = make_kernel(c);
+  setup.kernel = shared_kernel(c);
   if (c["target"]["type"] == "samples")
     throw ConfigError("target.type", "\"samples\" has no density: the PDE needs a density target "
                                      "(uniform, fourier, wrapped_gaussians)");
@@ -157,13 +160,12 @@ PdeSetup make_pde_setup(const json& resolved) {
   return setup;
 }
 
-std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
-                                       const ScalarView<Kokkos::HostSpace>& weights) {
+std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const ScalarView<Kokkos::HostSpace>& weights) {
   auto w = Kokkos::create_mirror_view_and_copy(MemorySpace(), weights);
   auto engine = make_engine(parse_force_method(setup.config["forces"]["method"]), *setup.kernel,
                             *setup.target, weights.extent(0), setup.config["forces"]["tolerance"],
                             parse_precision(setup.config.value("precision", "double")));
-  return std::make_unique<SobolevFlow>(setup.kernel, setup.target, w, std::move(engine));
+  return std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 
 json load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -185,7 +187,7 @@ json load_config(const std::string& path, const std::vector<std::string>& overri
   return resolve_config(raw, seed, std::filesystem::current_path().string());
 }
 
-void check_distinct(const PointView<Kokkos::HostSpace>& x, const SobolevKernel& kernel, const std::string& key) {
+void check_distinct(const PointView<Kokkos::HostSpace>& x, const Kernel& kernel, const std::string& key) {
   if (!kernel.has_singular_gradient()) return;
   const std::size_t n = x.extent(0);
   const int dim = int(x.extent(1));

@@ -84,9 +84,12 @@ int study_scaling_command(const StudyScalingOptions& options) {
   for (long long n : counts) particles.push_back(make_particle_setup(variant("particles", n)));
 
   const int dim = resolved["dim"];
-  const double s = resolved["s"];
-  const double sigma = std::max(s, 0.5 * (dim + 1));
-  const bool full_energy = 2 * s > dim;
+  // The distance in Ḣ^{−σ}, σ the kernel's order where it has one and at least (d+1)/2 (finite
+  // for particles).
+  const Kernel kernel = make_kernel(resolved);
+  const json parameters = kernel.parameters();
+  const double sigma = std::max(parameters.value("s", 0.0), 0.5 * (dim + 1));
+  const bool full_energy = kernel.has_finite_self_energy();
   fs::path dir = options.out;
   if (dir.empty()) {
     const std::string stem = options.config.empty() ? "default" : fs::path(options.config).stem().string();
@@ -103,7 +106,7 @@ int study_scaling_command(const StudyScalingOptions& options) {
   // config.json marks the directory as kmdflow's (so that --force may replace it).
   write_file_atomically(dir / "config.json", resolved.dump(2) + "\n");
 
-  std::printf("kmdflow study scaling: s = %g, d = %d, sigma = %g, counts", s, dim, sigma);
+  std::printf("kmdflow study scaling: %s kernel, d = %d, sigma = %g, counts", kernel.description().c_str(), dim, sigma);
   for (long long n : counts) std::printf(" %lld", n);
   std::printf("\n");
   std::fflush(stdout);
@@ -126,7 +129,7 @@ int study_scaling_command(const StudyScalingOptions& options) {
 
   // The distances at the snapshot times.
   const H5mdField density = read_h5md_field((pde_dir / "trajectory.h5").string(), "density");
-  auto solver = make_pde_solver(dim, pde.grid, s, pde.initial_cells, pde.target_cells, pde.config["pde"]["cfl"]);
+  auto solver = make_pde_solver(kernel, pde.grid, pde.initial_cells, pde.target_cells, pde.config["pde"]["cfl"]);
   std::vector<double> pde_energy;
   for (const auto& frame : density.frames) {
     solver->set_density(frame.values);

@@ -4,7 +4,8 @@
 
 #include <kmdflow/Config.hpp>
 #include <kmdflow/Density.hpp>
-#include <kmdflow/SobolevFlow.hpp>
+#include <kmdflow/Kernel.hpp>
+#include <kmdflow/ParticleFlow.hpp>
 #include <kmdflow/Target.hpp>
 
 #include <filesystem>
@@ -15,7 +16,7 @@ namespace kmdflow::app {
 
 struct ParticleSetup {
   nlohmann::json config; ///< resolved
-  std::shared_ptr<const SobolevKernel> kernel;
+  std::shared_ptr<const Kernel> kernel;
   std::shared_ptr<const Target> target;
   std::shared_ptr<const Density> initial_density; ///< null when particles come from a file
   PointView<Kokkos::HostSpace> positions;          ///< initial, wrapped
@@ -25,7 +26,7 @@ struct ParticleSetup {
 /// A PDE run (solver "pde"): kernel, target and initial densities and their cell averages.
 struct PdeSetup {
   nlohmann::json config; ///< resolved
-  std::shared_ptr<const SobolevKernel> kernel;
+  std::shared_ptr<const Kernel> kernel;
   std::shared_ptr<const Density> target, initial;
   int grid = 0;
   std::vector<double> initial_cells, target_cells; ///< cell averages, row major
@@ -60,21 +61,23 @@ std::shared_ptr<const Density> make_density(const nlohmann::json& block, int dim
 /// Kernel and target of a resolved configuration.
 void make_model(ParticleSetup& setup);
 
+/// Refuses, as the input's fault (ConfigError naming forces.method), an engine that cannot treat
+/// the kernel for this many particles (and target samples).
+void check_engine(const nlohmann::json& resolved, const Kernel& kernel, const Target& target, std::size_t particles);
+
 /// Everything, initial particles included (sampled, or read from initial.path).
 ParticleSetup make_particle_setup(const nlohmann::json& resolved);
 
 /// The flow for given particle weights, with the configured engine.
-std::unique_ptr<SobolevFlow> make_flow(const ParticleSetup& setup,
-                                       const ScalarView<Kokkos::HostSpace>& weights);
+std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const ScalarView<Kokkos::HostSpace>& weights);
 
 /// Loads a configuration as the command line gives it: the file (or the built-in default),
 /// paths inside it made relative to its directory, then the --set overrides, then resolved.
 nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides);
 
-/// Refuses coincident particles where ∇G_s is unbounded (2s < d + 1): ConfigError naming `key`
-/// and the two particles.
-void check_distinct(const PointView<Kokkos::HostSpace>& positions, const SobolevKernel& kernel,
-                    const std::string& key);
+/// Refuses coincident particles where the kernel's gradient is unbounded (2s < d + 1):
+/// ConfigError naming `key` and the two particles.
+void check_distinct(const PointView<Kokkos::HostSpace>& positions, const Kernel& kernel, const std::string& key);
 
 /// "OpenMP", "Cuda", …, and the concurrency, for the records.
 std::string backend_name();
