@@ -36,7 +36,7 @@ int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
   write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
 
   const std::vector<std::size_t> shape(dim, std::size_t(n));
-  H5mdWriter trajectory(dir / "trajectory.h5", dim, KMDFLOW_VERSION);
+  H5mdWriter trajectory(dir / "trajectory.h5", H5mdParticles{}, KMDFLOW_VERSION);
   trajectory.write_static_field("target_density", shape, setup.target_cells);
   StagedFile series(dir / "series.csv");
   series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");

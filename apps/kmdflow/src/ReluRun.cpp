@@ -207,7 +207,7 @@ int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet) {
                         [&](const ConstPointView<>& y, const PointView<>& v) { model.velocity(y, v); }, N, d + 2,
                         c["time"]["rtol"], c["time"]["atol"]);
   integrator.set_periodic(false);
-  H5mdWriter trajectory(dir / "trajectory.h5", d + 1, N, KMDFLOW_VERSION, H5mdWriter::sphere);
+  H5mdWriter trajectory(dir / "trajectory.h5", H5mdParticles::sphere(d + 1, N), KMDFLOW_VERSION);
   StagedFile series(dir / "series.csv");
   series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
 

@@ -69,7 +69,7 @@ int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
   Integrator integrator(kind, [&](const ConstPointView<>& y, const PointView<>& v) { flow->velocity(y, v); },
                         n, dim, c["time"]["rtol"], c["time"]["atol"]);
 
-  H5mdWriter trajectory(dir / "trajectory.h5", dim, setup.weights, KMDFLOW_VERSION);
+  H5mdWriter trajectory(dir / "trajectory.h5", H5mdParticles::torus(dim, setup.weights), KMDFLOW_VERSION);
   if (const Density* target = setup.target->density(); target && dim <= 2) {
     // The target density at the cell centres of a grid, for the plots.
     const std::size_t grid = dim == 1 ? 1024 : 128;
