@@ -85,14 +85,8 @@ hid_t create_time_series(hid_t group, const char* name, hid_t type, std::vector<
   return set;
 }
 
-// The three datasets of an H5MD time-dependent element: value[frame][rest...], time, step.
-void create_frame_series(hid_t group, std::vector<hsize_t> rest, long long& value, long long& time, long long& step) {
-  value = create_time_series(group, "value", H5T_NATIVE_DOUBLE, std::move(rest));
-  time = create_time_series(group, "time", H5T_NATIVE_DOUBLE, {});
-  step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
-}
-
-void append(hid_t set, hid_t type, const void* data, std::vector<hsize_t> rest, hsize_t frame) {
+// Extends a time series by one frame and writes it.
+void append_to(hid_t set, hid_t type, const void* data, std::vector<hsize_t> rest, hsize_t frame) {
   std::vector<hsize_t> size{frame + 1}, start{frame}, count{1};
   for (auto r : rest) {
     size.push_back(r);
@@ -108,6 +102,18 @@ void append(hid_t set, hid_t type, const void* data, std::vector<hsize_t> rest, 
   H5Sclose(file_space);
 }
 
+// A time-independent dataset of doubles (H5MD §"time-independent"), written at once.
+void write_dataset(hid_t group, const char* name, const std::vector<hsize_t>& dims, const double* values,
+                   const char* what) {
+  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  const hid_t set =
+      check(H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), what);
+  check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), ("write " + std::string(what)).c_str(),
+        0);
+  H5Dclose(set);
+  H5Sclose(space);
+}
+
 std::filesystem::path staging_name(const std::filesystem::path& path) {
   auto p = path;
   p += ".part";
@@ -116,13 +122,32 @@ std::filesystem::path staging_name(const std::filesystem::path& path) {
 
 } // namespace
 
-H5mdWriter::H5mdWriter(std::filesystem::path path, int dim, const std::string& creator_version)
-    : m_path(std::move(path)), m_dim(dim), m_count(0), m_version(creator_version) {
-  write_header();
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+void H5mdWriter::FrameSeries::create(long long group, std::vector<std::size_t> frame_shape) {
+  shape = std::move(frame_shape);
+  const std::vector<hsize_t> rest(shape.begin(), shape.end());
+  value = create_time_series(group, "value", H5T_NATIVE_DOUBLE, rest);
+  time = create_time_series(group, "time", H5T_NATIVE_DOUBLE, {});
+  step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
 }
 
-void H5mdWriter::write_header() {
+void H5mdWriter::FrameSeries::append(const double* values, long step_number, double t) {
+  const hsize_t frame = hsize_t(frames);
+  append_to(value, H5T_NATIVE_DOUBLE, values, std::vector<hsize_t>(shape.begin(), shape.end()), frame);
+  append_to(time, H5T_NATIVE_DOUBLE, &t, {}, frame);
+  append_to(step, H5T_NATIVE_LONG, &step_number, {}, frame);
+  ++frames;
+}
+
+void H5mdWriter::FrameSeries::close() {
+  if (value < 0) return;
+  H5Dclose(value);
+  H5Dclose(time);
+  H5Dclose(step);
+  value = time = step = -1;
+}
+
+H5mdWriter::H5mdWriter(std::filesystem::path path, const H5mdParticles& particles, const std::string& creator_version)
+    : m_path(std::move(path)), m_dim(particles.dim), m_count(particles.count) {
   quiet_hdf5();
   m_file = check(H5Fcreate(staging_name(m_path).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                  ("create " + staging_name(m_path).string()).c_str());
@@ -132,81 +157,44 @@ void H5mdWriter::write_header() {
   string_attribute(author, "name", "kmdflow user");
   const hid_t creator = create_group(h5md, "creator");
   string_attribute(creator, "name", "kmdflow");
-  string_attribute(creator, "version", m_version);
+  string_attribute(creator, "version", creator_version);
   H5Gclose(creator);
   H5Gclose(author);
   H5Gclose(h5md);
-}
-
-H5mdWriter::H5mdWriter(std::filesystem::path path, int dim,
-                       const ScalarView<Kokkos::HostSpace>& weights,
-                       const std::string& creator_version)
-    : m_path(std::move(path)), m_dim(dim), m_count(weights.extent(0)), m_version(creator_version) {
-  write_header();
-
-  const hid_t particles = create_group(m_file, "particles");
-  const hid_t all = create_group(particles, "all");
-  const hid_t box = create_group(all, "box");
-  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {dim});
-  string_array_attribute(box, "boundary", std::vector<std::string>(dim, "periodic"));
-  {
-    const std::vector<double> edges(dim, 1.0);
-    const hsize_t dims[1] = {hsize_t(dim)};
-    const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t set = check(H5Dcreate2(box, "edges", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "edges");
-    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, edges.data());
-    H5Dclose(set);
-    H5Sclose(space);
-  }
-  H5Gclose(box);
-  {
-    // The particle weights are time independent: a plain dataset (H5MD §"time-independent").
-    const hsize_t dims[1] = {m_count};
-    const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t set = check(H5Dcreate2(all, "mass", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "mass");
-    check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, weights.data()), "write mass", 0);
-    H5Dclose(set);
-    H5Sclose(space);
-  }
-  const hid_t position = create_group(all, "position");
-  create_frame_series(position, {m_count, hsize_t(dim)}, m_value, m_time, m_step);
-  H5Gclose(position);
-  H5Gclose(all);
-  H5Gclose(particles);
+  if (particles.box != H5mdParticles::Box::none) write_particles(particles);
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
 }
 
-H5mdWriter::H5mdWriter(std::filesystem::path path, int dim, std::size_t count, const std::string& creator_version,
-                       Geometry)
-    : m_path(std::move(path)), m_dim(dim), m_count(count), m_version(creator_version) {
-  write_header();
-  const hid_t particles = create_group(m_file, "particles");
-  const hid_t all = create_group(particles, "all");
+void H5mdWriter::write_particles(const H5mdParticles& particles) {
+  const bool torus = particles.box == H5mdParticles::Box::torus;
+  if (torus && particles.weights.extent(0) != m_count)
+    throw std::invalid_argument("H5mdWriter: the weights do not match the particle count");
+  const hid_t group = create_group(m_file, "particles");
+  const hid_t all = create_group(group, "all");
   const hid_t box = create_group(all, "box");
-  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {dim});
-  string_array_attribute(box, "boundary", std::vector<std::string>(dim, "none"));
-  string_attribute(box, "kmdflow_geometry", "unit sphere S^" + std::to_string(dim - 1) + " in R^" + std::to_string(dim));
+  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {m_dim});
+  string_array_attribute(box, "boundary", std::vector<std::string>(m_dim, torus ? "periodic" : "none"));
+  if (torus) {
+    const std::vector<double> edges(m_dim, 1.0);
+    write_dataset(box, "edges", {hsize_t(m_dim)}, edges.data(), "edges");
+  } else {
+    string_attribute(box, "kmdflow_geometry",
+                     "unit sphere S^" + std::to_string(m_dim - 1) + " in R^" + std::to_string(m_dim));
+  }
   H5Gclose(box);
-  const hid_t mass = create_group(all, "mass");
-  create_frame_series(mass, {m_count}, m_mass_value, m_mass_time, m_mass_step);
-  H5Gclose(mass);
+  if (torus) {
+    // The particle weights are time independent: a plain dataset.
+    write_dataset(all, "mass", {m_count}, particles.weights.data(), "mass");
+  } else {
+    const hid_t mass = create_group(all, "mass");
+    m_masses.create(mass, {m_count});
+    H5Gclose(mass);
+  }
   const hid_t position = create_group(all, "position");
-  create_frame_series(position, {m_count, hsize_t(dim)}, m_value, m_time, m_step);
+  m_positions.create(position, {m_count, std::size_t(m_dim)});
   H5Gclose(position);
   H5Gclose(all);
-  H5Gclose(particles);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
-}
-
-void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
-                              const ScalarView<Kokkos::HostSpace>& masses) {
-  if (m_mass_value < 0) throw std::logic_error("H5mdWriter: this file's masses are not time dependent");
-  if (masses.extent(0) != m_count) throw std::invalid_argument("H5mdWriter: mass count differs from the file's");
-  const hsize_t frame = hsize_t(m_frames);
-  append(m_mass_value, H5T_NATIVE_DOUBLE, masses.data(), {m_count}, frame);
-  append(m_mass_time, H5T_NATIVE_DOUBLE, &time, {}, frame);
-  append(m_mass_step, H5T_NATIVE_LONG, &step, {}, frame);
-  append_frame(step, time, positions);
+  H5Gclose(group);
 }
 
 H5mdWriter::~H5mdWriter() {
@@ -217,29 +205,33 @@ H5mdWriter::~H5mdWriter() {
 }
 
 void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions) {
-  if (m_value < 0) throw std::logic_error("H5mdWriter: a fields-only file has no particle frames");
+  if (m_positions.value < 0) throw std::logic_error("H5mdWriter: a fields-only file has no particle frames");
   if (positions.extent(0) != m_count || int(positions.extent(1)) != m_dim)
     throw std::invalid_argument("H5mdWriter: frame shape differs from the file's");
-  const hsize_t frame = hsize_t(m_frames);
-  append(m_value, H5T_NATIVE_DOUBLE, positions.data(), {m_count, hsize_t(m_dim)}, frame);
-  append(m_time, H5T_NATIVE_DOUBLE, &time, {}, frame);
-  append(m_step, H5T_NATIVE_LONG, &step, {}, frame);
-  ++m_frames;
+  m_positions.append(positions.data(), step, time);
+  m_frames = std::max(m_frames, m_positions.frames);
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
+                              const ScalarView<Kokkos::HostSpace>& masses) {
+  if (m_masses.value < 0) throw std::logic_error("H5mdWriter: this file's masses are not time dependent");
+  if (masses.extent(0) != m_count) throw std::invalid_argument("H5mdWriter: mass count differs from the file's");
+  m_masses.append(masses.data(), step, time);
+  append_frame(step, time, positions);
+}
+
+long long H5mdWriter::open_fields() {
+  if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
+  return check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
 }
 
 void H5mdWriter::write_static_field(const std::string& name, const std::vector<std::size_t>& shape,
                                     const std::vector<double>& values) {
-  if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
-  const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+  const hid_t fields = open_fields();
   const hid_t group = create_group(fields, name.c_str());
-  std::vector<hsize_t> dims(shape.begin(), shape.end());
-  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
-  const hid_t set = check(H5Dcreate2(group, "value", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "field");
-  check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "write a field", 0);
+  write_dataset(group, "value", std::vector<hsize_t>(shape.begin(), shape.end()), values.data(), "field");
   string_attribute(group, "grid", "cell centres (i + 1/2)/n of [0, 1)^d");
-  H5Dclose(set);
-  H5Sclose(space);
   H5Gclose(group);
   H5Gclose(fields);
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
@@ -252,47 +244,28 @@ void H5mdWriter::append_field_frame(const std::string& name, const std::vector<s
   if (values.size() != size) throw std::invalid_argument("H5mdWriter: field values do not fill the shape");
   auto it = m_fields.find(name);
   if (it == m_fields.end()) {
-    if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
-    const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+    const hid_t fields = open_fields();
     const hid_t group = create_group(fields, name.c_str());
     string_attribute(group, "grid", "cell averages over the cells [i/n, (i+1)/n) of [0, 1)^d");
-    FieldSeries series;
-    series.shape = shape;
-    create_frame_series(group, std::vector<hsize_t>(shape.begin(), shape.end()), series.value, series.time,
-                        series.step);
+    FrameSeries series;
+    series.create(group, shape);
     H5Gclose(group);
     H5Gclose(fields);
     it = m_fields.emplace(name, series).first;
   }
-  FieldSeries& f = it->second;
+  FrameSeries& f = it->second;
   if (f.shape != shape) throw std::invalid_argument("H5mdWriter: field shape differs from its first frame");
-  const hsize_t frame = hsize_t(f.frames);
-  append(f.value, H5T_NATIVE_DOUBLE, values.data(), std::vector<hsize_t>(shape.begin(), shape.end()), frame);
-  append(f.time, H5T_NATIVE_DOUBLE, &time, {}, frame);
-  append(f.step, H5T_NATIVE_LONG, &step, {}, frame);
-  ++f.frames;
+  f.append(values.data(), step, time);
   m_frames = std::max(m_frames, f.frames);
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
 }
 
 void H5mdWriter::close() {
   if (m_file < 0) return;
-  for (auto& [name, f] : m_fields) {
-    H5Dclose(f.value);
-    H5Dclose(f.time);
-    H5Dclose(f.step);
-  }
+  for (auto& [name, f] : m_fields) f.close();
   m_fields.clear();
-  if (m_mass_value >= 0) {
-    H5Dclose(m_mass_value);
-    H5Dclose(m_mass_time);
-    H5Dclose(m_mass_step);
-  }
-  if (m_value >= 0) {
-    H5Dclose(m_value);
-    H5Dclose(m_time);
-    H5Dclose(m_step);
-  }
+  m_masses.close();
+  m_positions.close();
   H5Fclose(m_file);
   m_file = -1;
   std::filesystem::rename(staging_name(m_path), m_path);

@@ -1,5 +1,7 @@
 #include <kmdflow/Integrator.hpp>
 
+#include <Kokkos_Profiling_ScopedRegion.hpp>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -81,6 +83,7 @@ Integrator::Integrator(IntegratorKind kind, Rhs rhs, std::size_t count, int dim,
 }
 
 void Integrator::evaluate(const ConstPointView<>& x, int stage) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::integrator::evaluate");
   m_rhs(x, Kokkos::subview(m_stages, stage, Kokkos::ALL, Kokkos::ALL));
   ++m_evaluations;
 }
@@ -107,6 +110,7 @@ void Integrator::form_stage(const PointView<>& x, double h, int stage) {
 
 Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, double t_stop) {
   if (!(dt > 0)) throw std::invalid_argument("Integrator::step: dt must be > 0");
+  Kokkos::Profiling::ScopedRegion region("kmdflow::integrator::step");
   const Tableau& tab = tableau(m_kind);
   const auto k = m_stages;
   const int dim = int(x.extent(1));
@@ -185,6 +189,7 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
 
 const PointView<>& Integrator::velocity(const PointView<>& x) {
   if (!m_velocity_valid) {
+    Kokkos::Profiling::ScopedRegion region("kmdflow::integrator::evaluate");
     m_rhs(x, m_velocity);
     ++m_evaluations;
     m_velocity_valid = true;

@@ -1,6 +1,8 @@
 #include <kmdflow/ReluModel.hpp>
 #include <kmdflow/Sampling.hpp>
 
+#include <Kokkos_Profiling_ScopedRegion.hpp>
+
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -172,6 +174,7 @@ void ReluModel::pair_sums(const ConstPointView<>& state, const ScalarView<>& V, 
 }
 
 void ReluModel::first_variation(const ConstPointView<>& state, const ScalarView<>& V, const PointView<>& grad) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::relu::first_variation");
   if (m_self.extent(0) != state.extent(0))
     m_self = ScalarView<>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::self")),
                           state.extent(0));
@@ -179,6 +182,7 @@ void ReluModel::first_variation(const ConstPointView<>& state, const ScalarView<
 }
 
 void ReluModel::velocity(const ConstPointView<>& state, const PointView<>& v) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::relu::velocities");
   const std::size_t N = state.extent(0);
   if (m_V.extent(0) != N) {
     m_V = ScalarView<>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::V")), N);
@@ -201,9 +205,11 @@ void ReluModel::velocity(const ConstPointView<>& state, const PointView<>& v) {
 double ReluModel::loss(const ConstPointView<>& state) { return diagnostics(state).loss; }
 
 ReluDiagnostics ReluModel::diagnostics(const ConstPointView<>& state) {
+  Kokkos::Profiling::ScopedRegion region("kmdflow::relu::diagnostics");
   const std::size_t N = state.extent(0);
-  ScalarView<> V("kmdflow::relu::V", N);
-  PointView<> grad("kmdflow::relu::grad", N, m_d + 1);
+  // Written in full by first_variation.
+  ScalarView<> V(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::V")), N);
+  PointView<> grad(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::grad")), N, m_d + 1);
   first_variation(state, V, grad);
   const auto self = m_self;
   const int D = m_d + 1;
@@ -211,7 +217,7 @@ ReluDiagnostics ReluModel::diagnostics(const ConstPointView<>& state) {
   double cross = 0, dissipation = 0, mass = 0, speed = 0;
   // (1/N) Σ q_i (Vs_i − 2 Vt_i) with Vt = Vs − V.
   Kokkos::parallel_reduce(
-      "kmdflow::relu::diagnostics", Kokkos::RangePolicy<ExecutionSpace>(0, N),
+      "kmdflow::relu::diagnostic_sums", Kokkos::RangePolicy<ExecutionSpace>(0, N),
       KOKKOS_LAMBDA(std::size_t i, double& loss_sum, double& diss, double& m) {
         const double q = state(i, D);
         loss_sum += q * (2 * V(i) - self(i));
@@ -245,6 +251,7 @@ ReluDiagnostics ReluModel::diagnostics(const ConstPointView<>& state) {
 
 void ReluModel::project(const PointView<>& state) const {
   if (m_form != ReluForm::wfr) return;
+  Kokkos::Profiling::ScopedRegion region("kmdflow::relu::projection");
   const int D = m_d + 1;
   Kokkos::parallel_for(
       "kmdflow::relu::project", Kokkos::RangePolicy<ExecutionSpace>(0, state.extent(0)), KOKKOS_LAMBDA(std::size_t i) {

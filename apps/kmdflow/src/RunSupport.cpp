@@ -1,6 +1,8 @@
+#include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/Config.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/RunSupport.hpp>
+#include <kmdflow/app/Setup.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -97,36 +99,6 @@ std::string format(const char* format, ...) {
   return buffer;
 }
 
-json summary_head(const RunOutcome& outcome, long step, double t, double t_end) {
-  json summary;
-  summary["status"] = outcome.status;
-  if (!outcome.message.empty()) summary["message"] = outcome.message;
-  summary["stopped_at"] = {{"step", step}, {"t", t}};
-  summary["t_end"] = t_end;
-  return summary;
-}
-
-int report_run_end(const fs::path& dir, const std::string& status, const std::string& message, long step, double t,
-                   bool quiet, bool plots, const std::vector<std::string>& lines) {
-  const std::string where = dir.string();
-  if (status != "completed") {
-    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n", status.c_str(), step, t,
-                 message.c_str(), where.c_str());
-    return 1;
-  }
-  if (quiet) return 0;
-  for (const auto& line : lines) std::printf("%s\n", line.c_str());
-  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
-  if (plots) {
-    if (plot_command(where, true) == 0)
-      std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
-    else
-      std::printf("  plots:   not made (run `kmdflow plot %s` to see why)\n", where.c_str());
-  }
-  std::fflush(stdout);
-  return 0;
-}
-
 double slope(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = double(x.size());
   if (n < 3) return std::numeric_limits<double>::quiet_NaN();
@@ -152,6 +124,72 @@ void Progress::finish() {
   m_shown = false;
 }
 
+IntegratorRun::IntegratorRun(const json& c, const std::string& label, std::size_t count, int width)
+    : m_x(label, count, width),
+      m_integrator(
+          parse_integrator(c["time"]["integrator"]),
+          [this](const ConstPointView<>& x, const PointView<>& v) { velocity(x, v); }, count, width,
+          c["time"]["rtol"], c["time"]["atol"]),
+      m_x_host(Kokkos::create_mirror_view(m_x)), m_next_dt(c["time"]["dt"]) {}
+
+void IntegratorRun::advance(double& t, double t_stop, double) {
+  m_next_dt = m_integrator.step(m_x, t, m_next_dt, t_stop).next;
+}
+
+void IntegratorRun::summarise(json& summary) const {
+  summary["rejected_steps"] = m_integrator.rejected_steps();
+  summary["force_evaluations"] = m_integrator.evaluations();
+}
+
+const PointView<Kokkos::HostSpace>& IntegratorRun::state_on_host() {
+  Kokkos::deep_copy(m_x_host, m_x);
+  return m_x_host;
+}
+
+namespace {
+
+/// How a run ended: "completed", "interrupted" (SIGINT/SIGTERM) or "failed", with a message.
+struct RunOutcome {
+  std::string status = "completed", message;
+};
+
+/// The first entries of summary.json: status, message, where the run stopped, t_end.
+json summary_head(const RunOutcome& outcome, long step, double t, double t_end) {
+  json summary;
+  summary["status"] = outcome.status;
+  if (!outcome.message.empty()) summary["message"] = outcome.message;
+  summary["stopped_at"] = {{"step", step}, {"t", t}};
+  summary["t_end"] = t_end;
+  return summary;
+}
+
+/// The end of a run, after summary.json is written: a failed or interrupted run prints one
+/// `error:` line saying where it stopped (exit code 1); a completed one prints `lines` and makes
+/// the plots unless quiet (exit code 0).
+int report_run_end(const fs::path& dir, const std::string& status, const std::string& message, long step, double t,
+                   bool quiet, bool plots, const std::vector<std::string>& lines) {
+  const std::string where = dir.string();
+  if (status != "completed") {
+    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n", status.c_str(), step, t,
+                 message.c_str(), where.c_str());
+    return 1;
+  }
+  if (quiet) return 0;
+  for (const auto& line : lines) std::printf("%s\n", line.c_str());
+  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
+  if (plots) {
+    if (plot_command(where, true) == 0)
+      std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
+    else
+      std::printf("  plots:   not made (run `kmdflow plot %s` to see why)\n", where.c_str());
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+/// The late-time fits of summary.json: an exponential rate over the second half of the run and a
+/// power-law exponent over its last 1.5 decades, with the theory's values where they apply
+/// (DESIGN.md §2).
 json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
                       const json& c) {
   std::vector<double> tt, log_e, log_t, log_e_late;
@@ -173,6 +211,86 @@ json energy_decay_fit(const std::vector<double>& times, const std::vector<double
   if (s > 1 && c["target"]["type"] == "uniform" && c["initial"]["type"] == "perturbed")
     fit["predicted_exponent"] = (s + c["initial"]["r"].get<double>()) / (s - 1);
   return fit;
+}
+
+} // namespace
+
+int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, const WallClock& wall) {
+  const double t_end = c["time"]["t_end"], dt = c["time"]["dt"];
+  json recorded = c;
+  recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},
+                         {"backend", backend_name()},
+                         {"threads", backend_threads()},
+                         {"engine", model.engine()},
+                         {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+  recorded["kmdflow"].update(model.engine_record());
+  write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+
+  H5mdWriter trajectory(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
+  model.write_static(dir, trajectory);
+  StagedFile series(dir / "series.csv");
+  series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+
+  double t = 0;
+  long step = 0;
+  const double tolerance = 1e-9 * std::min(dt, t_end);
+  OutputSchedule outputs(c, tolerance);
+  Progress progress(t_end, !quiet);
+  // The energy, or the interaction energy where it is infinite (2s ≤ d), for the fits.
+  std::vector<double> times, energies;
+  auto record_row = [&] {
+    const SeriesRow row = model.diagnose();
+    series.write_line(std::to_string(step) + "," + number(t) + "," + number(row.energy) + "," +
+                      number(row.interaction_energy) + "," + number(row.dissipation) + "," +
+                      number(row.max_speed) + "," + number(wall()));
+    times.push_back(t);
+    energies.push_back(std::isfinite(row.energy) ? row.energy : row.interaction_energy);
+  };
+  auto record_frame = [&] { model.write_frame(trajectory, step, t); };
+
+  RunOutcome outcome;
+  {
+    StopSignals signals;
+    try {
+      record_row();
+      record_frame();
+      while (t < t_end - tolerance) {
+        if (stop_signal) {
+          outcome = {"interrupted", "interrupted by signal " + std::to_string(int(stop_signal))};
+          break;
+        }
+        // Steps that land on output times stop there; the others only at t_end.
+        model.advance(t, model.lands_on_outputs() ? std::min(t_end, outputs.next()) : t_end, tolerance);
+        ++step;
+        model.check_state();
+        outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
+        progress.update(t, step, energies.back(), wall());
+      }
+    } catch (const std::exception& e) {
+      outcome = {"failed", e.what()};
+    }
+    progress.finish();
+  }
+
+  // Whatever happened, leave every file complete and say where the run stopped.
+  series.commit();
+  trajectory.close();
+  json summary = summary_head(outcome, step, t, t_end);
+  summary["steps"] = step;
+  summary["frames"] = trajectory.frames();
+  summary["wall_s"] = wall();
+  summary["engine"] = model.engine();
+  summary["backend"] = backend_name();
+  summary["threads"] = backend_threads();
+  model.summarise(summary);
+  summary[model.decay_key()] = energy_decay_fit(times, energies, t, c);
+  write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
+
+  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s, %s, %d threads)", step, t,
+                                        wall(), model.description().c_str(), backend_name().c_str(),
+                                        backend_threads())};
+  for (auto& line : model.report()) lines.push_back(std::move(line));
+  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 
 } // namespace kmdflow::app

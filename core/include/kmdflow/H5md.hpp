@@ -13,25 +13,36 @@
 
 namespace kmdflow {
 
+/// What /particles/all of a trajectory holds: nothing (a file of fields only, the PDE), particles
+/// on the torus [0, 1)^dim with time-independent weights, or particles on the unit sphere of R^dim
+/// with a mass per frame (the ReLU model's neurons).
+struct H5mdParticles {
+  enum class Box { none, torus, sphere };
+  Box box = Box::none;
+  int dim = 0;
+  std::size_t count = 0;
+  ScalarView<Kokkos::HostSpace> weights; ///< torus: /particles/all/mass[i]
+
+  /// Box boundary "periodic", edges 1; the weights as the dataset /particles/all/mass.
+  static H5mdParticles torus(int dim, const ScalarView<Kokkos::HostSpace>& weights) {
+    return {Box::torus, dim, weights.extent(0), weights};
+  }
+  /// Box boundary "none"; /particles/all/mass/{value[frame][i], time, step}.
+  static H5mdParticles sphere(int dim, std::size_t count) { return {Box::sphere, dim, count, {}}; }
+};
+
 class H5mdWriter {
 public:
-  H5mdWriter(std::filesystem::path path, int dim, const ScalarView<Kokkos::HostSpace>& weights,
-             const std::string& creator_version);
-  /// A file of fields only (the PDE): no /particles group.
-  H5mdWriter(std::filesystem::path path, int dim, const std::string& creator_version);
-  enum Geometry { sphere };
-  /// Particles on the unit sphere of R^dim with time-dependent masses (the ReLU model's neurons):
-  /// /particles/all/mass/{value[frame][i], time, step}, box boundary "none".
-  H5mdWriter(std::filesystem::path path, int dim, std::size_t count, const std::string& creator_version, Geometry);
-  /// Appends one frame of positions and masses (files made with the sphere constructor).
-  void append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
-                    const ScalarView<Kokkos::HostSpace>& masses);
+  H5mdWriter(std::filesystem::path path, const H5mdParticles& particles, const std::string& creator_version);
   ~H5mdWriter(); // closes (and renames) if still open
   H5mdWriter(const H5mdWriter&) = delete;
   H5mdWriter& operator=(const H5mdWriter&) = delete;
 
   /// Appends one frame of positions (N × dim, host).
   void append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions);
+  /// Appends one frame of positions and masses (sphere files).
+  void append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
+                    const ScalarView<Kokkos::HostSpace>& masses);
   /// A time-independent field on a regular grid covering [0, 1)^d: /fields/NAME/value.
   void write_static_field(const std::string& name, const std::vector<std::size_t>& shape,
                           const std::vector<double>& values);
@@ -43,20 +54,25 @@ public:
   long frames() const { return m_frames; }
 
 private:
+  // An H5MD time-dependent element: the group's datasets value[frame][shape...], time, step.
+  struct FrameSeries {
+    long long value = -1, time = -1, step = -1;
+    std::vector<std::size_t> shape;
+    long frames = 0;
+    void create(long long group, std::vector<std::size_t> frame_shape);
+    void append(const double* values, long step, double time);
+    void close();
+  };
+
   std::filesystem::path m_path;
   int m_dim;
   std::size_t m_count;
   long m_frames = 0;
-  std::string m_version;
-  long long m_file = -1, m_value = -1, m_time = -1, m_step = -1;
-  long long m_mass_value = -1, m_mass_time = -1, m_mass_step = -1;
-  struct FieldSeries {
-    long long value = -1, time = -1, step = -1;
-    std::vector<std::size_t> shape;
-    long frames = 0;
-  };
-  std::map<std::string, FieldSeries> m_fields;
-  void write_header();
+  long long m_file = -1;
+  FrameSeries m_positions, m_masses;
+  std::map<std::string, FrameSeries> m_fields;
+  void write_particles(const H5mdParticles& particles);
+  long long open_fields();
 };
 
 struct H5mdFrame {

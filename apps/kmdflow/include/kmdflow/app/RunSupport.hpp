@@ -1,13 +1,15 @@
 #pragma once
-// What the run commands share: the run directory, output clocks, the progress line, signals,
-// number formatting and the late-time fits of summary.json.
+// What the run commands share: the run loop and its model interface, the run directory, output
+// clocks, the progress line, signals and number formatting.
+
+#include <kmdflow/H5md.hpp>
+#include <kmdflow/Integrator.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -106,62 +108,94 @@ private:
   double m_tolerance;
 };
 
-/// How a run ended: "completed", "interrupted" (SIGINT/SIGTERM) or "failed", with a message.
-struct RunOutcome {
-  std::string status = "completed", message;
+/// One row of series.csv after its step and t.
+struct SeriesRow {
+  double energy = 0, interaction_energy = 0, dissipation = 0, max_speed = 0;
 };
 
-/// The loop every run shares: records the first row and frame, then calls advance() (one step:
-/// it moves t and counts step) until t_end, writes the rows and frames that are due, updates the
-/// progress line, stops cleanly on SIGINT/SIGTERM and turns an exception into a failed outcome.
-template <class Advance, class Row, class Frame, class Energy>
-RunOutcome drive_run(const double& t, const long& step, double t_end, double tolerance, OutputSchedule& outputs,
-                     Progress& progress, const WallClock& wall, Advance&& advance, Row&& record_row,
-                     Frame&& record_frame, Energy&& latest_energy) {
-  RunOutcome outcome;
-  {
-    StopSignals signals;
-    try {
-      record_row();
-      record_frame();
-      while (t < t_end - tolerance) {
-        if (stop_signal) {
-          outcome = {"interrupted", "interrupted by signal " + std::to_string(int(stop_signal))};
-          break;
-        }
-        advance();
-        outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
-        progress.update(t, step, latest_energy(), wall());
-      }
-    } catch (const std::exception& e) {
-      outcome = {"failed", e.what()};
-    }
-    progress.finish();
-  }
-  return outcome;
+/// What a kind of run (particles, the PDE, a ReLU network) gives the run loop: its state, how it
+/// steps and what it records. The loop owns the run directory's files, the output schedule, the
+/// progress line, signals, summary.json and the report (DESIGN.md §7).
+class RunModel {
+public:
+  virtual ~RunModel() = default;
+  /// config.json's kmdflow.engine and summary.json's engine ("sorted", "pde", "relu-direct").
+  virtual std::string engine() const = 0;
+  /// Further entries of config.json's kmdflow block (engine_parameters, ...).
+  virtual nlohmann::json engine_record() const = 0;
+  /// What /particles of trajectory.h5 holds.
+  virtual H5mdParticles trajectory_layout() const = 0;
+  /// Time-independent outputs, before the first row: static fields, side files in `dir`.
+  virtual void write_static(const std::filesystem::path& dir, H5mdWriter& trajectory) = 0;
+  /// Whether steps must stop at every output time; else only at t_end, and rows and frames are
+  /// written at the first step that reaches their time.
+  virtual bool lands_on_outputs() const = 0;
+  /// One step of at most t_stop − t; moves t (onto t_stop when within `tolerance` of it).
+  virtual void advance(double& t, double t_stop, double tolerance) = 0;
+  /// After a step has been counted: throws if the state went bad.
+  virtual void check_state() {}
+  /// The row at the current state, remembered as the last (and the first) for the summary;
+  /// throws if it is not finite.
+  virtual SeriesRow diagnose() = 0;
+  virtual void write_frame(H5mdWriter& trajectory, long step, double t) = 0;
+  /// summary.json's entries of this kind: sizes, counters, initial and final diagnostics.
+  virtual void summarise(nlohmann::json& summary) const = 0;
+  /// What ran, for the first report line ("sorted engine, 1000 particles").
+  virtual std::string description() const = 0;
+  /// The report lines after the first (none before a first row).
+  virtual std::vector<std::string> report() const = 0;
+  /// summary.json's key of the late-time decay fit.
+  virtual std::string decay_key() const { return "energy_decay"; }
+};
+
+/// A run model whose state an explicit Runge–Kutta integrator steps (particles, ReLU neurons):
+/// the state N × width on the device and the step size to try next (time.integrator, time.dt,
+/// time.rtol, time.atol).
+class IntegratorRun : public RunModel {
+public:
+  IntegratorRun(const nlohmann::json& config, const std::string& label, std::size_t count, int width);
+  // The integrator calls back into this object.
+  IntegratorRun(const IntegratorRun&) = delete;
+  IntegratorRun& operator=(const IntegratorRun&) = delete;
+  // Adaptive steps land on every output time; fixed steps only on t_end.
+  bool lands_on_outputs() const override { return m_integrator.adaptive(); }
+  void advance(double& t, double t_stop, double tolerance) override;
+  /// The integrator's counters: rejected_steps, force_evaluations.
+  void summarise(nlohmann::json& summary) const override;
+
+protected:
+  /// dx/dt = v(x), the integrator's right-hand side.
+  virtual void velocity(const ConstPointView<>& x, const PointView<>& v) = 0;
+  /// The state copied to the host (the state itself where the memory is the host's).
+  const PointView<Kokkos::HostSpace>& state_on_host();
+
+  PointView<> m_x;
+  Integrator m_integrator;
+
+private:
+  PointView<Kokkos::HostSpace> m_x_host;
+  double m_next_dt;
+};
+
+/// The run every kind shares, into a prepared directory: config.json with its kmdflow block,
+/// trajectory.h5 and series.csv; the first row and frame, then steps to t_end writing the rows
+/// and frames that are due; a clean stop on SIGINT/SIGTERM and a failed run on an exception, both
+/// leaving every file complete; summary.json and the report (`quiet`: no progress, no report
+/// lines, no plots). `wall` started with the run. Returns the exit code.
+int run_model(RunModel& model, const nlohmann::json& config, const std::filesystem::path& dir, bool quiet,
+              const WallClock& wall);
+
+/// Builds a Model from a checked setup and runs it; the wall clock counts the building too.
+template <class Model, class Setup> int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet) {
+  const WallClock wall;
+  Model model(setup);
+  return run_model(model, setup.config, dir, quiet, wall);
 }
-
-/// The first entries of summary.json: status, message, where the run stopped, t_end.
-nlohmann::json summary_head(const RunOutcome& outcome, long step, double t, double t_end);
-
-/// The end of a run, after summary.json is written: a failed or interrupted run prints one
-/// `error:` line saying where it stopped (exit code 1); a completed one prints `lines` and makes
-/// the plots unless quiet (exit code 0).
-int report_run_end(const std::filesystem::path& dir, const std::string& status, const std::string& message, long step,
-                   double t, bool quiet, bool plots, const std::vector<std::string>& lines);
 
 /// printf into a std::string.
 std::string format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 /// Least-squares slope of y against x (NaN with fewer than 3 points).
 double slope(const std::vector<double>& x, const std::vector<double>& y);
-
-
-/// The late-time fits of summary.json: an exponential rate over the second half of the run and a
-/// power-law exponent over its last 1.5 decades, with the theory's values where they apply
-/// (DESIGN.md §2).
-nlohmann::json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
-                                const nlohmann::json& config);
-
 
 } // namespace kmdflow::app
