@@ -47,6 +47,22 @@ const Tableau& tableau(IntegratorKind kind) {
   throw std::logic_error("unknown integrator");
 }
 
+// out = x + Σ_{j<count} c_j k_j, wrapped into [0, 1)^d on the torus: a stage's positions, or the
+// step's result (out = x).
+template <class Stages>
+void add_stages(const char* label, const PointView<>& x, const Stages& k, const Kokkos::Array<double, max_stages>& c,
+                int count, bool periodic, const PointView<>& out) {
+  const int dim = int(x.extent(1));
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)), KOKKOS_LAMBDA(std::size_t i) {
+        for (int d = 0; d < dim; ++d) {
+          double increment = 0;
+          for (int j = 0; j < count; ++j) increment += c[j] * k(j, i, d);
+          out(i, d) = periodic ? wrap_unit(x(i, d) + increment) : x(i, d) + increment;
+        }
+      });
+}
+
 } // namespace
 
 IntegratorKind parse_integrator(const std::string& name) {
@@ -93,19 +109,7 @@ void Integrator::form_stage(const PointView<>& x, double h, int stage) {
   const Tableau& t = tableau(m_kind);
   Kokkos::Array<double, max_stages> a{};
   for (int j = 0; j < stage; ++j) a[j] = h * t.a[stage][j];
-  const auto k = m_stages;
-  const auto y = m_stage_positions;
-  const int dim = int(x.extent(1));
-  const bool periodic = m_periodic;
-  Kokkos::parallel_for(
-      "kmdflow::integrator::stage", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
-      KOKKOS_LAMBDA(std::size_t i) {
-        for (int d = 0; d < dim; ++d) {
-          double increment = 0;
-          for (int j = 0; j < stage; ++j) increment += a[j] * k(j, i, d);
-          y(i, d) = periodic ? wrap_unit(x(i, d) + increment) : x(i, d) + increment;
-        }
-      });
+  add_stages("kmdflow::integrator::stage", x, m_stages, a, stage, m_periodic, m_stage_positions);
 }
 
 Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, double t_stop) {
@@ -132,15 +136,7 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
     const int stages = tab.stages;
     const bool periodic = m_periodic;
     if (!adaptive()) {
-      Kokkos::parallel_for(
-          "kmdflow::integrator::update", Kokkos::RangePolicy<ExecutionSpace>(0, n),
-          KOKKOS_LAMBDA(std::size_t i) {
-            for (int d = 0; d < dim; ++d) {
-              double increment = 0;
-              for (int j = 0; j < stages; ++j) increment += b[j] * k(j, i, d);
-              x(i, d) = periodic ? wrap_unit(x(i, d) + increment) : x(i, d) + increment;
-            }
-          });
+      add_stages("kmdflow::integrator::update", x, k, b, stages, periodic, x);
       t = (h == t_stop - t) ? t_stop : t + h;
       m_velocity_valid = false;
       ++m_accepted;

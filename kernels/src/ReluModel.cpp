@@ -105,18 +105,15 @@ KOKKOS_INLINE_FUNCTION double pair_block_any(int D, const double* u, const Units
   return student;
 }
 
-} // namespace
-
-void ReluModel::pair_sums(const ConstPointView<>& state, const ScalarView<>& V, const PointView<>& grad,
-                          const ScalarView<>& self_part) const {
-  const std::size_t N = state.extent(0), M = m_teacher.extent(0);
-  const int D = m_d + 1;
+// Σ_j (1/N) q_j k(p_i, p_j) − Σ_m (1/M) r_m k(p_i, t_m) and its gradient in p_i (tangential in the
+// WFR form), plus the student part (1/N) Σ_j q_j k(p_i, p_j) for the loss.
+void pair_sums(int d, bool wfr, const PointView<>& teacher, const ScalarView<>& r, const ConstPointView<>& state,
+               const ScalarView<>& V, const PointView<>& grad, const ScalarView<>& self_part) {
+  const std::size_t N = state.extent(0), M = teacher.extent(0);
+  const int D = d + 1;
   if (int(state.extent(1)) != D + 1) throw std::invalid_argument("ReluModel: the state must be N × (d+2)");
   const double C = 1 / (2 * pi * D);
   const double inv_n = N ? 1.0 / double(N) : 0.0, inv_m = M ? 1.0 / double(M) : 0.0;
-  const auto teacher = m_teacher;
-  const auto r = m_teacher_weights;
-  const bool wfr = m_form == ReluForm::wfr;
   // Sources (students, then the teacher) as unit vectors, component-major, and q̃ = weight × norm.
   Kokkos::View<double**, Kokkos::LayoutRight, MemorySpace> units(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::units")), D, N + M);
@@ -173,12 +170,14 @@ void ReluModel::pair_sums(const ConstPointView<>& state, const ScalarView<>& V, 
       });
 }
 
+} // namespace
+
 void ReluModel::first_variation(const ConstPointView<>& state, const ScalarView<>& V, const PointView<>& grad) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::relu::first_variation");
   if (m_self.extent(0) != state.extent(0))
     m_self = ScalarView<>(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::relu::self")),
                           state.extent(0));
-  pair_sums(state, V, grad, m_self);
+  pair_sums(m_d, m_form == ReluForm::wfr, m_teacher, m_teacher_weights, state, V, grad, m_self);
 }
 
 void ReluModel::velocity(const ConstPointView<>& state, const PointView<>& v) {

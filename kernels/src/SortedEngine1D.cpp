@@ -134,6 +134,98 @@ struct CompensatedTotal {
   KOKKOS_FUNCTION void operator()(int i, value_type& v) const { add(v, x(i)); }
 };
 
+// points(first + j) = x(j, 0) and weights(first + j) = sign · w(j): the particles, or a samples
+// target's atoms as negative weights after them.
+template <class ExecutionSpace, class Points, class X, class W>
+void load_points(const ExecutionSpace& space, const char* label, const Points& points, const Points& weights,
+                 std::size_t first, const X& x, const W& w, double sign) {
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, x.extent(0)), KOKKOS_LAMBDA(std::size_t j) {
+        points(first + j) = x(j, 0);
+        weights(first + j) = sign * w(j);
+      });
+}
+
+// The points in increasing order, centred (b = x − ½: every |b| ≤ ½ keeps the powers small),
+// their weights, and the permutation. A counting sort into ~one bin per two points, then sorting
+// within the (short) bins: O(N) for the near-uniform particle sets of a flow towards a density,
+// and parallel on every backend.
+template <class ExecutionSpace, class Points, class Order>
+void sort_centred(const ExecutionSpace& space, const Points& points, const Points& weights, const Points& sorted,
+                  const Points& sorted_weights, Order& order) {
+  using Keys = Points;
+  using BinOp = Kokkos::BinOp1D<Keys>;
+  const std::size_t total = points.extent(0);
+  const int bins = int(std::max<std::size_t>(1, total / 2));
+  Kokkos::BinSort<Keys, BinOp> sorter(space, points, BinOp(bins, 0.0, 1.0), true);
+  sorter.create_permute_vector(space);
+  const auto permutation = sorter.get_permute_vector();
+  order = Order(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
+  const auto my_order = order;
+  Kokkos::parallel_for(
+      "kmdflow::sorted::gather", Kokkos::RangePolicy<ExecutionSpace>(space, 0, total), KOKKOS_LAMBDA(std::size_t i) {
+        const int j = permutation(i);
+        my_order(i) = j;
+        sorted(i) = points(j) - 0.5;
+        sorted_weights(i) = weights(j);
+      });
+}
+
+// Coincident points must contribute G'(0) = 0, but the sorted sums gave them P(0) (earlier in the
+// order) or P(1) (later): result(i) gets back what its tie group added. Only s = 1 has
+// P(0) ≠ P(1); ties are rare, so they are counted first.
+template <class ExecutionSpace, class Points>
+void correct_ties(const ExecutionSpace& space, const Points& sorted, const Points& q, const Points& result,
+                  double jump_before, double jump_after) {
+  if (jump_before == 0 && jump_after == 0) return;
+  const std::size_t total = sorted.extent(0);
+  int ties = 0;
+  Kokkos::parallel_reduce(
+      "kmdflow::sorted::count_ties", Kokkos::RangePolicy<ExecutionSpace>(space, 1, total),
+      KOKKOS_LAMBDA(std::size_t i, int& count) { count += sorted(i) == sorted(i - 1); }, ties);
+  if (ties == 0) return;
+  Points prefix("kmdflow::sorted::weight_prefix", total + 1);
+  Kokkos::parallel_scan(
+      "kmdflow::sorted::weight_prefix", Kokkos::RangePolicy<ExecutionSpace>(space, 0, total),
+      KOKKOS_LAMBDA(std::size_t i, double& sum, bool final) {
+        sum += q(i);
+        if (final) prefix(i + 1) = sum;
+      });
+  const int n = int(total);
+  Kokkos::parallel_for(
+      "kmdflow::sorted::correct_ties", Kokkos::RangePolicy<ExecutionSpace>(space, 0, total), KOKKOS_LAMBDA(int i) {
+        // The tie group [lo, hi) of point i, by binary search in the sorted positions.
+        int lo = 0, hi = i;
+        while (lo < hi) {
+          const int mid = (lo + hi) / 2;
+          if (sorted(mid) < sorted(i)) lo = mid + 1;
+          else hi = mid;
+        }
+        const int first = lo;
+        lo = i + 1, hi = n;
+        while (lo < hi) {
+          const int mid = (lo + hi) / 2;
+          if (sorted(mid) <= sorted(i)) lo = mid + 1;
+          else hi = mid;
+        }
+        const int last = lo;
+        if (last - first > 1)
+          result(i) += (prefix(i) - prefix(first)) * jump_before + (prefix(last) - prefix(i + 1)) * jump_after;
+      });
+}
+
+// v(order(i)) = result(i) for the particles.
+template <class ExecutionSpace, class Order, class Points, class V>
+void scatter_velocities(const ExecutionSpace& space, const Order& order, const Points& result, std::size_t particles,
+                        const V& v) {
+  const int n = int(particles);
+  Kokkos::parallel_for(
+      "kmdflow::sorted::scatter", Kokkos::RangePolicy<ExecutionSpace>(space, 0, result.extent(0)), KOKKOS_LAMBDA(int i) {
+        const int j = order(i);
+        if (j < n) v(j, 0) = result(i);
+      });
+}
+
 SortedPolynomial to_array(const std::vector<double>& c) {
   SortedPolynomial a{};
   for (std::size_t k = 0; k < c.size(); ++k) a[k] = c[k];
@@ -176,101 +268,17 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
   m_sorted = alloc("kmdflow::sorted::sorted_points");
   m_sorted_weights = alloc("kmdflow::sorted::sorted_weights");
   m_result = alloc("kmdflow::sorted::result");
-  if (m_atoms > 0) load_atoms(atoms, atom_weights);
+  if (m_atoms > 0)
+    load_points(space, "kmdflow::sorted::load_atoms", m_points, m_weights, m_particles, atoms, atom_weights, -1.0);
 }
 
 template <class ExecutionSpace>
-void SortedEngine1D<ExecutionSpace>::load_atoms(const PointView<>& atoms,
-                                                const ScalarView<>& atom_weights) {
-  const auto points = m_points, weights = m_weights;
-  const auto n = m_particles;
-  Kokkos::parallel_for(
-      "kmdflow::sorted::load_atoms", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_atoms),
-      KOKKOS_LAMBDA(std::size_t m) {
-        points(n + m) = atoms(m, 0);
-        weights(n + m) = -atom_weights(m);
-      });
-}
-
-template <class ExecutionSpace>
-void SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x,
-                                                 const ConstScalarView<>& w) {
+void SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
   if (x.extent(0) != m_particles || w.extent(0) != m_particles)
     throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::sort");
-  const auto points = m_points, weights = m_weights;
-  Kokkos::parallel_for(
-      "kmdflow::sorted::load_particles", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
-      KOKKOS_LAMBDA(std::size_t i) {
-        points(i) = x(i, 0);
-        weights(i) = w(i);
-      });
-  // Counting sort into ~one bin per two points, then sorting within the (short) bins: O(N) for
-  // the near-uniform particle sets of a flow towards a density, and parallel on every backend.
-  const std::size_t total = m_particles + m_atoms;
-  using Keys = Kokkos::View<double*, memory_space>;
-  using BinOp = Kokkos::BinOp1D<Keys>;
-  const int bins = int(std::max<std::size_t>(1, total / 2));
-  Kokkos::BinSort<Keys, BinOp> sorter(m_space, points, BinOp(bins, 0.0, 1.0), true);
-  sorter.create_permute_vector(m_space);
-  const auto order = sorter.get_permute_vector();
-  m_order = Kokkos::View<int*, memory_space>(
-      Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
-  const auto my_order = m_order;
-  const auto sorted = m_sorted, sorted_weights = m_sorted_weights;
-  Kokkos::parallel_for(
-      "kmdflow::sorted::gather", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(std::size_t i) {
-        const int j = order(i);
-        my_order(i) = j;
-        sorted(i) = points(j) - 0.5; // centred: every |b| ≤ ½ keeps the powers small
-        sorted_weights(i) = weights(j);
-      });
-}
-
-template <class ExecutionSpace>
-void SortedEngine1D<ExecutionSpace>::correct_ties() {
-  // Coincident points must contribute G'(0) = 0, but the sorted sums gave them P(0) (earlier in
-  // the order) or P(1) (later). Only s = 1 has P(0) ≠ P(1); ties are rare, so check first.
-  if (m_jump_before == 0 && m_jump_after == 0) return;
-  const std::size_t total = m_particles + m_atoms;
-  const auto sorted = m_sorted, q = m_sorted_weights, result = m_result;
-  int ties = 0;
-  Kokkos::parallel_reduce(
-      "kmdflow::sorted::count_ties", Kokkos::RangePolicy<ExecutionSpace>(m_space, 1, total),
-      KOKKOS_LAMBDA(std::size_t i, int& count) { count += sorted(i) == sorted(i - 1); }, ties);
-  if (ties == 0) return;
-  Kokkos::View<double*, memory_space> prefix("kmdflow::sorted::weight_prefix", total + 1);
-  Kokkos::parallel_scan(
-      "kmdflow::sorted::weight_prefix", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(std::size_t i, double& sum, bool final) {
-        sum += q(i);
-        if (final) prefix(i + 1) = sum;
-      });
-  const double jump_before = m_jump_before, jump_after = m_jump_after;
-  const int n = int(total);
-  Kokkos::parallel_for(
-      "kmdflow::sorted::correct_ties", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(int i) {
-        // The tie group [lo, hi) of point i, by binary search in the sorted positions.
-        int lo = 0, hi = i;
-        while (lo < hi) {
-          const int mid = (lo + hi) / 2;
-          if (sorted(mid) < sorted(i)) lo = mid + 1;
-          else hi = mid;
-        }
-        const int first = lo;
-        lo = i + 1, hi = n;
-        while (lo < hi) {
-          const int mid = (lo + hi) / 2;
-          if (sorted(mid) <= sorted(i)) lo = mid + 1;
-          else hi = mid;
-        }
-        const int last = lo;
-        if (last - first > 1)
-          result(i) += (prefix(i) - prefix(first)) * jump_before +
-                       (prefix(last) - prefix(i + 1)) * jump_after;
-      });
+  load_points(m_space, "kmdflow::sorted::load_particles", m_points, m_weights, 0, x, w, 1.0);
+  sort_centred(m_space, m_points, m_weights, m_sorted, m_sorted_weights, m_order);
 }
 
 template <class ExecutionSpace>
@@ -288,16 +296,8 @@ void SortedEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
                         Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
                         VelocityScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_before,
                                                      m_after, totals, degree});
-  correct_ties();
-  const auto order = m_order;
-  const auto result = m_result;
-  const int n = int(m_particles);
-  Kokkos::parallel_for(
-      "kmdflow::sorted::scatter", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(int i) {
-        const int j = order(i);
-        if (j < n) v(j, 0) = result(i);
-      });
+  correct_ties(m_space, m_sorted, m_sorted_weights, m_result, m_jump_before, m_jump_after);
+  scatter_velocities(m_space, m_order, m_result, m_particles, v);
 }
 
 template <class ExecutionSpace>

@@ -49,11 +49,9 @@ public:
   long rejected_steps() const { return m_rejected; }
   long evaluations() const { return m_evaluations; }
 
-  /// x + h Σ_{j<stage} a_{stage,j} k_j into the stage positions (public only because CUDA's
-  /// extended lambdas cannot live in private member functions; not part of the interface).
-  void form_stage(const PointView<>& x, double h, int stage);
-
 private:
+  /// x + h Σ_{j<stage} a_{stage,j} k_j into the stage positions.
+  void form_stage(const PointView<>& x, double h, int stage);
   void evaluate(const ConstPointView<>& x, int stage);
 
   IntegratorKind m_kind;

@@ -80,13 +80,6 @@ public:
   /// ½ (1/M²) Σ b_m b_n k(v_m, v_n): the loss of the zero network.
   double teacher_loss() const { return m_teacher_loss; }
 
-  // Kernel launcher: public only because CUDA's extended lambdas cannot live in private member
-  // functions; not part of the interface.
-  // Σ_j (1/N) q_j k(p_i, p_j) − Σ_m (1/M) r_m k(p_i, t_m) and its gradient in p_i, plus the pair
-  // sum (1/N) Σ_i q_i (student part) for the loss.
-  void pair_sums(const ConstPointView<>& state, const ScalarView<>& V, const PointView<>& grad,
-                 const ScalarView<>& self_part) const;
-
 private:
 
   int m_d;

@@ -35,13 +35,9 @@ public:
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
 
-  // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
-  // functions (nor in constructors); not part of the interface.
-  void load_atoms(const PointView<>& atoms, const ScalarView<>& atom_weights);
-  void sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
-  void correct_ties();
-
 private:
+  void sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+
 
   ExecutionSpace m_space;
   std::size_t m_particles = 0, m_atoms = 0;
