@@ -20,13 +20,7 @@ namespace kmdflow::bench {
 
 /// n iid uniform points in [0, 1)^dim (device), from a fixed seed: the same points in every program.
 inline PointView<> random_points(std::size_t n, int dim, std::uint64_t seed = 12345) {
-  PointView<> x("bench::x", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
+  return iid_uniform_points(n, dim, seed, "bench::x");
 }
 
 /// n iid uniform points on T^1 (device), from a fixed seed; or the first n points of `file` if given.

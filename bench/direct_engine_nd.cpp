@@ -1,7 +1,9 @@
 // The direct engine in d = 2, 3 (DESIGN.md §4, issue 3): interactions per second of one velocity
 // evaluation for N = 2¹⁰ … 2¹⁶, for a singular (s = 1) and a smooth (s = 2.5) kernel, split into
 // its short-range pair part and its long-range structure-factor part. Direct2DFloat/Direct3DFloat:
-// the same with precision "float" (the short-range pairs in single precision).
+// the same with precision "float" (the short-range pairs in single precision). DirectKernels: the
+// other kernel families (Kernel.hpp) in d = 1, 2, 3 at s = 1.5: the Gaussian (σ = 0.05, one image;
+// σ = 0.3, two images per side) and the Bessel potential (λ = 2, 20: a damped singular part).
 //
 //   build/bench/bench_direct_engine_nd [--benchmark_filter=...] [--dump-tables DIR]
 //
@@ -21,15 +23,25 @@ using namespace kmdflow;
 
 namespace {
 
-template <int Dim> void velocities(benchmark::State& state, Precision precision = Precision::fp64) {
-  const double s = double(state.range(0)) / 100;
+template <int Dim> void velocities(benchmark::State& state, const Kernel& kernel, Precision precision = Precision::fp64) {
   const std::size_t n = std::size_t(state.range(1));
   const auto in = bench::velocity_inputs(bench::random_points(n, Dim));
-  EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, s), n, {}, {}, precision);
+  EwaldEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), kernel, n, {}, {}, precision);
   bench::time_velocities(state, engine, in);
   state.counters["interactions_per_s"] =
       benchmark::Counter(double(n) * double(n), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["modes"] = double(engine.tables().symbols.size());
+}
+
+template <int Dim> void velocities(benchmark::State& state, Precision precision = Precision::fp64) {
+  velocities<Dim>(state, SobolevKernel(Dim, double(state.range(0)) / 100), precision);
+}
+
+// Kernel k of: Gaussian σ = 0.05, 0.3; Bessel s = 1.5, λ = 2, 20.
+template <int Dim> void other_kernels(benchmark::State& state) {
+  const int k = int(state.range(0));
+  if (k < 2) velocities<Dim>(state, GaussianKernel(Dim, k == 0 ? 0.05 : 0.3));
+  else velocities<Dim>(state, BesselKernel(Dim, 1.5, k == 2 ? 2.0 : 20.0));
 }
 
 void dump_tables(const std::string& dir) {
@@ -82,5 +94,13 @@ BENCHMARK(Direct2D) KMDFLOW_ND_SIZES;
 BENCHMARK(Direct3D) KMDFLOW_ND_SIZES;
 BENCHMARK(Direct2DFloat) KMDFLOW_ND_SIZES;
 BENCHMARK(Direct3DFloat) KMDFLOW_ND_SIZES;
+static void DirectKernels1D(benchmark::State& state) { other_kernels<1>(state); }
+static void DirectKernels2D(benchmark::State& state) { other_kernels<2>(state); }
+static void DirectKernels3D(benchmark::State& state) { other_kernels<3>(state); }
+#define KMDFLOW_KERNEL_SIZES ->ArgNames({"kernel", "N"})->ArgsProduct({{0, 1, 2, 3}, {1 << 12, 1 << 14}}) \
+                             ->UseManualTime()->Unit(benchmark::kMillisecond)
+BENCHMARK(DirectKernels1D) KMDFLOW_KERNEL_SIZES;
+BENCHMARK(DirectKernels2D) KMDFLOW_KERNEL_SIZES;
+BENCHMARK(DirectKernels3D) KMDFLOW_KERNEL_SIZES;
 
 int main(int argc, char** argv) { return bench::run_main(argc, argv, {.after_initialize = read_dump_flag}); }

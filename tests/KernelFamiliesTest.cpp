@@ -130,16 +130,9 @@ PointView<Kokkos::HostSpace> pair_sum(const PointView<>& x, const ScalarView<>& 
   return v;
 }
 
-// ‖a − b‖₂/‖a‖₂ for a reference a on the host.
-double error_against(const PointView<Kokkos::HostSpace>& a, const PointView<>& b_device) {
-  auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b_device);
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < a.extent(0); ++i)
-    for (std::size_t d = 0; d < a.extent(1); ++d) {
-      diff += (a(i, d) - b(i, d)) * (a(i, d) - b(i, d));
-      norm += a(i, d) * a(i, d);
-    }
-  return std::sqrt(diff / norm);
+// ‖b − a‖₂/‖a‖₂ for a reference a on the host.
+double error_against(const PointView<Kokkos::HostSpace>& a, const PointView<>& b) {
+  return relative_l2(b, Kokkos::create_mirror_view_and_copy(MemorySpace(), a));
 }
 
 std::unique_ptr<InteractionEngine> direct_engine(const Kernel& kernel, std::size_t n) {
@@ -259,7 +252,7 @@ TEST_P(BesselVelocities, DirectMatchesBruteEwaldAndSpectralMatchesDirect) {
 INSTANTIATE_TEST_SUITE_P(Kernels, BesselVelocities,
                          ::testing::Values(std::make_tuple(1, 0.75, 3.0), std::make_tuple(1, 2.0, 20.0),
                                            std::make_tuple(2, 0.5, 2.0), std::make_tuple(2, 1.0, 1.0),
-                                           std::make_tuple(2, 1.7, 20.0), std::make_tuple(3, 0.5, 2.0),
+                                           std::make_tuple(2, 1.7, 40.0), std::make_tuple(3, 0.5, 2.0),
                                            std::make_tuple(3, 1.0, 5.0), std::make_tuple(3, 2.5, 0.5)));
 
 class GaussianVelocities : public ::testing::TestWithParam<std::tuple<int, double>> {};

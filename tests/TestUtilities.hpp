@@ -15,13 +15,7 @@ inline PointView<> uniform_points(std::size_t n, std::uint64_t seed) { return ra
 
 /// n iid uniform points on T^dim (device) from a fixed seed.
 inline PointView<> random_points(std::size_t n, int dim, std::uint64_t seed) {
-  PointView<> x("test::points", n, dim);
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
-  Kokkos::deep_copy(x, h);
-  return x;
+  return iid_uniform_points(n, dim, seed, "test::points");
 }
 
 /// Weights in [0.5, 1.5], normalised to sum 1 (never all equal).

@@ -46,6 +46,38 @@ BesselKernel::BesselKernel(int dim, double s, double lambda, EwaldParameters ewa
       m_singular.power[m_singular.power_terms++] = c;
     }
   }
+  // Damping: T's coefficients are those of e^{κu} times S_J's, u = r², to the same order; and the
+  // power series of S_J − S, whose first terms vanish (order n for n coefficients).
+  // κ = λ²/4 (S cut near λr ~ 2√J): stronger damping varies faster than 32 pieces resolve
+  // (measured: κ = λ², 4λ², 16λ² all do worse).
+  const double kappa = 0.25 * lambda2;
+  m_singular.decay = kappa;
+  m_switch = 1 / kappa;
+  auto damp = [&](Kokkos::Array<double, SingularPart::max_terms>& c, int n, std::vector<double>& difference) {
+    const auto undamped = c;
+    for (int j = 0; j < n; ++j) { // Σ_{i≤j} c_i κ^{j−i}/(j−i)!
+      double sum = 0, factor = 1;
+      for (int i = j; i >= 0; --i) {
+        sum += undamped[i] * factor;
+        factor *= kappa / (j - i + 1);
+      }
+      c[j] = sum;
+    }
+    // S_J − S = Σ_{k≥n} d_k u^k with d_k = −Σ_{i<n} c_i (−κ)^{k−i}/(k−i)! (κu ≤ 1 where used).
+    constexpr int extra = 40;
+    difference.assign(n + extra, 0.0);
+    for (int k = n; k < n + extra; ++k) {
+      double sum = 0;
+      for (int i = 0; i < n; ++i) {
+        double term = c[i];
+        for (int l = 1; l <= k - i; ++l) term *= -kappa / l;
+        sum += term;
+      }
+      difference[k] = -sum;
+    }
+  };
+  damp(m_singular.power, m_singular.power_terms, m_power_difference);
+  damp(m_singular.log, m_singular.log_terms, m_log_difference);
 
   // t ∈ [α', α] by Gauss–Legendre in ln t, panels of width ≤ ¼: the integrand t^{s−d/2} e^{−tλ² − r²/4t}
   // is analytic there and at most doubly exponentially decaying.
@@ -97,12 +129,46 @@ double BesselKernel::short_range_regular_gradient_factor(double r2) const {
   return piece(Piece::regular_gradient, r2);
 }
 
+// S_J − S (or its gradient factor 2 d/du) at u = r² ≤ 1/κ, from the power series of the damping's
+// differences: u^{p/2} D_A(u) + ½ ln u · u^m D_B(u).
+double BesselKernel::correction(bool gradient, double r2) const {
+  auto series = [&](const std::vector<double>& d, double& value, double& slope) {
+    value = slope = 0;
+    for (std::size_t k = d.size(); k-- > 0;) {
+      slope = slope * r2 + value;
+      value = value * r2 + d[k];
+    }
+  };
+  double sum = 0, d, dd;
+  const SingularPart& s = m_singular;
+  if (s.power_terms > 0) {
+    series(m_power_difference, d, dd);
+    if (r2 > 0) {
+      const double half_p = 0.5 * s.exponent;
+      sum += gradient ? std::pow(r2, half_p - 1) * (s.exponent * d + 2 * r2 * dd) : std::pow(r2, half_p) * d;
+    }
+  }
+  if (s.log_terms > 0 && r2 > 0) {
+    series(m_log_difference, d, dd);
+    const int m = s.log_power;
+    const double log_u = std::log(r2), power = std::pow(r2, m - 1);
+    sum += gradient ? power * (d * (1 + m * log_u) + r2 * log_u * dd) : 0.5 * log_u * power * r2 * d;
+  }
+  return sum;
+}
+
 // Σ_j β_j (the piece of G_{s+j} at α') + (the piece of ∫_{α'}^{α}). Beyond the singular terms the
 // orders' whole short-range parts enter the regular pieces (at r = 0 their singular parts vanish).
+// The regular pieces are h − S for the damped S: (h − S_J) + (S_J − S) near 0, h − S beyond.
 double BesselKernel::piece(Piece what, double r2) const {
   const bool regular = what == Piece::regular_value || what == Piece::regular_gradient;
   const bool gradient = what == Piece::gradient || what == Piece::regular_gradient;
-  double sum = 0;
+  if (regular && r2 > m_switch) {
+    const double r = std::sqrt(r2);
+    return gradient ? piece(Piece::gradient, r2) - m_singular.gradient_factor(r)
+                    : piece(Piece::value, r2) - m_singular.value(r);
+  }
+  double sum = regular ? correction(gradient, r2) : 0.0;
   for (std::size_t j = 0; j < m_orders.size(); ++j) {
     const SobolevKernel& order = m_orders[j];
     const bool whole = !regular || (int(j) >= m_singular_terms && r2 > 0);

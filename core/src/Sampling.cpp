@@ -79,4 +79,14 @@ PointView<Kokkos::HostSpace> sample_positions(const Density& density, Sampling s
   return x;
 }
 
+PointView<> iid_uniform_points(std::size_t n, int dim, std::uint64_t seed, const std::string& label) {
+  PointView<> x(label, n, dim);
+  auto h = Kokkos::create_mirror_view(x);
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i < n; ++i)
+    for (int d = 0; d < dim; ++d) h(i, d) = uniform01(rng);
+  Kokkos::deep_copy(x, h);
+  return x;
+}
+
 } // namespace kmdflow

@@ -211,9 +211,11 @@ std::shared_ptr<const SpectralTables> spectral_tables(const Kernel& kernel, cons
         const double u_max = p.cutoff * p.cutoff;
         t.singular = k.singular_part();
         t.finite_self_energy = k.has_finite_self_energy();
-        t.regular_gradient =
-            PiecewiseChebyshev<32, 12>::fit([&](double u) { return k.short_range_regular_gradient_factor(u); }, 0, u_max);
-        t.regular_value = PiecewiseChebyshev<32, 12>::fit([&](double u) { return k.short_range_regular_value(u); }, 0, u_max);
+        const bool radial = t.singular.decay > 0; // a length scale: pieces equal in r
+        t.regular_gradient = PiecewiseChebyshev<32, 12>::fit(
+            [&](double u) { return k.short_range_regular_gradient_factor(u); }, 0, u_max, radial);
+        t.regular_value =
+            PiecewiseChebyshev<32, 12>::fit([&](double u) { return k.short_range_regular_value(u); }, 0, u_max, radial);
       }
       return t;
     });

@@ -27,10 +27,12 @@ struct EwaldParameters {
 };
 
 /// The part of a kernel that is not smooth in r² at the origin (DESIGN.md §1),
-///   S(r) = Σ_j a_j r^{p + 2j} + ln r · Σ_j b_j r^{2m + 2j},
+///   S(r) = e^{−κr²} [Σ_j a_j r^{p + 2j} + ln r · Σ_j b_j r^{2m + 2j}],
 /// empty for kernels that are smooth there. The Sobolev kernel has one term (c r^{2s−d}, or
-/// c_m r^{2m} ln r); the Bessel potential a few (its expansion in powers of λ²). Engines subtract
-/// it analytically and tabulate the smooth remainder in r².
+/// c_m r^{2m} ln r) and κ = 0; the Bessel potential a few (its expansion in powers of λ²), damped
+/// by e^{−κr²} so that S stays as small as the kernel where λr is large. Engines subtract it
+/// analytically and tabulate the smooth remainder, in r² (κ = 0) or in r (a kernel with a length
+/// scale, κ > 0).
 struct SingularPart {
   static constexpr int max_terms = 16;
   int power_terms = 0; ///< number of a_j
@@ -39,6 +41,7 @@ struct SingularPart {
   int log_terms = 0;   ///< number of b_j
   int log_power = 0;   ///< m
   Kokkos::Array<double, max_terms> log{};
+  double decay = 0;    ///< κ
 
   bool empty() const { return power_terms == 0 && log_terms == 0; }
   /// S(r), r > 0.

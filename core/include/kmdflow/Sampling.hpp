@@ -23,6 +23,10 @@ std::string to_string(Sampling sampling);
 PointView<Kokkos::HostSpace> sample_positions(const Density& density, Sampling sampling,
                                               std::size_t count, std::uint64_t seed);
 
+/// n iid uniform points in [0, 1)^dim on the device, from `seed` (std::mt19937_64 and uniform01,
+/// row by row): the same points in the tests, the benchmarks and their comparisons.
+PointView<> iid_uniform_points(std::size_t n, int dim, std::uint64_t seed, const std::string& label);
+
 /// A uniform double in [0, 1) from 53 random bits (portable across standard libraries).
 template <class Engine> double uniform01(Engine& engine) {
   return double(engine() >> 11) * 0x1.0p-53;

@@ -33,6 +33,8 @@ struct EwaldTables {
   bool finite_self_energy = true;              // h − S finite at 0
   ChebyshevSeries<64> regular_value;           // h − S as a function of r², r ≤ ½
   PiecewiseChebyshev<32, 12> regular_gradient; // ∇(h − S) = x · B(r²): 32 pieces of ≤ 12 terms
+  // A kernel with a length scale (singular.decay > 0): h − S in 32 pieces equal in r instead.
+  PiecewiseChebyshev<32, 12> regular_value_radial;
   double symbol_at_zero = 0;                   // L̂(0)
   double long_range_at_zero = 0;               // Σ_{k≠0} L̂(k)
   int k_max = 0;

@@ -79,27 +79,32 @@ template <int Terms> struct ChebyshevSeries {
 
 namespace kmdflow::detail {
 
-/// A piecewise Chebyshev series on [a, b]: Pieces equal intervals, each with at most Terms
+/// A piecewise Chebyshev series of f(u) on [a, b]: Pieces equal intervals, each with at most Terms
 /// coefficients (zero-padded). Short series keep the dependency chain of Clenshaw's recurrence
-/// short, which is what bounds the speed of a pair kernel.
+/// short, which is what bounds the speed of a pair kernel. With `radial` the pieces are equal in
+/// √u (the table's variable is r where u = r²): finer near 0, for functions with a length scale.
 template <int Pieces, int Terms> struct PiecewiseChebyshev {
   Kokkos::Array<double, Pieces * Terms> c{};
-  double a = 0, b = 1;
+  double a = 0, b = 1; // the interval of the table's variable (u, or √u when radial)
+  bool radial = false;
   int max_terms = 0; // the most any piece needed
 
   KOKKOS_INLINE_FUNCTION double operator()(double u) const {
-    const double scaled = (u - a) * (Pieces / (b - a));
+    const double x = radial ? Kokkos::sqrt(u) : u;
+    const double scaled = (x - a) * (Pieces / (b - a));
     int piece = int(scaled);
     piece = piece < 0 ? 0 : (piece >= Pieces ? Pieces - 1 : piece);
     return clenshaw<Terms>(&c[piece * Terms], Terms, 2 * (scaled - piece) - 1);
   }
 
-  template <class F> static PiecewiseChebyshev fit(F&& f, double a, double b) {
+  template <class F> static PiecewiseChebyshev fit(F&& f, double a, double b, bool radial = false) {
     PiecewiseChebyshev p;
-    p.a = a, p.b = b;
-    const double width = (b - a) / Pieces;
+    p.radial = radial;
+    p.a = radial ? std::sqrt(a) : a, p.b = radial ? std::sqrt(b) : b;
+    auto g = [&](double x) { return f(radial ? x * x : x); };
+    const double width = (p.b - p.a) / Pieces;
     for (int piece = 0; piece < Pieces; ++piece) {
-      const auto s = ChebyshevSeries<Terms>::fit(f, a + piece * width, a + (piece + 1) * width);
+      const auto s = ChebyshevSeries<Terms>::fit(g, p.a + piece * width, p.a + (piece + 1) * width);
       for (int k = 0; k < Terms; ++k) p.c[piece * Terms + k] = s.c[k];
       p.max_terms = std::max(p.max_terms, s.terms);
     }

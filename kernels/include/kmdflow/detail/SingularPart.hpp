@@ -45,36 +45,44 @@ struct LogGradient { // c_m u^{m−1} (m ln u + 1), m ≥ 1
     return Real(c) * power * (Real(m) * Kokkos::log(u) + 1);
   }
 };
-/// Several terms: S'(r)/r = u^{p/2−1} P(u) + u^{m−1} (ln u · L(u) + M(u)), with the polynomials
-/// P_j = a_j (p + 2j), L_j = b_j (m + j), M_j = b_j zero-padded to Terms coefficients (so that the
-/// pair loop around it keeps a fixed shape).
+/// Several terms: with T(u) = u^{p/2} A(u) + ½ ln u · u^m B(u) (A_j = a_j, B_j = b_j), S = e^{−κu} T
+/// and S'(r)/r = 2 dS/du = e^{−κu} (2T' − 2κT), where
+/// 2T' = u^{p/2−1} P(u) + u^{m−1} (ln u · L(u) + B(u)), P_j = a_j (p + 2j), L_j = b_j (m + j). The
+/// polynomials are zero-padded to Terms coefficients, so that the pair loop keeps a fixed shape.
 template <int Terms> struct SeriesGradient {
-  double e;                              // p/2 − 1
-  int m;                                 // log power
+  double e;                                     // p/2 − 1
+  int m;                                        // log power
   bool has_power, has_log;
-  Kokkos::Array<double, Terms> p{}, l{}, q{}; // P, L, M
+  double decay;                                 // κ
+  Kokkos::Array<double, Terms> p{}, l{}, b{}, a{}; // P, L, B, A
   template <class Real> KOKKOS_INLINE_FUNCTION Real operator()(Real u) const {
-    Real power_part = 0, log_part = 0, plain = 0;
+    Real power_gradient = 0, log_gradient = 0, plain = 0, power_value = 0;
     KMDFLOW_UNROLL
     for (int k = Terms - 1; k >= 0; --k) {
-      power_part = power_part * u + Real(p[k]);
-      log_part = log_part * u + Real(l[k]);
-      plain = plain * u + Real(q[k]);
+      power_gradient = power_gradient * u + Real(p[k]);
+      log_gradient = log_gradient * u + Real(l[k]);
+      plain = plain * u + Real(b[k]);
+      power_value = power_value * u + Real(a[k]);
     }
-    Real sum = has_power ? Kokkos::pow(u, Real(e)) * power_part : Real(0);
+    const Real power = has_power ? Kokkos::pow(u, Real(e)) : Real(0); // u^{p/2−1}
+    Real gradient = power * power_gradient, value = power * u * power_value;
     if (has_log) {
-      Real power = m == 0 ? 1 / u : Real(1); // u^{m−1}, m ≥ 0
-      for (int k = 1; k < m; ++k) power *= u;
-      sum += power * (Kokkos::log(u) * log_part + plain);
+      Real log_power = m == 0 ? 1 / u : Real(1); // u^{m−1}, m ≥ 0
+      for (int k = 1; k < m; ++k) log_power *= u;
+      const Real log_u = Kokkos::log(u);
+      gradient += log_power * (log_u * log_gradient + plain);
+      value += Real(0.5) * log_u * log_power * u * plain;
     }
-    return sum;
+    if (decay == 0) return gradient;
+    return Kokkos::exp(-Real(decay) * u) * (gradient - Real(2 * decay) * value);
   }
 };
 
 /// A piecewise Chebyshev series (ChebyshevFit.hpp) evaluated in the precision of u.
 template <int Pieces, int Terms, class Real>
 KOKKOS_INLINE_FUNCTION Real evaluate(const PiecewiseChebyshev<Pieces, Terms>& p, Real u) {
-  const Real scaled = (u - Real(p.a)) * Real(Pieces / (p.b - p.a));
+  const Real x = p.radial ? Kokkos::sqrt(u) : u;
+  const Real scaled = (x - Real(p.a)) * Real(Pieces / (p.b - p.a));
   int piece = int(scaled);
   piece = piece < 0 ? 0 : (piece >= Pieces ? Pieces - 1 : piece);
   return clenshaw<Terms>(&p.c[piece * Terms], Terms, 2 * (scaled - Real(piece)) - 1);
@@ -84,6 +92,10 @@ KOKKOS_INLINE_FUNCTION Real evaluate(const PiecewiseChebyshev<Pieces, Terms>& p,
 struct SingularValue {
   SingularPart part;
   KOKKOS_INLINE_FUNCTION double operator()(double u) const {
+    if (part.decay == 0) return bracket(u);
+    return Kokkos::exp(-part.decay * u) * bracket(u);
+  }
+  KOKKOS_INLINE_FUNCTION double bracket(double u) const {
     double sum = 0;
     if (part.power_terms == 1 && part.log_terms == 0) return part.power[0] * Kokkos::pow(u, 0.5 * part.exponent);
     for (int j = 0; j < part.power_terms; ++j) sum += part.power[j] * Kokkos::pow(u, 0.5 * part.exponent + j);
@@ -99,11 +111,11 @@ struct SingularValue {
 
 /// Calls f(op) with op(u) = S'(r)/r, u = r², specialised to the kind of singularity.
 template <class F> void with_singular_gradient(const SingularPart& s, F&& f) {
-  if (s.log_terms == 1 && s.power_terms == 0) {
+  if (s.decay == 0 && s.log_terms == 1 && s.power_terms == 0) {
     if (s.log_power >= 1) return f(LogGradient{s.log[0], s.log_power});
     return f(QuarterPowerGradient{s.log[0], -1, 0}); // S'/r = c_0/r²
   }
-  if (s.power_terms == 1 && s.log_terms == 0) {
+  if (s.decay == 0 && s.power_terms == 1 && s.log_terms == 0) {
     const double p = s.exponent;
     const double e = 0.5 * p - 1; // S'/r = c p r^{p−2} = c p u^{e}
     const double quarters = 4 * e;
@@ -119,10 +131,14 @@ template <class F> void with_singular_gradient(const SingularPart& s, F&& f) {
     gradient.m = s.log_power;
     gradient.has_power = s.power_terms > 0;
     gradient.has_log = s.log_terms > 0;
-    for (int j = 0; j < s.power_terms; ++j) gradient.p[j] = s.power[j] * (s.exponent + 2 * j);
+    gradient.decay = s.decay;
+    for (int j = 0; j < s.power_terms; ++j) {
+      gradient.p[j] = s.power[j] * (s.exponent + 2 * j);
+      gradient.a[j] = s.power[j];
+    }
     for (int j = 0; j < s.log_terms; ++j) {
       gradient.l[j] = s.log[j] * (s.log_power + j);
-      gradient.q[j] = s.log[j];
+      gradient.b[j] = s.log[j];
     }
     return f(gradient);
   };
