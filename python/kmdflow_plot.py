@@ -51,7 +51,8 @@ def kernel_label(config):
     if s is not None:
         return f"s = {s:g}"
     kernel = config["kernel"]
-    parameters = ", ".join(f"{GREEK.get(k, k)} = {v:g}" for k, v in kernel.items() if k != "type")
+    keys = sorted((k for k in kernel if k != "type"), key=lambda k: (k != "s", k))  # the order first
+    parameters = ", ".join(f"{GREEK.get(k, k)} = {kernel[k]:g}" for k in keys)
     return f"{kernel['type']} kernel, {parameters}"
 
 

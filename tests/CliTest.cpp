@@ -479,6 +479,7 @@ TEST_F(Cli, KernelBlock) {
       {R"({"dim": 1, "kernel": {"type": "gaussian", "sigma": 1e-4}})", "kernel.sigma"},
       {R"({"dim": 1, "kernel": {"type": "gaussian", "sigma": 0.1, "s": 1}})", "kernel.s"},
       {R"({"dim": 1, "s": 1, "kernel": {"type": "gaussian", "sigma": 0.1}})", "s:"},
+      {R"({"dim": 1, "s": 1, "kernel": {"type": "bessel", "s": 1, "lambda": 2}})", "s:"},
       {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1}})", "kernel.lambda"},
       {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1, "lambda": -1}})", "kernel.lambda"},
       {R"({"dim": 2, "kernel": {"type": "bessel", "s": 1, "lambda": 50}})", "kernel.lambda"},
@@ -500,6 +501,15 @@ TEST_F(Cli, KernelBlock) {
     EXPECT_EQ(r.err.rfind("error: " + c.expect, 0), 0u) << "expected 'error: " << c.expect << "' in: " << r.err;
     EXPECT_FALSE(fs::exists(m_dir / "run")) << c.config;
   }
+  // The Bessel potential takes the top-level s as its order; --set KEY=null removes a key.
+  file("order.json", R"({"dim": 1, "s": 1.5, "kernel": {"type": "bessel", "lambda": 3}, "particles": {"count": 50},
+    "time": {"t_end": 0.1}, "output": {"plots": false}})");
+  ASSERT_EQ(kmdflow("run order.json --out order").code, 0);
+  const auto order = json::parse(slurp(m_dir / "order" / "config.json"));
+  EXPECT_EQ(order["kernel"], json::parse(R"({"type": "bessel", "s": 1.5, "lambda": 3})"));
+  EXPECT_FALSE(order.contains("s"));
+  EXPECT_EQ(kmdflow("run order.json --out unset --set kernel.type=gaussian --set kernel.sigma=0.1 --set s=null "
+                    "--set kernel.lambda=null").code, 0);
   // Each family through `run` and `eval`: the resolved block is recorded, the energy is finite
   // (k(0) is, for these parameters) and decreases.
   file("points.csv", "x,y\n0.1,0.2\n0.4,0.45\n0.8,0.7\n");

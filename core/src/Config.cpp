@@ -218,20 +218,32 @@ json resolve_kernel(Block& top, json& c) {
   json kernel;
   const std::string type = b.choice("type", kernel_family_names(), std::string(SobolevKernel::family));
   kernel["type"] = type;
+  // A family with an order `s` takes the top-level `s` when its block has none, so that
+  // `--set kernel={"type": "bessel", "lambda": 2}` works on a configuration written for the
+  // Sobolev kernel; the resolved block then holds it.
+  bool takes_order = false;
   for_each_kernel_family([&](auto family) {
     using K = typename decltype(family)::type;
     if (type != K::family) return;
-    for (const KernelParameter& p : K::config_keys)
-      kernel[p.name] = b.number(p.name, std::nullopt, p.rule,
-                                [&](double x) { return (p.exclusive ? x > p.minimum : x >= p.minimum) && x <= p.maximum; });
+    for (const KernelParameter& p : K::config_keys) {
+      auto valid = [&](double x) { return (p.exclusive ? x > p.minimum : x >= p.minimum) && x <= p.maximum; };
+      const bool order = std::string(p.name) == "s";
+      takes_order = takes_order || order;
+      if (order && !b.has("s") && top.has("s")) {
+        kernel["s"] = top.number("s", std::nullopt, p.rule, valid);
+        continue;
+      }
+      if (order && b.has("s") && top.has("s"))
+        throw ConfigError("s", "is given twice, here and as kernel.s: keep one");
+      kernel[p.name] = b.number(p.name, std::nullopt, p.rule, valid);
+    }
   });
   b.finish();
   c["kernel"] = kernel;
   if (type == SobolevKernel::family) {
     c["s"] = top.number("s", 1.0, "must be a number > 0", positive);
-  } else if (top.has("s")) {
-    throw ConfigError("s", "is the order of the Sobolev kernel; the " + type + " kernel takes its parameters in the "
-                           "kernel block (kernel.*)");
+  } else if (top.has("s") && !takes_order) {
+    throw ConfigError("s", "the " + type + " kernel has no order s: remove it (--set s=null)");
   }
   try {
     (void)make_kernel(c);
@@ -455,6 +467,10 @@ void apply_override(json& config, const std::string& assignment) {
     if (part.empty()) throw ConfigError("--set", "malformed key '" + key + "'");
     path = child(path, part);
     if (!node->is_object()) throw ConfigError(path, "is not an object, cannot set '" + key + "'");
+    if (dot == std::string::npos && value.is_null()) {
+      node->erase(part); // --set KEY=null removes KEY (its default applies again)
+      return;
+    }
     node = &(*node)[part];
     if (dot == std::string::npos) break;
     if (node->is_null()) *node = json::object();

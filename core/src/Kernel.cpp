@@ -21,12 +21,16 @@ std::string Kernel::description() const {
   const auto p = parameters();
   std::string name = p["type"].get<std::string>();
   name[0] = char(std::toupper(name[0]));
+  // The order first, then the other parameters (alphabetically: JSON objects are sorted).
+  std::vector<std::string> keys;
+  if (p.contains("s")) keys.push_back("s");
+  for (const auto& [key, value] : p.items())
+    if (key != "type" && key != "s") keys.push_back(key);
   std::string text;
-  for (const auto& [key, value] : p.items()) {
-    if (key == "type") continue;
+  for (const auto& key : keys) {
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%s%s = %g", text.empty() ? " " : ", ",
-                  key == "sigma" ? "σ" : key == "lambda" ? "λ" : key.c_str(), value.get<double>());
+                  key == "sigma" ? "σ" : key == "lambda" ? "λ" : key.c_str(), p[key].get<double>());
     text += buffer;
   }
   return name + text;

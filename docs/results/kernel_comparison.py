@@ -7,13 +7,15 @@ measured the same way for every kernel.
 
     scripts/env python3 docs/results/kernel_comparison.py [--kmdflow build/apps/kmdflow] [--out runs/kernels]
 
-Writes docs/results/kernels.png, kernels.csv and kernels.md (the table; the paragraph around it is
-written by hand in docs/results/kernels.md from these numbers).
+Writes docs/results/kernels.png, kernels.csv, and the d = 2 particle snapshots of the Sobolev and
+Gaussian flows (kernels_d2_sobolev.png, kernels_d2_gaussian.png, from `kmdflow plot`); the text
+of docs/results/kernels.md is written by hand from these numbers.
 """
 import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 
 import h5py
@@ -96,6 +98,9 @@ def main():
             run(args.kmdflow, config, directory)
             t, energy = series(directory)
             d = distances(args.kmdflow, dim, case["target"], directory)
+            if dim == 2 and not label.startswith("Bessel"):
+                subprocess.run([args.kmdflow, "plot", directory], check=True, stdout=subprocess.DEVNULL)
+                shutil.copy(os.path.join(directory, "density.png"), os.path.join(HERE, f"kernels_{name.replace('-', '_')}.png"))
             if np.all(np.isfinite(energy)):
                 positive = (t > 0) & (energy > 0)
                 axes[row, 0].loglog(t[positive], energy[positive] / energy[0], color=colour, label=label)
