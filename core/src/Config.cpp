@@ -264,13 +264,14 @@ json resolve_target(const json& input, const json& c, const std::string& base_di
     t["path"] = resolve_path(b.string("path"), base_dir);
     require_readable(b.key("path"), t["path"]);
     if (make_kernel(c).has_singular_gradient()) {
-      // The Sobolev kernel's order is `s`, the Bessel potential's kernel.s.
-      const bool sobolev = c["kernel"]["type"] == SobolevKernel::family;
-      const double s = sobolev ? c["s"].get<double>() : c["kernel"]["s"].get<double>();
+      // The order is the Sobolev kernel's top-level `s`, or the kernel block's (the Bessel
+      // potential's kernel.s).
+      const bool top_level = c.contains("s");
+      const json& order = top_level ? c["s"] : c["kernel"].value("s", json());
       std::ostringstream os;
-      os << "a samples target needs s >= (d+1)/2 = " << 0.5 * (dim + 1) << " (got " << s
-         << "): for smaller s particles reach the target's atoms in finite time";
-      throw ConfigError(sobolev ? "s" : "kernel.s", os.str());
+      os << "a samples target needs a kernel whose gradient stays bounded, s >= (d+1)/2 = " << 0.5 * (dim + 1)
+         << " (got " << order.dump() << "): otherwise particles reach the target's atoms in finite time";
+      throw ConfigError(top_level ? "s" : "kernel" + std::string(order.is_null() ? "" : ".s"), os.str());
     }
   }
   b.finish();
