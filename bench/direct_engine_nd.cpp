@@ -2,8 +2,9 @@
 // evaluation for N = 2¹⁰ … 2¹⁶, for a singular (s = 1) and a smooth (s = 2.5) kernel, split into
 // its short-range pair part and its long-range structure-factor part. Direct2DFloat/Direct3DFloat:
 // the same with precision "float" (the short-range pairs in single precision). DirectKernels: the
-// other kernel families (Kernel.hpp) in d = 1, 2, 3 at s = 1.5: the Gaussian (σ = 0.05, one image;
-// σ = 0.3, two images per side) and the Bessel potential (λ = 2, 20: a damped singular part).
+// other kernel families (Kernel.hpp) in d = 1, 2, 3 at s = 1.5: the Gaussian (σ = 0.05, its images
+// (one); σ = 0.3, its Fourier series (five modes)) and the Bessel potential (λ = 2, 20: a damped
+// singular part).
 //
 //   build/bench/bench_direct_engine_nd [--benchmark_filter=...] [--dump-tables DIR]
 //

@@ -9,8 +9,8 @@ namespace kmdflow {
 
 namespace {
 // The singular part keeps the terms β_j S_{s+j} until the first one left out is r^{2·smoothness}
-// smooth or better: the tables' Chebyshev series then converge to round-off (checked where they
-// are built).
+// smooth or better: the tables' Chebyshev series then converge to round-off (the direct engine
+// checks its gradient table where it builds it).
 constexpr int smoothness = 8;
 // The series Σ β_j h_{s+j} stops where a term is below round-off of the sum (terms shrink like
 // 1/j! since λ²α' ≤ 1), at most this many.
@@ -21,7 +21,8 @@ BesselKernel::BesselKernel(int dim, double s, double lambda, EwaldParameters ewa
     : m_dim(dim), m_s(s), m_lambda(lambda), m_ewald(ewald) {
   if (dim < 1 || dim > 3) throw std::invalid_argument("dim must be 1, 2 or 3");
   if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("s must be a finite number > 0");
-  if (!(lambda > 0) || !std::isfinite(lambda)) throw std::invalid_argument("lambda must be a finite number > 0");
+  if (!(lambda > 0) || !(lambda <= max_lambda))
+    throw std::invalid_argument("lambda must lie in (0, 40]: the engines' tables resolve no shorter length scale");
   if (!(ewald.alpha > 0)) throw std::invalid_argument("the Ewald split parameter must be > 0");
   const double alpha = ewald.alpha, lambda2 = lambda * lambda;
   const double series_alpha = std::min(alpha, 1 / lambda2);
@@ -114,6 +115,8 @@ double BesselKernel::value_at_zero() const {
 
 double BesselKernel::long_range_symbol(double k2) const {
   const double q = m_lambda * m_lambda + 4 * pi * pi * k2;
+  // k = 0: L̂(0) − k̂(0) = −λ^{−2s} P(s, αλ²), without the cancellation (→ −α^s/Γ(s+1) as λ → 0).
+  if (k2 == 0) return -std::pow(q, -m_s) * regularized_lower_gamma(m_s, m_ewald.alpha * q);
   return std::pow(q, -m_s) * regularized_upper_gamma(m_s, m_ewald.alpha * q);
 }
 

@@ -10,14 +10,13 @@ GaussianKernel::GaussianKernel(int dim, double sigma) : m_dim(dim), m_sigma(sigm
   if (dim < 1 || dim > 3) throw std::invalid_argument("dim must be 1, 2 or 3");
   if (!(sigma >= 1e-3) || !std::isfinite(sigma)) throw std::invalid_argument("sigma must be a finite number >= 1e-3");
   m_pair.inv_two_sigma2 = 1 / (2 * sigma * sigma);
-  // Images per side: the first left out, at distance ≥ ½ + M, is below e^{−tail}. Fourier modes:
-  // e^{−2π²σ²(K+1)²} below e^{−tail}.
-  const int images = std::max(0, int(std::ceil(std::sqrt(2 * tail) * sigma - 0.5)));
+  // Fourier modes: e^{−2π²σ²(K+1)²} below e^{−tail}; they cost one sine and cosine, so they are
+  // taken wherever few suffice. Images per side otherwise: the first left out, at distance
+  // ≥ ½ + M, is below e^{−tail}.
   const int modes = int(std::ceil(std::sqrt(tail / (2 * pi * pi)) / sigma));
-  if (images <= max_terms) {
-    m_pair.images = images;
+  if (modes > max_modes) {
+    m_pair.images = std::max(0, int(std::ceil(std::sqrt(2 * tail) * sigma - 0.5)));
   } else {
-    if (modes > max_terms) throw std::logic_error("GaussianKernel: neither images nor modes are few");
     m_pair.fourier = true;
     m_pair.modes = modes;
     const double scale = std::sqrt(2 * pi) * sigma;
@@ -34,6 +33,7 @@ double GaussianKernel::value_at_zero() const {
   const double origin[3] = {0, 0, 0};
   return reference_value(origin);
 }
+
 
 namespace {
 // θ(y) and θ'(y) over every image within 10σ (e^{−50}) of y.
@@ -55,7 +55,7 @@ double GaussianKernel::reference_value(const double* x) const {
     theta(x[a] - std::round(x[a]), m_sigma, v, s);
     product *= v;
   }
-  return product;
+  return product - symbol_at_zero(); // the mean removed (KernelConcept.hpp)
 }
 
 void GaussianKernel::reference_gradient(const double* x, double* gradient) const {

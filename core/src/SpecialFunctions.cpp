@@ -11,21 +11,33 @@ constexpr double eps = std::numeric_limits<double>::epsilon();
 constexpr int max_iterations = 10000;
 } // namespace
 
+namespace {
+// P(a, z) by its power series, for z < a + 1.
+double lower_gamma_series(double a, double z) {
+  const double log_prefactor = a * std::log(z) - z - std::lgamma(a);
+  double term = 1.0 / a, sum = term;
+  for (int n = 1; n < max_iterations; ++n) {
+    term *= z / (a + n);
+    sum += term;
+    if (std::abs(term) < std::abs(sum) * eps) break;
+  }
+  return sum * std::exp(log_prefactor);
+}
+} // namespace
+
 double regularized_upper_gamma(double a, double z) {
   if (!(a > 0) || z < 0) throw std::domain_error("regularized_upper_gamma: needs a > 0, z >= 0");
   if (z == 0) return 1.0;
-  const double log_prefactor = a * std::log(z) - z - std::lgamma(a);
-  if (z < a + 1) {
-    // P(a, z) by its power series; Q = 1 − P loses nothing that matters here (Q is O(1)).
-    double term = 1.0 / a, sum = term;
-    for (int n = 1; n < max_iterations; ++n) {
-      term *= z / (a + n);
-      sum += term;
-      if (std::abs(term) < std::abs(sum) * eps) break;
-    }
-    return 1.0 - sum * std::exp(log_prefactor);
-  }
+  // Below a + 1, Q = 1 − P loses nothing that matters (Q is O(1)).
+  if (z < a + 1) return 1.0 - lower_gamma_series(a, z);
   return std::exp(a * std::log(z) - std::lgamma(a)) * scaled_upper_gamma_cf(a, z);
+}
+
+double regularized_lower_gamma(double a, double z) {
+  if (!(a > 0) || z < 0) throw std::domain_error("regularized_lower_gamma: needs a > 0, z >= 0");
+  if (z == 0) return 0.0;
+  if (z < a + 1) return lower_gamma_series(a, z);
+  return 1.0 - regularized_upper_gamma(a, z);
 }
 
 double scaled_upper_gamma_cf(double a, double z) {

@@ -8,7 +8,7 @@
 namespace kmdflow {
 
 FourierPotential::FourierPotential(const Kernel& kernel, const Density& density)
-    : m_dim(density.dim()), m_constant(kernel.symbol_at_zero() * density.fourier_coefficient({0, 0, 0}).real()) {
+    : m_dim(density.dim()) {
   auto wavevectors = density.spectrum(1e-17);
   if (wavevectors.empty()) return;
   const int dim = m_dim;
@@ -82,7 +82,6 @@ Target::Target(std::shared_ptr<const Density> density, const Kernel& kernel)
     // ½ Σ_{k≠0} = Σ over the half space.
     m_self_energy += kernel.symbol(k2) * std::norm(m_density->fourier_coefficient(k));
   }
-  m_self_energy += 0.5 * kernel.symbol_at_zero() * std::norm(m_density->fourier_coefficient({0, 0, 0}));
 }
 
 Target::Target(PointView<Kokkos::HostSpace> positions, ScalarView<Kokkos::HostSpace> weights) {

@@ -6,6 +6,7 @@
 #include <kmdflow/detail/TiledPairSum.hpp>
 
 #include <cmath>
+#include <type_traits>
 #include <sstream>
 #include <stdexcept>
 
@@ -38,7 +39,7 @@ template <class K> EwaldTables build_ewald_tables(const K& kernel) {
   // completes, and a tabulation error that much larger relative to that total.
   if (!(error <= (radial ? 1e-11 : 1e-13) * scale))
     throw std::logic_error("ewald_tables: the short-range table misses its accuracy (" + std::to_string(error / scale) + ")");
-  t.symbol_at_zero = k.long_range_symbol(0.0);
+  t.constant = k.long_range_symbol(0.0);
   // Rows: runs of wavevectors that differ only in their last component, which then increases by 1.
   const auto wavevectors = half_space_wavevectors(t.dim, k.long_range_cutoff2(t.alpha, EwaldTables::tail));
   const int dim = t.dim, last = dim - 1;
@@ -75,6 +76,7 @@ std::shared_ptr<const EwaldTables> ewald_tables(const Kernel& kernel) {
       else {
         EwaldTables t; // a real-space kernel: no split
         t.dim = k.dim();
+        t.constant = -k.symbol_at_zero();
         return t;
       }
     });
@@ -160,16 +162,21 @@ template <int Dim, class Singular, class Regular, class Real = double> struct Sh
   Regular regular;
   double coincident;
   KOKKOS_FUNCTION Kokkos::Array<Real, Dim> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
+    using Factor = std::conditional_t<evaluated_in_double<Singular>, double, Real>;
     Kokkos::Array<Real, Dim> y;
     Real u = 0;
+    Factor u_factor = 0;
     KMDFLOW_UNROLL
     for (int d = 0; d < Dim; ++d) {
-      y[d] = Real(minimum_image(dx[d]));
+      const double yd = minimum_image(dx[d]);
+      y[d] = Real(yd);
       u += y[d] * y[d];
+      if constexpr (evaluated_in_double<Singular>) u_factor += yd * yd;
     }
-    const bool inside = u > 0 && u < Real(0.25);
-    const Real uu = inside ? u : Real(0.125); // keep the discarded lanes finite
-    const Real factor = inside ? singular(uu) + detail::evaluate(regular, uu) : Real(0);
+    if constexpr (!evaluated_in_double<Singular>) u_factor = u;
+    const bool inside = u_factor > 0 && u_factor < Factor(0.25);
+    const Factor uu = inside ? u_factor : Factor(0.125); // keep the discarded lanes finite
+    const Real factor = inside ? Real(singular(uu) + detail::evaluate(regular, uu)) : Real(0);
     const Real flag = (u == 0 && i != p) ? Real(coincident) : Real(1);
     Kokkos::Array<Real, Dim> g;
     KMDFLOW_UNROLL
@@ -225,6 +232,8 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::points")), total, Dim);
   m_weights = Kokkos::View<double*, memory_space>(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::weights")), total);
+  m_negated = Kokkos::View<double*, memory_space>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::ewald::negated_weights")), total);
 
   const auto& t = *m_tables;
   const std::size_t n_rows = t.rows.size();
@@ -373,8 +382,7 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
   // kernel over its images).
   {
     Kokkos::Profiling::ScopedRegion short_region("kmdflow::ewald::short_range");
-    Kokkos::View<double*, memory_space> negated("kmdflow::ewald::negated_weights", m_weights.extent(0));
-    const auto weights = m_weights;
+    const auto weights = m_weights, negated = m_negated;
     Kokkos::parallel_for(
         "kmdflow::ewald::negate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, weights.extent(0)),
         KOKKOS_LAMBDA(std::size_t j) { negated(j) = -weights(j); });
@@ -424,9 +432,7 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
   // Coincident particles: ∇G_s is unbounded at 0 when 2s < d + 1, so say which ones meet.
   if (m_singular_gradient) {
     const auto points = m_points;
-    const std::size_t total = m_points.extent(0), n = m_particles;
-    Kokkos::View<int*, memory_space> pair("kmdflow::ewald::coincident", 2);
-    Kokkos::deep_copy(pair, -1);
+    const std::size_t n = m_particles;
     // Only worth the O(N²) check when something is wrong: a velocity that is not finite.
     int bad = 0;
     Kokkos::parallel_reduce(
@@ -435,7 +441,6 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
           for (int d = 0; d < Dim; ++d) count += !Kokkos::isfinite(v(i, d));
         },
         bad);
-    (void)total;
     if (bad) {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), points);
       for (std::size_t i = 0; i < n; ++i)
@@ -484,7 +489,7 @@ double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, 
         },
         long_range);
   }
-  return detail::split_pair_energy(short_range, long_range, t.long_range_at_zero, t.symbol_at_zero, sum_q, sum_q2);
+  return detail::split_pair_energy(short_range, long_range, t.long_range_at_zero, t.constant, sum_q, sum_q2);
 }
 
 template class EwaldEngine<kmdflow::ExecutionSpace, 1>;

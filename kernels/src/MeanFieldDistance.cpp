@@ -72,8 +72,8 @@ double MeanFieldDistance::squared(const PointView<Kokkos::HostSpace>& x_host, co
       if (k[a] != 0) c /= std::sin(pi * k[a] / n) / (pi * k[a] / n);
       c *= std::polar(1.0, -pi * k[a] / n); // cell g is centred at (g + ½)/n
     }
-    if (!keep) continue;
-    const double symbol = k2 == 0 ? m_kernel->symbol_at_zero() : m_kernel->symbol(k2);
+    if (!keep || k2 == 0) continue; // the mean left out (KernelConcept.hpp): k̂ − k̂(0)
+    const double symbol = m_kernel->symbol(k2);
     density_term += (k[d - 1] == 0 ? 1.0 : 2.0) * symbol * std::norm(c);
     std::size_t index = 0;
     for (int a = 0; a + 1 < d; ++a) index = index * std::size_t(m) + std::size_t((k[a] % m + m) % m);

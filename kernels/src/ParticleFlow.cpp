@@ -130,7 +130,7 @@ ParticleFlow::ParticleFlow(std::shared_ptr<const Kernel> kernel, std::shared_ptr
 void ParticleFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
   m_engine->velocities(x, m_weights, v);
   const auto& potential = m_target->potential();
-  if (potential.modes() == 0) return; // a constant potential pulls nowhere
+  if (potential.empty()) return;
   // + ∇(G_s * ν)(x_i): the target attracts.
   const int dim = this->dim();
   Kokkos::parallel_for(

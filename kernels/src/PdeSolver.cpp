@@ -86,10 +86,11 @@ public:
     m_chunks = (n + m_chunk - 1) / m_chunk;
     m_half_chunk = std::min(n / 2 + 1, 512);
     m_half_chunks = (n / 2 + 1 + m_half_chunk - 1) / m_half_chunk;
-    // The kernel's symbol by |k|² (radial): k2 ≤ d (n/2)² on the grid.
+    // The kernel's symbol by |k|² (radial): k2 ≤ d (n/2)² on the grid; 0 at k = 0, where ρ̂ − ν̂
+    // vanishes (KernelConcept.hpp: the mean is left out).
     const std::size_t largest = std::size_t(Dim) * (n / 2) * (n / 2);
     std::vector<double> radial(largest + 1);
-    radial[0] = kernel.symbol_at_zero();
+    radial[0] = 0;
     for (std::size_t k2 = 1; k2 < radial.size(); ++k2) radial[k2] = kernel.symbol(double(k2));
     prepare(radial, initial, target);
   }
@@ -140,8 +141,8 @@ public:
     }
     set_density(initial);
 
-    // Λ = max_k (2π|k|)^{−2s} Σ_a (2n sin(πk_a/n))²: the largest rate of the linearised operator
-    // per unit density.
+    // Λ = max_k k̂(k) Σ_a (2n sin(πk_a/n))²: the largest rate of the linearised operator per unit
+    // density.
     {
       const auto symbol_view = m_symbol;
       double lambda = 0;
@@ -308,7 +309,7 @@ public:
     return Kokkos::TeamPolicy<ExecutionSpace>(m_space, int(m_rows * std::size_t(m_chunks)), Kokkos::AUTO);
   }
 
-  /// φ = G_s * (ρ − ν) at the cell centres into m_phi; returns the energy ½ Σ (2π|k|)^{−2s}|ρ̂ − ν̂|².
+  /// φ = k * (ρ − ν) at the cell centres into m_phi; returns the energy ½ Σ_k k̂(k)|ρ̂ − ν̂|².
   double potential(const Grid& rho) {
     Kokkos::Profiling::ScopedRegion region("kmdflow::pde::potential");
     RealFft& forward = rho.data() == m_rho.data()      ? *m_fft_rho

@@ -259,7 +259,8 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
   m_scatter = decltype(m_scatter)(m_grid);
 
   // L̂(k) for k ≠ 0 — the split's long range, or the whole symbol of a real-space kernel —,
-  // indexed by |k| in d = 1 and by the integer |k|² in d = 2, 3 (symbol_index); and L̂(0).
+  // indexed by |k| in d = 1 and by the integer |k|² in d = 2, 3 (symbol_index); and the constant C
+  // (0 for a pure NUFFT: its modes k ≠ 0 already sum k − k̂(0)).
   const int K = p.modes;
   const std::size_t entries = Dim == 1 ? std::size_t(K) + 1 : std::size_t(Dim) * K * K + 1;
   auto symbol = Kokkos::create_mirror_view(m_symbol = alloc("kmdflow::spectral::symbol", entries));
@@ -267,13 +268,13 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
     auto fill = [&](const auto& long_range) {
       symbol(0) = 0;
       for (std::size_t i = 1; i < entries; ++i) symbol(i) = long_range(Dim == 1 ? double(i) * double(i) : double(i));
-      m_symbol_at_zero = long_range(0.0);
     };
     if constexpr (SplitKernel<std::decay_t<decltype(kernel_family)>>) {
       const auto k = kernel_family.with_split(p.alpha, p.z_cut);
       fill([&](double k2) { return k.long_range_symbol(k2); });
+      m_constant = k.long_range_symbol(0.0);
     } else {
-      fill([&](double k2) { return k2 == 0 ? kernel_family.symbol_at_zero() : kernel_family.symbol(k2); });
+      fill([&](double k2) { return kernel_family.symbol(k2); });
     }
   });
   Kokkos::deep_copy(m_symbol, symbol);
@@ -383,7 +384,7 @@ double SpectralEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& 
   const double long_range = ::kmdflow::long_range_energy<Dim>(m_space, m_spectrum, m_symbol, m_parameters.grid,
                                                              m_parameters.modes);
   const auto [sum_q, sum_q2] = detail::weight_sums(m_space, "kmdflow::spectral::weight_sums", m_weights);
-  return detail::split_pair_energy(short_range, long_range, m_long_range_at_zero, m_symbol_at_zero, sum_q, sum_q2);
+  return detail::split_pair_energy(short_range, long_range, m_long_range_at_zero, m_constant, sum_q, sum_q2);
 }
 
 template <class ExecutionSpace, int Dim>

@@ -130,7 +130,7 @@ private:
 
   const ParticleSetup& m_setup;
   int m_dim;
-  std::unique_ptr<SobolevFlow> m_flow;
+  std::unique_ptr<ParticleFlow> m_flow;
   std::optional<Energies> m_first;
   Energies m_last;
 };

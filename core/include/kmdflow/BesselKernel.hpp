@@ -4,7 +4,8 @@
 //
 // Its Ewald split follows from (λ² + 4π²|k|²)^{−s} = Γ(s)^{−1} ∫_0^∞ t^{s−1} e^{−t(λ²+4π²|k|²)} dt
 // cut at t = α:
-//   L̂(k) = (λ² + 4π²|k|²)^{−s} Q(s, α(λ² + 4π²|k|²))   for every k (k = 0 included);
+//   L̂(k) = (λ² + 4π²|k|²)^{−s} Q(s, α(λ² + 4π²|k|²)), k ≠ 0; the mean removed (KernelConcept.hpp),
+//   the constant is L̂(0) − k̂(0) = −λ^{−2s} P(s, αλ²);
 //   h(r) = Γ(s)^{−1} (4π)^{−d/2} ∫_0^α t^{s−1−d/2} e^{−tλ² − r²/4t} dt.
 // Expanding e^{−tλ²} = Σ_j (−tλ²)^j/j! on t ≤ α' = min(α, 1/λ²) writes h as Σ_j β_j h_{s+j}, the
 // short-range parts of the Sobolev kernels of orders s + j with β_j = binom(−s, j) λ^{2j} (terms
@@ -40,8 +41,8 @@ public:
     return {config["dim"].get<int>(), config["kernel"]["s"].get<double>(), config["kernel"]["lambda"].get<double>()};
   }
 
-  /// Throws std::invalid_argument for a dimension outside 1…3, s ≤ 0, λ ≤ 0, or s within 1e-6
-  /// of (but not at) a logarithmic case of the Sobolev kernel.
+  /// Throws std::invalid_argument for a dimension outside 1…3, s ≤ 0, λ outside (0, 40], or s
+  /// within 1e-6 of (but not at) a logarithmic case of the Sobolev kernel.
   BesselKernel(int dim, double s, double lambda, EwaldParameters ewald = {});
 
   int dim() const { return m_dim; }

@@ -5,9 +5,10 @@
 // engine is a pure NUFFT.
 //
 // k factorises over the axes, k(x) = Π_a θ(x_a) with θ(y) = Σ_n e^{−(y−n)²/(2σ²)}, so a pair costs
-// d one-dimensional sums: over the images n = −M…M of the minimum image y ∈ [−½, ½] when few
-// matter (the first one left out lies beyond ½ + M, where e^{−(½+M)²/2σ²} < e^{−tail}), else over
-// the Fourier series √(2π)σ (1 + 2 Σ_{k≤K} e^{−2π²σ²k²} cos 2πky), whichever is shorter (M, K ≤ 4).
+// d one-dimensional sums: the Fourier series √(2π)σ (1 + 2 Σ_{k≤K} e^{−2π²σ²k²} cos 2πky) where
+// K ≤ 8 modes suffice (σ ≳ 0.18: one sine and cosine, then a recurrence), else the images
+// n = −M…M of the minimum image y ∈ [−½, ½] (the first one left out lies beyond ½ + M, where
+// e^{−(½+M)²/2σ²} < e^{−tail}; M ≤ 2 there).
 
 #include <kmdflow/KernelConcept.hpp>
 
@@ -22,7 +23,7 @@ public:
     return {config["dim"].get<int>(), config["kernel"]["sigma"].get<double>()};
   }
   static constexpr double tail = 40;   ///< terms below e^{−tail} of the largest are dropped
-  static constexpr int max_terms = 4;  ///< images per side, or Fourier modes
+  static constexpr int max_modes = 8;  ///< Fourier modes per axis, where they suffice
 
   /// θ(y) and θ'(y) on one axis, and k and ∇k on T^d from them; device callable.
   struct PairFunctor {
@@ -30,7 +31,7 @@ public:
     int images = 0;            // M, when `fourier` is false
     bool fourier = false;
     int modes = 0;                              // K, when `fourier` is true
-    Kokkos::Array<double, max_terms + 1> f{};   // √(2π)σ, then 2√(2π)σ e^{−2π²σ²k²}
+    Kokkos::Array<double, max_modes + 1> f{};   // √(2π)σ, then 2√(2π)σ e^{−2π²σ²k²}
 
     template <class Real> KOKKOS_INLINE_FUNCTION void theta(Real dx, Real& value, Real& slope) const {
       const Real y = dx - Kokkos::round(dx); // the minimum image
@@ -94,7 +95,8 @@ public:
   bool has_finite_self_energy() const { return true; }
   double value_at_zero() const;
   bool has_singular_gradient() const { return false; }
-  /// The image sums to every image within 10σ: independent of the pair functor's choice.
+  /// The image sums to every image within 10σ (independent of the pair functor's choice), less
+  /// the mean k̂(0).
   double reference_value(const double* x) const;
   void reference_gradient(const double* x, double* gradient) const;
 

@@ -61,6 +61,10 @@ struct KernelParameter {
 
 /// A kernel on T^d, d ∈ {1, 2, 3}: host side, copyable. Its configuration: the keys of its
 /// `kernel` block (config_keys, validated by Config.cpp) and from_config(resolved configuration).
+/// The engines and every energy work with the kernel less its mean, k − k̂(0): the constant moves
+/// nobody and, between probability measures (μ̂(0) = ν̂(0) = 1), adds nothing to ½‖μ − ν‖²_k, but
+/// kept in, it would cancel between the energy's parts (k̂(0) = λ^{−2s} for the Bessel potential
+/// at small λ). value_at_zero and reference_value are of k − k̂(0).
 template <class K>
 concept TorusKernel = std::copy_constructible<K> && requires(const K& k, double k2, const double* x, double* g,
                                                              const nlohmann::json& config) {
@@ -69,17 +73,18 @@ concept TorusKernel = std::copy_constructible<K> && requires(const K& k, double 
   { K::from_config(config) } -> std::same_as<K>;
   { k.dim() } -> std::same_as<int>;
   { k.symbol(k2) } -> std::same_as<double>;          ///< k̂(k) at |k|² = k2 > 0
-  { k.symbol_at_zero() } -> std::same_as<double>;    ///< k̂(0)
+  { k.symbol_at_zero() } -> std::same_as<double>;    ///< k̂(0), the mean (for the records)
   { k.has_finite_self_energy() } -> std::same_as<bool>; ///< k(0) finite
-  { k.value_at_zero() } -> std::same_as<double>;     ///< k(0), where finite
+  { k.value_at_zero() } -> std::same_as<double>;     ///< (k − k̂(0))(0), where finite
   { k.has_singular_gradient() } -> std::same_as<bool>;  ///< |∇k| unbounded at 0
-  { k.reference_value(x) } -> std::same_as<double>;  ///< k(x), x not a lattice point (a slow reference)
+  { k.reference_value(x) } -> std::same_as<double>;  ///< (k − k̂(0))(x), x not a lattice point (slow)
   { k.reference_gradient(x, g) };                    ///< ∇k(x), 0 at lattice points
   { k.parameters() } -> std::same_as<nlohmann::json>; ///< {"type": family, parameters...}
 };
 
-/// A kernel with an Ewald split: k(x) = Σ_n h(|x + n|) + Σ_{k∈Z^d} L̂(k) e^{2πik·x} at the split
-/// parameter of with_split(α, tail); h = S + (smooth in r²) near 0, with S = singular_part().
+/// A kernel with an Ewald split: k(x) − k̂(0) = Σ_n h(|x + n|) + Σ_{k≠0} L̂(k) e^{2πik·x} + C at the
+/// split parameter of with_split(α, tail), C = long_range_symbol(0) = L̂(0) − k̂(0) (−α^s/Γ(s+1)
+/// for the Sobolev kernel); h = S + (smooth in r²) near 0, with S = singular_part().
 template <class K>
 concept SplitKernel = TorusKernel<K> && requires(const K& k, double alpha, double tail, double u) {
   { k.singular_part() } -> std::same_as<SingularPart>;
@@ -89,14 +94,15 @@ concept SplitKernel = TorusKernel<K> && requires(const K& k, double alpha, doubl
   { k.short_range_gradient_factor(u) } -> std::same_as<double>;         ///< ∇h(x) = x · factor
   { k.short_range_regular_value(u) } -> std::same_as<double>;           ///< h − S, smooth in u ≥ 0
   { k.short_range_regular_gradient_factor(u) } -> std::same_as<double>; ///< ∇(h − S) = x · factor
-  { k.long_range_symbol(u) } -> std::same_as<double>; ///< L̂(k) at |k|² = u ≥ 0 (u = 0: the constant term)
+  { k.long_range_symbol(u) } -> std::same_as<double>; ///< L̂(k) at |k|² = u > 0; u = 0: the constant C
   /// |k|² beyond which L̂ falls below e^{−tail} (relative), for a split at α.
   { k.long_range_cutoff2(alpha, tail) } -> std::same_as<double>;
 };
 
 /// A smooth kernel that engines evaluate exactly pair by pair: K::PairFunctor is device callable,
-/// with value(y) and gradient(y) (templated on the dimension and the precision) at a coordinate
-/// difference y ∈ (−1, 1)^d, periodic images included.
+/// with value(y) and gradient(y) (templated on the dimension and the precision) of k itself (its
+/// mean included: the engines subtract k̂(0)) at a coordinate difference y ∈ (−1, 1)^d, periodic
+/// images included.
 template <class K>
 concept RealSpaceKernel = TorusKernel<K> && requires(const K& k, double tail) {
   typename K::PairFunctor;

@@ -12,6 +12,9 @@ inline constexpr double euler_gamma = 0.577215664901532860606512090082402431;
 /// Q(a, z) = Γ(a, z) / Γ(a), the regularised upper incomplete gamma function, for a > 0, z ≥ 0.
 double regularized_upper_gamma(double a, double z);
 
+/// P(a, z) = γ(a, z) / Γ(a) = 1 − Q(a, z), for a > 0, z ≥ 0, accurate where it is small.
+double regularized_lower_gamma(double a, double z);
+
 /// z^{-a} Γ(a, z) for any real a and z ≥ 1 (Legendre's continued fraction, modified Lentz).
 double scaled_upper_gamma_cf(double a, double z);
 

@@ -11,7 +11,7 @@
 
 namespace kmdflow {
 
-/// φ(x) = ĉ_0 + Σ_{k≠0} ĉ_k e^{2πik·x} for real φ, stored over a half space of wavevectors. Device
+/// φ(x) = Σ_{k≠0} ĉ_k e^{2πik·x} for real φ, stored over a half space of wavevectors. Device
 /// callable. In d = 1 the wavevectors are 1…K and the sum is evaluated by Horner's scheme; in
 /// d = 2, 3 they are grouped in rows (outer components fixed, the last one contiguous) and the
 /// phases e^{2πik·x} are products of per-axis powers, one complex product per mode.
@@ -22,20 +22,19 @@ public:
   static constexpr int max_modes = 20000;
 
   FourierPotential() = default;
-  /// The potential k * ν of a density ν: ĉ_k = k̂(k) ν̂(k), all k where ν̂ is above 1e-17 of its
-  /// largest coefficient. std::invalid_argument when d ≥ 2 needs more than max_modes modes (a too
-  /// narrow wrapped Gaussian).
+  /// The potential (k − k̂(0)) * ν of a density ν: ĉ_k = k̂(k) ν̂(k), all k ≠ 0 where ν̂ is above
+  /// 1e-17 of its largest coefficient. std::invalid_argument when d ≥ 2 needs more than max_modes
+  /// modes (a too narrow wrapped Gaussian).
   FourierPotential(const Kernel& kernel, const Density& density);
 
-  /// φ = 0 (no modes and no constant).
-  bool empty() const { return m_modes == 0 && m_constant == 0; }
+  bool empty() const { return m_modes == 0; }
   int modes() const { return m_modes; }
   int dim() const { return m_dim; }
 
   KOKKOS_INLINE_FUNCTION double value(const double* x) const {
-    if (m_modes == 0) return m_constant;
-    if (m_dim == 1) return 2 * horner(m_value_coefficients, x[0]).real() + m_constant;
-    double v = m_constant;
+    if (m_modes == 0) return 0.0;
+    if (m_dim == 1) return 2 * horner(m_value_coefficients, x[0]).real();
+    double v = 0;
     for_each_row(x, [&](int, int first, int length, int offset, const Complex& outer, const double* lre,
                         const double* lim) {
       for (int t = 0; t < length; ++t) {
@@ -104,7 +103,6 @@ private:
   int m_dim = 1;
   int m_modes = 0;
   int m_k_max = 0;
-  double m_constant = 0; // ĉ_0 = k̂(0) ν̂(0)
   Kokkos::View<int* [5], MemorySpace> m_rows;                 // d ≥ 2: k_0, k_1, first, length, offset
   Kokkos::View<Complex*, MemorySpace> m_value_coefficients;    // ĉ_k
   Kokkos::View<Complex*, MemorySpace> m_gradient_coefficients; // d = 1: 2πik ĉ_k
@@ -124,7 +122,7 @@ public:
 
   /// Density targets: k * ν.
   const FourierPotential& potential() const { return m_potential; }
-  /// Density targets: ½⟨ν, k ν⟩ = ½ Σ_k k̂(k) |ν̂(k)|².
+  /// Density targets: ½⟨ν, (k − k̂(0)) ν⟩ = ½ Σ_{k≠0} k̂(k) |ν̂(k)|².
   double self_energy() const { return m_self_energy; }
 
   /// Samples targets: the atoms y_m (device) and their weights u_m (summing to 1).

@@ -8,9 +8,10 @@
 //   * long range: the structure factors ρ̂(k) = Σ_j q_j e^{−2πik·x_j} over the half space
 //     |k| ≤ K (the symbols are radial: the lattice's cubic symmetry reduces them to |k|), then
 //     Σ_k L̂(k) 2πik ρ̂(k) e^{2πik·x_i} at every particle.
-// Both parts are exact to ~1e-13 relative; the cost is N² short-range pairs plus 2N·(K^d/2)
-// long-range terms, K ≈ 20. A real-space kernel (the Gaussian) is summed pair by pair with its own
-// functor, periodic images included, and has no long range.
+// Both parts are exact to ~1e-13 relative (~1e-11 for kernels with a length scale, whose damped
+// singular parts the tables complete); the cost is N² short-range pairs plus 2N·(K^d/2) long-range
+// terms, K ≈ 20. A real-space kernel (the Gaussian) is summed pair by pair with its own functor,
+// periodic images included, and has no long range.
 
 #include <kmdflow/InteractionEngine.hpp>
 #include <kmdflow/Kernel.hpp>
@@ -24,7 +25,8 @@ namespace kmdflow {
 namespace detail {
 
 /// The tables an Ewald engine needs for one split kernel: built once and cached (a few ms in 2D,
-/// ~0.1 s in 3D). A real-space kernel has empty tables.
+/// ~0.1 s in 3D). A real-space kernel has no split: only its constant (its pair functor sums k,
+/// the energies k − k̂(0); KernelConcept.hpp).
 struct EwaldTables {
   static constexpr double tail = 32.0; // h(½) ~ e^{−32}
   int dim = 0;
@@ -35,7 +37,7 @@ struct EwaldTables {
   PiecewiseChebyshev<32, 12> regular_gradient; // ∇(h − S) = x · B(r²): 32 pieces of ≤ 12 terms
   // A kernel with a length scale (singular.decay > 0): h − S in 32 pieces equal in r instead.
   PiecewiseChebyshev<32, 12> regular_value_radial;
-  double symbol_at_zero = 0;                   // L̂(0)
+  double constant = 0;                         // C: the split's constant, or −k̂(0) for a real-space kernel
   double long_range_at_zero = 0;               // Σ_{k≠0} L̂(k)
   int k_max = 0;
   // The half space of wavevectors in rows: the outer components fixed, the last one running
@@ -94,6 +96,7 @@ private:
   Kokkos::View<double*, memory_space> m_symbols;       // 2 L̂(k)
   Kokkos::View<double*, memory_space> m_structure;     // Re, Im of ρ̂(k), interleaved
   Kokkos::View<int**, memory_space> m_modes;           // the wavevector of each
+  Kokkos::View<double*, memory_space> m_negated;       // −w_j, then u_m: the velocity's weights
   // The short-range pair sums, bound at construction to the kernel's pair functors: v (+)= −Σ q ∇h
   // over the loaded points; the rows Σ_p q_p h(x_q − x_p), p ≠ q.
   std::function<void(const ConstPointView<>&, const Kokkos::View<double*, memory_space>&, const PointView<>&)>

@@ -1,7 +1,7 @@
 #pragma once
-// The interface every force engine implements (DESIGN.md §4): pair sums of ∇G_s and G_s over the
-// particles and, for a samples target, its atoms. Density targets enter through their Fourier
-// potential in SobolevFlow, not here.
+// The interface every force engine implements (DESIGN.md §4): pair sums of ∇k and k − k̂(0) over
+// the particles and, for a samples target, its atoms. Density targets enter through their Fourier
+// potential in ParticleFlow, not here.
 
 #include <kmdflow/Types.hpp>
 

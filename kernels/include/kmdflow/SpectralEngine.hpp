@@ -105,7 +105,7 @@ private:
   Kokkos::View<double*, memory_space> m_symbol;     // L̂ for k ≠ 0 as a function of |k|² (|k| in d = 1)
   Kokkos::View<double*, memory_space> m_correction; // 1/(n ψ̂(k)) for k = 0 … K
   double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
-  double m_symbol_at_zero = 0;                      // L̂(0)
+  double m_constant = 0;                            // C (KernelConcept.hpp); 0 for a pure NUFFT
   detail::EsKernel m_es;
   std::unique_ptr<RealFft> m_fft;
   // Spreading: duplicated per thread on CPUs, atomic on GPUs (ScatterView's defaults).

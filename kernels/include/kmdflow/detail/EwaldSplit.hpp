@@ -36,14 +36,14 @@ template <class Tables, class Build> std::shared_ptr<const Tables> cached_tables
   return slot;
 }
 
-/// ½ Σ_{p≠q} q_p q_q k(x_p − x_q) from the parts of a split: the short-range pair sum, the long range
-/// ½ Σ_{k≠0} L̂ |ρ̂|² less its diagonal ½ (Σ_{k≠0} L̂) Σ q², and the k = 0 term
-/// ½ L̂(0) ((Σ q)² − Σ q²).
-inline double split_pair_energy(double short_range, double long_range, double long_range_at_zero,
-                                double symbol_at_zero, double sum_q, double sum_q2) {
+/// ½ Σ_{p≠q} q_p q_q (k − k̂(0))(x_p − x_q) from the parts of a split: the short-range pair sum, the
+/// long range ½ Σ_{k≠0} L̂ |ρ̂|² less its diagonal ½ (Σ_{k≠0} L̂) Σ q², and the constant term
+/// ½ C ((Σ q)² − Σ q²).
+inline double split_pair_energy(double short_range, double long_range, double long_range_at_zero, double constant,
+                                double sum_q, double sum_q2) {
   long_range -= 0.5 * long_range_at_zero * sum_q2;
-  const double constant = symbol_at_zero * 0.5 * (sum_q * sum_q - sum_q2);
-  return short_range + long_range + constant;
+  const double constant_term = constant * 0.5 * (sum_q * sum_q - sum_q2);
+  return short_range + long_range + constant_term;
 }
 
 /// Σ_j q_j and Σ_j q_j².

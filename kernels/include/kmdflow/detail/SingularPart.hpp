@@ -78,6 +78,11 @@ template <int Terms> struct SeriesGradient {
   }
 };
 
+/// Singular parts of several terms are damped (KernelConcept.hpp): S and the table of h − S then
+/// nearly cancel where λr is large, so a pair kernel evaluates them in double in every precision.
+template <class Singular> inline constexpr bool evaluated_in_double = false;
+template <int Terms> inline constexpr bool evaluated_in_double<SeriesGradient<Terms>> = true;
+
 /// A piecewise Chebyshev series (ChebyshevFit.hpp) evaluated in the precision of u.
 template <int Pieces, int Terms, class Real>
 KOKKOS_INLINE_FUNCTION Real evaluate(const PiecewiseChebyshev<Pieces, Terms>& p, Real u) {
