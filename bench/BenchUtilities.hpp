@@ -11,10 +11,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kmdflow::bench {
 
@@ -81,6 +84,91 @@ void time_velocities(benchmark::State& state, Engine& engine, const VelocityInpu
   engine.velocities(in.x, in.w, in.v);
   time_iterations(state, [&] { engine.velocities(in.x, in.w, in.v); });
 }
+
+/// The seconds spent in each Kokkos profiling region (by name, nested ones included) while an
+/// instance lives: an engine's phases as benchmark counters. Each region is fenced on entry and
+/// exit, so that device kernels are counted in the region that launched them.
+class RegionTimes {
+public:
+  RegionTimes() {
+    table().clear();
+    Kokkos::Tools::Experimental::set_push_region_callback(&push);
+    Kokkos::Tools::Experimental::set_pop_region_callback(&pop);
+  }
+  ~RegionTimes() {
+    Kokkos::Tools::Experimental::set_push_region_callback(nullptr);
+    Kokkos::Tools::Experimental::set_pop_region_callback(nullptr);
+  }
+  RegionTimes(const RegionTimes&) = delete;
+  RegionTimes& operator=(const RegionTimes&) = delete;
+
+  /// Seconds per region name since construction.
+  const std::map<std::string, double>& seconds() const { return table(); }
+
+  /// Adds "<prefix><name> ms" counters (the mean per iteration) for every region whose name starts with `prefix`.
+  void add_counters(benchmark::State& state, const std::string& prefix) const {
+    const double iterations = double(std::max<benchmark::IterationCount>(state.iterations(), 1));
+    for (const auto& [name, seconds] : table())
+      if (name.rfind(prefix, 0) == 0) state.counters[name.substr(prefix.size()) + "_ms"] = 1e3 * seconds / iterations;
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  static std::map<std::string, double>& table() {
+    static std::map<std::string, double> t;
+    return t;
+  }
+  static std::vector<std::pair<std::string, Clock::time_point>>& open() {
+    static std::vector<std::pair<std::string, Clock::time_point>> o;
+    return o;
+  }
+  static void push(const char* name) {
+    Kokkos::fence();
+    open().emplace_back(name, Clock::now());
+  }
+  static void pop() {
+    Kokkos::fence();
+    if (open().empty()) return;
+    const auto& [name, start] = open().back();
+    table()[name] += std::chrono::duration<double>(Clock::now() - start).count();
+    open().pop_back();
+  }
+};
+
+/// The peak of the bytes held in Kokkos allocations while an instance lives (those made before it
+/// and still held count from the start): an engine's memory, its buffers and scratch.
+class KokkosMemory {
+public:
+  KokkosMemory() {
+    current() = peak() = 0;
+    Kokkos::Tools::Experimental::set_allocate_data_callback(&allocated);
+    Kokkos::Tools::Experimental::set_deallocate_data_callback(&deallocated);
+  }
+  ~KokkosMemory() {
+    Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
+    Kokkos::Tools::Experimental::set_deallocate_data_callback(nullptr);
+  }
+  KokkosMemory(const KokkosMemory&) = delete;
+  KokkosMemory& operator=(const KokkosMemory&) = delete;
+  double peak_bytes() const { return double(peak()); }
+
+private:
+  static std::int64_t& current() {
+    static std::int64_t c = 0;
+    return c;
+  }
+  static std::int64_t& peak() {
+    static std::int64_t p = 0;
+    return p;
+  }
+  static void allocated(Kokkos::Profiling::SpaceHandle, const char*, const void*, std::uint64_t size) {
+    current() += std::int64_t(size);
+    peak() = std::max(peak(), current());
+  }
+  static void deallocated(Kokkos::Profiling::SpaceHandle, const char*, const void*, std::uint64_t size) {
+    current() -= std::int64_t(size);
+  }
+};
 
 inline void add_kokkos_context() {
   std::ostringstream config;

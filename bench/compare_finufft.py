@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The spectral engine's transforms against FINUFFT doing the same work, same run (issue 4).
+"""The spectral engine against FINUFFT doing the same transforms, same run (issues 4 and 14).
 
-    scripts/env python3 bench/compare_finufft.py [--sizes 1000000] [--tolerance 1e-6] [--repetitions 3]
+    scripts/env python3 bench/compare_finufft.py [--sizes 1000000] [--tolerances 1e-6] [--dims 1,2,3]
+                                                 [--repetitions 3] [--plot bench/compare_finufft.png]
 
-For each d = 1, 2, 3 and N: bench_spectral_engine times kmdflow's long-range part (one type-1
-NUFFT of N points to (2K+1)^d modes, the multiplication, and d type-2 NUFFTs back) and its whole
-velocity evaluation, with K chosen by the engine for the tolerance; FINUFFT (the PyPI package,
-same threads, upsampling 2, same tolerance, same modes) times one nufft{d}d1 and d nufft{d}d2 on
-the same number of iid uniform points. The ratio kmdflow/FINUFFT compares the transforms.
+For each d, N and tolerance, bench_spectral_engine times kmdflow's whole velocity evaluation and its
+long-range part alone ("transforms": one type-1 NUFFT of N points to the (2K+1)^d modes the engine
+chose, the multiplication, d type-2 NUFFTs back), each with its phases (spread, FFT, deconvolve,
+multiply, interpolate, short range) and the memory it holds per particle. FINUFFT (the PyPI package,
+same threads, same tolerance, same modes, same number of iid uniform points) does the same work
+through its plan interface — plans made once, `setpts` on every evaluation since the points move,
+one type-1 plan and one type-2 plan with n_trans = d — at its default (automatic) upsampling and at
+upsampling 2. Its best is the faster of the two; the ratios are kmdflow / FINUFFT's best.
 """
 
 import argparse
@@ -21,65 +25,143 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KMDFLOW_BUILD_DIR", os.path.join(ROOT, "build"))
+PHASES = ["spread", "fft", "deconvolve", "multiply", "interpolate", "short_range"]
 
 
-def finufft_time(dim, n, modes, tolerance, threads, repetitions):
+def finufft_time(dim, n, modes, tolerance, threads, repetitions, upsampling):
+    """Median seconds of one type-1 and d type-2 transforms through FINUFFT's plan interface."""
     import finufft
 
     rng = np.random.default_rng(1)
     x = [rng.uniform(-np.pi, np.pi, n) for _ in range(dim)]
     c = np.full(n, 1.0 / n, dtype=complex)
     shape = (modes,) * dim
-    opts = dict(eps=tolerance, nthreads=threads, upsampfac=2.0)
-    type1 = {1: finufft.nufft1d1, 2: finufft.nufft2d1, 3: finufft.nufft3d1}[dim]
-    type2 = {1: finufft.nufft1d2, 2: finufft.nufft2d2, 3: finufft.nufft3d2}[dim]
+    opts = dict(eps=tolerance, nthreads=threads)
+    if upsampling is not None:
+        opts["upsampfac"] = upsampling
+    type1 = finufft.Plan(1, shape, n_trans=1, isign=-1, **opts)
+    type2 = finufft.Plan(2, shape, n_trans=dim, isign=1, **opts)
+    coefficients = np.empty((dim,) + shape, dtype=complex)
     times = []
-    for _ in range(repetitions + 1):
+    for _ in range(repetitions + 1):  # the first is a warm-up
         t0 = time.perf_counter()
-        f = type1(*x, c, shape, isign=-1, **opts)
-        for _ in range(dim):
-            type2(*x, f, isign=1, **opts)
+        type1.setpts(*x)
+        f = type1.execute(c)
+        coefficients[:] = f  # stands for the multiplication by −2πik L̂(k)
+        type2.setpts(*x)
+        type2.execute(coefficients)
         times.append(time.perf_counter() - t0)
     return float(np.median(times[1:]))
+
+
+def kmdflow_times(sizes, dims, tolerance, repetitions):
+    """{(d, N): {"Spectral": counters, "Transforms": counters}} with real_time in seconds."""
+    filter_ = "(Spectral|Transforms)[" + "".join(map(str, dims)) + "]D/N:(" + "|".join(map(str, sizes)) + ")/"
+    report = json.loads(subprocess.run(
+        [os.path.join(BUILD, "bench", "bench_spectral_engine"), f"--benchmark_filter={filter_}",
+         "--tolerance", str(tolerance), f"--benchmark_repetitions={repetitions}",
+         "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
+        check=True, capture_output=True, text=True).stdout)
+    results = {}
+    for b in report["benchmarks"]:
+        if b.get("aggregate_name") == "median" or (repetitions == 1 and b.get("run_type") == "iteration"):
+            kind, rest = b["run_name"].split("/", 1)
+            dim = int(kind[-2])
+            n = int(rest.split("N:")[1].split("/")[0])
+            entry = dict(b)
+            entry["seconds"] = b["real_time"] / 1e3
+            results.setdefault((dim, n), {})[kind[:-2]] = entry
+    return results, int(report["context"].get("kokkos_threads", 1))
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"d={r['dim']}\nN={r['N']:.0e}\ntol {r['tolerance']:g}" for r in rows]
+    fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(rows), 4.2))
+    x = np.arange(len(rows))
+    width = 0.2
+    bottom = np.zeros(len(rows))
+    colors = plt.get_cmap("tab10").colors
+    for i, phase in enumerate(PHASES):
+        values = np.array([r["phases"].get(phase, 0.0) for r in rows]) / np.array([r["finufft_best"] for r in rows])
+        ax.bar(x - 1.5 * width, values, width, bottom=bottom, color=colors[i], label=f"kmdflow: {phase}")
+        bottom += values
+    ax.bar(x - 0.5 * width, [r["transforms"] / r["finufft_best"] for r in rows], width, color="0.55",
+           label="kmdflow: transforms")
+    ax.bar(x + 0.5 * width, [r["finufft_auto"] / r["finufft_best"] for r in rows], width, color="0.2",
+           label="FINUFFT: automatic upsampling")
+    ax.bar(x + 1.5 * width, [r["finufft_2"] / r["finufft_best"] for r in rows], width, color="0.8",
+           edgecolor="0.2", label="FINUFFT: upsampling 2")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axhline(1.3, color="k", lw=0.8, ls=":", label="goal, whole evaluation (1.3)")
+    ax.axhline(0.8, color="k", lw=0.8, ls="--", label="goal, transforms (0.8)")
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("time / FINUFFT's best transforms")
+    ax.set_title("kmdflow's velocity evaluation (stacked phases) and transforms against FINUFFT")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000")
-    parser.add_argument("--tolerance", type=float, default=1e-6)
+    parser.add_argument("--tolerances", default="1e-6")
+    parser.add_argument("--dims", default="1,2,3")
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--plot", default="", help="write the figure here (PNG)")
+    parser.add_argument("--json", default="", help="write the rows here")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
+    dims = [int(d) for d in args.dims.split(",")]
+    tolerances = [float(t) for t in args.tolerances.split(",")]
+    if any(d not in (1, 2, 3) for d in dims):
+        print("error: --dims takes 1, 2 and 3", file=sys.stderr)
+        return 2
     try:
-        import finufft  # noqa: F401
+        import finufft
     except ImportError:
         print("error: finufft is not installed (scripts/setup installs it from PyPI)", file=sys.stderr)
         return 2
-    filter_ = "(Spectral|Transforms)[123]D/N:(" + "|".join(str(n) for n in sizes) + ")/"
-    report = json.loads(subprocess.run(
-        [os.path.join(BUILD, "bench", "bench_spectral_engine"), f"--benchmark_filter={filter_}",
-         "--tolerance", str(args.tolerance), f"--benchmark_repetitions={args.repetitions}",
-         "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
-        check=True, capture_output=True, text=True).stdout)
-    threads = int(report["context"].get("kokkos_threads", 1))
-    results = {}
-    for b in report["benchmarks"]:
-        if b.get("aggregate_name") == "median" or (args.repetitions == 1 and b.get("run_type") == "iteration"):
-            kind, rest = b["run_name"].split("/", 1)
-            dim = int(kind[-2])
-            n = int(rest.split("N:")[1].split("/")[0])
-            results.setdefault((dim, n), {})[kind[:-2]] = (b["real_time"] / 1e3, int(b["K"]), int(b["grid"]))
-    print(f"kmdflow spectral engine vs FINUFFT {__import__('finufft').__version__}, tolerance {args.tolerance:g}, "
-          f"{threads} threads, medians of {args.repetitions}")
-    print(f"{'d':>2} {'N':>9} {'modes':>14} {'grid':>6} {'kmdflow transforms':>19} {'FINUFFT':>9} {'ratio':>6} "
-          f"{'kmdflow velocity':>17}")
-    for (dim, n), r in sorted(results.items()):
-        t_transforms, K, grid = r["Transforms"]
-        t_total = r["Spectral"][0]
-        modes = 2 * K + 1
-        t_finufft = finufft_time(dim, n, modes, args.tolerance, threads, args.repetitions)
-        print(f"{dim:>2} {n:>9} {f'{modes}^{dim}':>14} {grid:>6} {t_transforms * 1e3:>16.1f} ms {t_finufft * 1e3:>6.1f} ms "
-              f"{t_transforms / t_finufft:>6.2f} {t_total * 1e3:>14.1f} ms")
+    rows = []
+    threads = 1
+    for tolerance in tolerances:
+        results, threads = kmdflow_times(sizes, dims, tolerance, args.repetitions)
+        for (dim, n), r in sorted(results.items()):
+            whole, transforms = r["Spectral"], r["Transforms"]
+            modes = 2 * int(transforms["K"]) + 1
+            auto = finufft_time(dim, n, modes, tolerance, threads, args.repetitions, None)
+            two = finufft_time(dim, n, modes, tolerance, threads, args.repetitions, 2.0)
+            rows.append(dict(dim=dim, N=n, tolerance=tolerance, modes=modes, grid=int(whole["grid"]),
+                             upsampling=whole.get("upsampling", 2.0), width=int(whole["width"]),
+                             whole=whole["seconds"], transforms=transforms["seconds"],
+                             phases={p: whole.get(p + "_ms", 0.0) / 1e3 for p in PHASES},
+                             bytes_per_particle=whole.get("bytes_per_particle", float("nan")),
+                             finufft_auto=auto, finufft_2=two, finufft_best=min(auto, two)))
+    print(f"kmdflow spectral engine vs FINUFFT {finufft.__version__} (plan interface), {threads} threads, "
+          f"medians of {args.repetitions}; ratios against FINUFFT's best")
+    print(f"{'d':>2} {'N':>9} {'tol':>6} {'modes':>10} {'grid':>8} {'σ':>4} {'w':>3} | {'FINUFFT auto':>12} "
+          f"{'FINUFFT σ=2':>12} | {'transforms':>10} {'ratio':>5} | {'velocity':>9} {'ratio':>5} | {'kB/particle':>11}")
+    for r in rows:
+        print(f"{r['dim']:>2} {r['N']:>9} {r['tolerance']:>6.0e} {str(r['modes']) + '^' + str(r['dim']):>10} "
+              f"{r['grid']:>8} {r['upsampling']:>4.2f} {r['width']:>3} | {r['finufft_auto'] * 1e3:>9.0f} ms "
+              f"{r['finufft_2'] * 1e3:>9.0f} ms | {r['transforms'] * 1e3:>7.0f} ms {r['transforms'] / r['finufft_best']:>5.2f} | "
+              f"{r['whole'] * 1e3:>6.0f} ms {r['whole'] / r['finufft_best']:>5.2f} | {r['bytes_per_particle'] / 1e3:>11.2f}")
+    print("kmdflow phases of the velocity evaluation (ms):")
+    print(f"{'d':>2} {'N':>9} {'tol':>6} " + " ".join(f"{p:>11}" for p in PHASES))
+    for r in rows:
+        print(f"{r['dim']:>2} {r['N']:>9} {r['tolerance']:>6.0e} " +
+              " ".join(f"{r['phases'][p] * 1e3:>11.0f}" for p in PHASES))
+    if args.plot:
+        plot(rows, args.plot)
+        print(f"wrote {args.plot}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     return 0
 
 

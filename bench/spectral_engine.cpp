@@ -31,6 +31,7 @@ template <class Engine> void time_engine(benchmark::State& state, Engine& engine
                                          bool transforms_only = false) {
   const auto in = bench::velocity_inputs(bench::random_points(n, dim));
   engine.velocities(in.x, in.w, in.v); // warm-up, whichever is timed
+  const bench::RegionTimes phases;
   bench::time_iterations(state, [&] {
     if constexpr (requires { engine.transforms(in.x, in.w, in.v); }) {
       if (transforms_only) {
@@ -41,17 +42,23 @@ template <class Engine> void time_engine(benchmark::State& state, Engine& engine
     engine.velocities(in.x, in.w, in.v);
   });
   state.counters["particles_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
+  phases.add_counters(state, "kmdflow::spectral::");
 }
 
 template <int Dim> void spectral(benchmark::State& state, bool transforms_only, double tol) {
   const std::size_t n = std::size_t(state.range(0));
+  const bench::KokkosMemory memory;
   SpectralEngine<ExecutionSpace, Dim> engine(ExecutionSpace(), SobolevKernel(Dim, order(Dim)), n, tol);
   time_engine(state, engine, n, Dim, transforms_only);
   const auto& p = engine.spectral_parameters();
   state.counters["K"] = p.modes;
   state.counters["grid"] = p.grid;
   state.counters["width"] = p.width;
+  state.counters["upsampling"] = p.upsampling;
   state.counters["cutoff"] = p.cutoff;
+  state.counters["plan_s"] = engine.parameters()["fft_plan_seconds"].template get<double>();
+  // The engine's buffers and the benchmark's points, weights and velocities, per particle.
+  state.counters["bytes_per_particle"] = memory.peak_bytes() / double(n);
 }
 
 template <int Dim> void direct(benchmark::State& state) {

@@ -79,7 +79,8 @@ void check(int dim, double s, bool clustered, bool atoms) {
                              std::to_string(tolerance) + (clustered ? ", clustered" : "") + (atoms ? ", atoms" : "");
     const double error = relative_l2(b, a);
     EXPECT_LE(error, tolerance) << what;
-    if (std::getenv("KMDFLOW_TEST_VERBOSE")) std::printf("%s: error %.2e\n", what.c_str(), error);
+    if (std::getenv("KMDFLOW_TEST_VERBOSE"))
+      std::printf("%s: error %.2e %s\n", what.c_str(), error, engine->parameters().dump().c_str());
     if (scale > 0) {
       EXPECT_NEAR(engine->pair_energy(x, w), reference_energy, tolerance * scale) << what;
     }

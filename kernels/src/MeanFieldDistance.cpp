@@ -56,7 +56,7 @@ double MeanFieldDistance::squared(const PointView<Kokkos::HostSpace>& x_host, co
   const Kokkos::DefaultHostExecutionSpace host;
   std::vector<double> real(cells);
   std::vector<std::complex<double>> half(half_size);
-  detail::make_real_fft(host, std::vector<int>(d, n), real.data(), half.data())->forward();
+  detail::make_real_fft(host, std::vector<int>(d, n), real.data(), half.data(), FftPlanning::estimate)->forward();
   std::vector<double> fine_real(fine);
   std::vector<std::complex<double>> fine_spectrum(fine_half, 0.0);
   double density_term = 0;
@@ -80,7 +80,8 @@ double MeanFieldDistance::squared(const PointView<Kokkos::HostSpace>& x_host, co
     fine_spectrum[index * std::size_t(m / 2 + 1) + std::size_t(k[d - 1])] = symbol * c;
   }
   // ψ = k * ρ at the fine grid points g/m.
-  detail::make_real_fft(host, std::vector<int>(d, m), fine_real.data(), fine_spectrum.data())->inverse();
+  detail::make_real_fft(host, std::vector<int>(d, m), fine_real.data(), fine_spectrum.data(), FftPlanning::estimate)
+      ->inverse();
 
   // Σ_i w_i ψ(x_i) by tensor-product cubic interpolation.
   double cross = 0;

@@ -408,7 +408,8 @@ std::vector<double> cell_averages(const Density& density, int n, double* dropped
   for (int d = 0; d < dim; ++d) cells *= std::size_t(n);
   std::vector<double> real(cells, 0.0);
   std::vector<std::complex<double>> half(detail::half_grid_size(dim, n), 0.0);
-  auto fft = detail::make_real_fft(Kokkos::DefaultHostExecutionSpace(), std::vector<int>(dim, n), real.data(), half.data());
+  auto fft = detail::make_real_fft(Kokkos::DefaultHostExecutionSpace(), std::vector<int>(dim, n), real.data(), half.data(),
+                                   FftPlanning::estimate); // one transform
   half[0] = density.fourier_coefficient({0, 0, 0}).real();
   double largest_dropped = 0;
   auto place = [&](const Wavevector& k, std::complex<double> value) {

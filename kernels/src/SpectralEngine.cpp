@@ -24,6 +24,38 @@ int next_smooth(int n) {
   }
 }
 
+// The exponential-of-semicircle kernel for an upsampling σ and an error ε (FINUFFT's choices,
+// Barnett, Magland & af Klinteberg 2019, §3–4): at σ = 2, w = ⌈log₁₀(10/ε)⌉ and β = 2.30 w; otherwise
+// w = ⌈ln(1/ε)/(π√(1 − 1/σ))⌉ and β = 0.97 π (1 − 1/(2σ)) w.
+struct Spreading {
+  double upsampling;
+  int width;
+  double beta;
+};
+// Widths above detail::max_spreading_width are returned as they are (the caller skips them),
+// except at σ = 2, which stays available at the widest kernel (ε ≲ 10⁻¹⁵).
+Spreading spreading_for(double upsampling, double epsilon) {
+  if (upsampling == 2.0) {
+    const int w = std::clamp(int(std::ceil(std::log10(10 / epsilon))), 2, detail::max_spreading_width);
+    return {upsampling, w, 2.30 * w};
+  }
+  const int w = std::max(2, int(std::ceil(std::log(1 / epsilon) / (pi * std::sqrt(1 - 1 / upsampling)))));
+  return {upsampling, w, 0.97 * pi * (1 - 0.5 / upsampling) * w};
+}
+
+// A model of one velocity evaluation's time in seconds: N points with `neighbours` short-range
+// pairs each, a spreading width w and an n^d grid, for one type-1 and d type-2 transforms. Its
+// constants are the phases measured by bench_spectral_engine on the 2-core development machine
+// (OpenMP, 2 threads, N = 10⁶, tolerance 10⁻⁶): only their ratios steer the choice.
+double evaluation_cost(int dim, double n_points, double neighbours, int w, int n) {
+  const double pair[4] = {0, 2.0e-8, 1.3e-8, 1.5e-8};     // per short-range pair (cell list included)
+  const double fft[4] = {0, 4.6e-10, 2.5e-10, 1.1e-10};   // per grid point and log₂ of the grid size
+  const double per_point = 0.58e-9 * std::pow(w, dim) + 7.2e-9 * dim * w; // one spreading or gathering
+  const double grid = std::pow(double(n), dim);
+  const double transforms = (1 + dim) * (n_points * per_point + grid * (fft[dim] * std::log2(grid) + 1.25e-9));
+  return pair[dim] * n_points * neighbours + transforms;
+}
+
 // Where L̂(k) is stored: by |k| in d = 1, by |k|² in d = 2, 3.
 template <int Dim> KOKKOS_INLINE_FUNCTION std::size_t symbol_index(const int* k) {
   if constexpr (Dim == 1) return std::size_t(k[0] < 0 ? -k[0] : k[0]);
@@ -38,11 +70,12 @@ template <int Dim, class ExecutionSpace, class Half, class Vector>
 void multiply_gradient(const ExecutionSpace& space, const Half& half, const Half& spectrum, const Vector& correction,
                        const Vector& symbol, int n, int K, int component) {
   using Complex = typename Half::value_type;
+  Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::multiply");
   Kokkos::parallel_for(
-      "kmdflow::spectral::multiply", Kokkos::RangePolicy<ExecutionSpace>(space, 0, half.extent(0)),
-      KOKKOS_LAMBDA(std::size_t h) {
+      "kmdflow::spectral::multiply", detail::half_grid_range<Dim>(space, n), KOKKOS_LAMBDA(int row, int column) {
+        const std::size_t h = std::size_t(row) * std::size_t(n / 2 + 1) + column;
         int k[Dim];
-        if (!detail::half_grid_wavevector<Dim>(h, n, K, k)) {
+        if (!detail::half_grid_wavevector<Dim>(row, column, n, K, k)) {
           half(h) = Complex(0, 0);
           return;
         }
@@ -80,7 +113,7 @@ void short_range_velocities(const ExecutionSpace& space, const Cells& cells, std
   const auto points = cells.points;
   const auto weights = cells.weights;
   const auto order = cells.order, start = cells.start;
-  const int nc = cells.cells_per_axis;
+  const int nc = cells.cells_per_axis, reach = cells.reach;
   Kokkos::parallel_for(
       "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)),
       KOKKOS_LAMBDA(std::size_t p) {
@@ -88,12 +121,7 @@ void short_range_velocities(const ExecutionSpace& space, const Cells& cells, std
         if (i >= particles) return;
         double xi[3] = {0, 0, 0}, g[3] = {0, 0, 0};
         for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
-        detail::for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
-          double y[3], u = 0;
-          for (int d = 0; d < Dim; ++d) {
-            y[d] = detail::minimum_image(xi[d] - points(q, d));
-            u += y[d] * y[d];
-          }
+        detail::for_each_neighbour<Dim>(xi, nc, reach, start, points, [&](int q, const double* y, double u) {
           if (u >= cutoff2) return;
           if (u == 0) {
             if (singular_gradient && std::size_t(q) != p) Kokkos::atomic_store(&coincident(), int(i) + 1);
@@ -113,7 +141,7 @@ double short_range_energy(const ExecutionSpace& space, const Cells& cells, doubl
   const auto points = cells.points;
   const auto weights = cells.weights;
   const auto start = cells.start;
-  const int nc = cells.cells_per_axis;
+  const int nc = cells.cells_per_axis, reach = cells.reach;
   const auto regular = tables.regular_value;
   const detail::SingularValue singular{tables.singular};
   const double h0 = tables.finite_self_energy ? regular(0.0) : Kokkos::Experimental::infinity_v<double>;
@@ -123,14 +151,8 @@ double short_range_energy(const ExecutionSpace& space, const Cells& cells, doubl
       KOKKOS_LAMBDA(std::size_t p, double& sum) {
         double xi[3] = {0, 0, 0}, row = 0;
         for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
-        detail::for_each_neighbour<Dim>(xi, nc, start, [&](int q) {
-          if (std::size_t(q) == p) return;
-          double u = 0;
-          for (int d = 0; d < Dim; ++d) {
-            const double y = detail::minimum_image(xi[d] - points(q, d));
-            u += y * y;
-          }
-          if (u < cutoff2) row += weights(q) * (u > 0 ? singular(u) + regular(u) : h0);
+        detail::for_each_neighbour<Dim>(xi, nc, reach, start, points, [&](int q, const double*, double u) {
+          if (std::size_t(q) != p && u < cutoff2) row += weights(q) * (u > 0 ? singular(u) + regular(u) : h0);
         });
         sum += 0.5 * weights(p) * row;
       },
@@ -150,39 +172,64 @@ SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t 
   const double target = tolerance / 5;
   // Both Ewald tails below it (with a margin for their power prefactors).
   p.z_cut = std::log(1 / target) + 2.5;
-  // FINUFFT's choice for an upsampling of 2: w digits, β = 2.30 w.
-  p.width = std::clamp(int(std::ceil(std::log10(10 / target))), 2, detail::max_spreading_width);
-  p.beta = 2.30 * p.width;
   const int grid_cap = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
-  auto grid_for = [&](int K) { return next_smooth(std::max(2 * (2 * K + 1), 2 * p.width)); };
+  const double n_points = double(std::max<std::size_t>(points, 1));
+  const double volume = dim == 1 ? 2.0 : dim == 2 ? pi : 4 * pi / 3; // of the unit ball
+  // Candidates (upsampling, cut-off) are compared by their modelled time; a pure NUFFT has no
+  // cut-off to choose.
+  // The cheapest candidate whose grid fits; failing that, the one with the smallest grid (for the
+  // error below).
+  double best = Kokkos::Experimental::infinity_v<double>;
+  auto consider = [&](const Spreading& spreading, int K, double cutoff) {
+    const int grid = next_smooth(std::max(int(std::ceil(spreading.upsampling * (2 * K + 1))), 2 * spreading.width));
+    const double neighbours = cutoff > 0 ? std::min(n_points, n_points * volume * std::pow(cutoff, dim)) : 0.0;
+    const double cost = evaluation_cost(dim, n_points, neighbours, spreading.width, grid);
+    const bool better = grid <= grid_cap ? cost < best : (best == Kokkos::Experimental::infinity_v<double> &&
+                                                          (p.grid == 0 || grid < p.grid));
+    if (!better) return;
+    if (grid <= grid_cap) best = cost;
+    p.upsampling = spreading.upsampling;
+    p.width = spreading.width;
+    p.beta = spreading.beta;
+    p.modes = K;
+    p.grid = grid;
+    p.cutoff = cutoff;
+  };
   kernel.visit([&](const auto& k) {
-    if constexpr (SplitKernel<std::decay_t<decltype(k)>>) {
-      // The cut-off from a target number of short-range neighbours, so that the short-range work
-      // stays O(N); K follows from α = r_c²/(4 z_cut), and the grid from K.
-      const double volume = dim == 1 ? 2.0 : dim == 2 ? pi : 4 * pi / 3;
-      // Balances the two parts at N ~ 10⁵ on CPUs (measured: the short-range work grows like the
-      // neighbour count, the FFTs like its inverse).
-      const double neighbours = dim == 1 ? 8 : dim == 2 ? 56 : 300;
-      double cutoff =
-          std::min(0.5, std::pow(neighbours / (double(std::max<std::size_t>(points, 1)) * volume), 1.0 / dim));
-      auto modes_for = [&](double rc) {
-        const double alpha = rc * rc / (4 * p.z_cut);
-        return int(std::ceil(std::sqrt(k.long_range_cutoff2(alpha, p.z_cut))));
-      };
-      while (grid_for(modes_for(cutoff)) > grid_cap && cutoff < 0.5) cutoff = std::min(0.5, cutoff * 1.05);
-      p.cutoff = cutoff;
-      p.alpha = cutoff * cutoff / (4 * p.z_cut);
-      p.modes = modes_for(cutoff);
-      p.grid = grid_for(p.modes);
-      p.cells = cutoff <= 1.0 / 3 ? int(std::floor(1 / cutoff)) : 1;
-    } else {
-      // A pure NUFFT: the modes where the symbol is above the tail; cells only order the spreading
-      // (about 8 grid lines each).
-      p.modes = std::max(1, int(std::ceil(std::sqrt(k.spectral_cutoff2(p.z_cut)))));
-      p.grid = grid_for(p.modes);
-      p.cells = p.grid / 8 >= 3 ? p.grid / 8 : 1;
+    for (const double upsampling : {2.0, 1.5, 1.25}) {
+      const Spreading spreading = spreading_for(upsampling, target);
+      if (spreading.width > detail::max_spreading_width) continue; // too fine a tolerance for this σ
+      if constexpr (SplitKernel<std::decay_t<decltype(k)>>) {
+        // K follows from the cut-off through α = r_c²/(4 z_cut): from about one short-range
+        // neighbour per point up to r_c = 1/2, in steps of 4%.
+        auto modes_for = [&](double rc) {
+          const double alpha = rc * rc / (4 * p.z_cut);
+          return int(std::ceil(std::sqrt(k.long_range_cutoff2(alpha, p.z_cut))));
+        };
+        const double smallest = std::min(0.5, std::pow(1 / (n_points * volume), 1.0 / dim));
+        for (double cutoff = smallest;; cutoff = std::min(0.5, cutoff * 1.04)) {
+          consider(spreading, modes_for(cutoff), cutoff);
+          if (cutoff >= 0.5) break;
+        }
+      } else {
+        // A pure NUFFT: the modes where the symbol is above the tail.
+        consider(spreading, std::max(1, int(std::ceil(std::sqrt(k.spectral_cutoff2(p.z_cut))))), 0.0);
+      }
     }
   });
+  if (p.cutoff > 0) {
+    p.alpha = p.cutoff * p.cutoff / (4 * p.z_cut);
+    // Cells of r_c/2 and a reach of two: the 5^d neighbour cells cover (5/2)^d r_c^d, against
+    // 3^d r_c^d for cells of r_c (a third of the candidate pairs in 3D, 2/3 in 2D).
+    for (p.cell_reach = 2; p.cell_reach >= 1; --p.cell_reach) {
+      p.cells = int(std::floor(p.cell_reach / p.cutoff));
+      if (p.cells >= 2 * p.cell_reach + 1) break;
+    }
+    if (p.cell_reach == 0) p.cells = 1, p.cell_reach = 1;
+  } else {
+    // Cells only order the spreading (about 8 grid lines each).
+    p.cells = p.grid / 8 >= 3 ? p.grid / 8 : 1;
+  }
   if (p.grid > grid_cap) {
     std::ostringstream os;
     os << "the spectral engine would need " << p.modes << " Fourier modes per axis (a " << p.grid << "^" << dim
@@ -309,6 +356,7 @@ void SpectralEngine<ExecutionSpace, Dim>::load_points(const ConstPointView<>& x,
   detail::copy_points(m_space, "kmdflow::spectral::load_particles", m_points, m_weights, 0, x, w, 1.0);
   // The cell list: the short range's pairs, and the order of the spreading.
   detail::build_cell_list<Dim>(m_space, "kmdflow::spectral::cells", m_cells, m_parameters.cells, m_points, m_weights);
+  m_cells.reach = m_parameters.cell_reach;
 }
 
 template <class ExecutionSpace, int Dim>
@@ -322,7 +370,10 @@ void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
   detail::spread<Dim>(m_space, "kmdflow::spectral::spread", m_scatter, m_grid, m_cells.points, m_cells.weights, m_es,
                       m_parameters.grid);
   m_space.fence();
-  m_fft->forward();
+  {
+    Kokkos::Profiling::ScopedRegion fft("kmdflow::spectral::fft");
+    m_fft->forward();
+  }
   detail::deconvolve<Dim>(m_space, "kmdflow::spectral::deconvolve", m_half, m_spectrum, m_correction,
                           m_parameters.grid, m_parameters.modes);
 }
@@ -368,7 +419,10 @@ void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const PointView<
     multiply_gradient<Dim>(m_space, m_half, m_spectrum, m_correction, m_symbol, m_parameters.grid, m_parameters.modes,
                            component);
     m_space.fence();
-    m_fft->inverse();
+    {
+      Kokkos::Profiling::ScopedRegion fft("kmdflow::spectral::fft");
+      m_fft->inverse();
+    }
     detail::interpolate<Dim>(m_space, "kmdflow::spectral::interpolate", m_grid, m_cells.points, m_cells.order, m_es,
                              m_parameters.grid, v, component, accumulate);
   }
@@ -391,7 +445,9 @@ template <class ExecutionSpace, int Dim>
 nlohmann::json SpectralEngine<ExecutionSpace, Dim>::parameters() const {
   const auto& p = m_parameters;
   return {{"tolerance", p.tolerance}, {"alpha", p.alpha}, {"cutoff", p.cutoff}, {"modes", p.modes},
-          {"kernel_width", p.width}, {"grid", p.grid}, {"cells", p.cells}, {"fft", m_fft->library()}};
+          {"kernel_width", p.width}, {"upsampling", p.upsampling}, {"grid", p.grid}, {"cells", p.cells},
+          {"cell_reach", p.cell_reach}, {"fft", m_fft->library()},
+          {"fft_planning", m_fft->planning()}, {"fft_plan_seconds", m_fft->plan_seconds()}};
 }
 
 template class SpectralEngine<kmdflow::ExecutionSpace, 1>;

@@ -34,13 +34,17 @@ struct SpectralParameters {
   int modes = 0;     ///< K: |k|∞ ≤ K
   int width = 0;     ///< w: the spreading kernel covers w grid points per axis
   double beta = 0;   ///< of the kernel exp(β(√(1 − z²) − 1))
-  int grid = 0;      ///< n_f points per axis (upsampling ≈ 2)
+  double upsampling = 2; ///< σ: the grid has at least σ (2K + 1) points per axis
+  int grid = 0;      ///< n_f points per axis
   int cells = 1;     ///< cells per axis of the cell list (1: all pairs)
+  int cell_reach = 1; ///< neighbour cells per side: cells at least r_c / cell_reach wide
 };
 
-/// The parameters for a tolerance on the relative velocity error and N points. A split kernel:
-/// r_c from a target number of short-range neighbours, then α, K, the kernel and the grid. A
-/// real-space kernel: K from the decay of its symbol. std::invalid_argument when the grid would
+/// The parameters for a tolerance on the relative velocity error and N points. A split kernel: the
+/// upsampling (2, 1.5 or 1.25, with the kernel width and β that go with it) and the cut-off r_c
+/// (hence α, K and the grid) that minimise a model of the evaluation time — short-range pairs
+/// against spreading and FFTs — among those whose grid fits. A real-space kernel: K from the decay
+/// of its symbol, the upsampling by the same model. std::invalid_argument when the grid would
 /// exceed what the engine allows (a kernel too narrow for a pure NUFFT).
 SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance);
 /// The Sobolev kernel's.

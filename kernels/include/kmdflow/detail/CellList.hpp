@@ -14,6 +14,7 @@ namespace kmdflow::detail {
 
 template <class MemorySpace> struct CellList {
   int cells_per_axis = 1;                           ///< nc (1: every point is every point's neighbour)
+  int reach = 1;                                    ///< neighbour cells per side (cells ≥ r_c / reach wide)
   PointView<MemorySpace> points;                    ///< in cell order
   Kokkos::View<double*, MemorySpace> weights;       ///< in cell order
   Kokkos::View<int*, MemorySpace> order;            ///< the original index of each
@@ -66,24 +67,78 @@ void build_cell_list(const ExecutionSpace& space, const std::string& label, Cell
       KOKKOS_LAMBDA(std::size_t c) { start(c) = c < count ? int(offsets(c)) : int(total); });
 }
 
-/// Calls f(q) for every point q (an index in cell order) in the neighbourhood of position x: its
-/// cell and the adjacent ones (3^d cells), or every point when nc = 1 (nc = 2 is not supported).
+/// Calls f(first, last, shift) for the points [first, last) (indices in cell order) of the cells
+/// within `reach` cells of position x's cell on every axis, shift[d] ∈ {−1, 0, 1} being the period
+/// to add to them for their image nearest x: y = x − (x_q + shift) needs no rounding. Along the last
+/// axis the 2 reach + 1 cells are contiguous in memory and come as at most three ranges. Requires
+/// nc ≥ 2 reach + 1, so that no cell comes twice; every point within reach/nc of x on each axis is
+/// visited.
 template <int Dim, class Start, class F>
-KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, const Start& start, F&& f) {
+KOKKOS_INLINE_FUNCTION void for_each_neighbour_range(const double* x, int nc, int reach, const Start& start, F&& f) {
   int c[3] = {0, 0, 0};
   for (int d = 0; d < Dim; ++d) {
     c[d] = int(x[d] * nc);
     c[d] = c[d] < 0 ? 0 : (c[d] >= nc ? nc - 1 : c[d]);
   }
-  const int reach = nc >= 3 ? 1 : 0;
-  for (int a = -reach; a <= reach; ++a)
-    for (int b = (Dim >= 2 ? -reach : 0); b <= (Dim >= 2 ? reach : 0); ++b)
-      for (int e = (Dim >= 3 ? -reach : 0); e <= (Dim >= 3 ? reach : 0); ++e) {
-        const int o[3] = {a, b, e};
-        int cell = 0;
-        for (int d = 0; d < Dim; ++d) cell = cell * nc + ((c[d] + o[d]) % nc + nc) % nc;
-        for (int q = start(cell); q < start(cell + 1); ++q) f(q);
+  const int outer0 = Dim >= 2 ? reach : 0, outer1 = Dim >= 3 ? reach : 0;
+  for (int a = -outer0; a <= outer0; ++a)
+    for (int b = -outer1; b <= outer1; ++b) {
+      const int o[2] = {a, b};
+      double shift[3] = {0, 0, 0};
+      int row = 0; // the first cell of the row of cells along the last axis
+      for (int d = 0; d + 1 < Dim; ++d) {
+        int cd = c[d] + o[d];
+        if (cd < 0) cd += nc, shift[d] = -1;
+        else if (cd >= nc) cd -= nc, shift[d] = 1;
+        row = row * nc + cd;
       }
+      row *= nc;
+      int low = c[Dim - 1] - reach, high = c[Dim - 1] + reach; // inclusive
+      if (low < 0) {
+        shift[Dim - 1] = -1;
+        f(start(row + low + nc), start(row + nc), shift);
+        low = 0;
+      }
+      if (high >= nc) {
+        shift[Dim - 1] = 1;
+        f(start(row), start(row + high - nc + 1), shift);
+        high = nc - 1;
+      }
+      shift[Dim - 1] = 0;
+      f(start(row + low), start(row + high + 1), shift);
+    }
+}
+
+/// Calls f(q, y, u) for every point q (an index in cell order) of the neighbourhood of x, with y
+/// the separation x − x_q to q's image nearest x and u = |y|²: the cells within `reach` cells
+/// (for_each_neighbour_range), or every point, by minimum images, when nc < 2 reach + 1 (nc = 1).
+template <int Dim, class Start, class Points, class F>
+KOKKOS_INLINE_FUNCTION void for_each_neighbour(const double* x, int nc, int reach, const Start& start,
+                                               const Points& points, F&& f) {
+  if (nc < 2 * reach + 1) {
+    for (int q = 0; q < int(points.extent(0)); ++q) {
+      double y[3] = {0, 0, 0}, u = 0;
+      for (int d = 0; d < Dim; ++d) {
+        const double t = x[d] - points(q, d);
+        y[d] = t - (Kokkos::fabs(t) > 0.5 ? Kokkos::copysign(1.0, t) : 0.0); // t ∈ (−1, 1)
+        u += y[d] * y[d];
+      }
+      f(q, y, u);
+    }
+    return;
+  }
+  for_each_neighbour_range<Dim>(x, nc, reach, start, [&](int first, int last, const double* shift) {
+    double origin[3] = {0, 0, 0}; // x − shift
+    for (int d = 0; d < Dim; ++d) origin[d] = x[d] - shift[d];
+    for (int q = first; q < last; ++q) {
+      double y[3] = {0, 0, 0}, u = 0;
+      for (int d = 0; d < Dim; ++d) {
+        y[d] = origin[d] - points(q, d);
+        u += y[d] * y[d];
+      }
+      f(q, y, u);
+    }
+  });
 }
 
 } // namespace kmdflow::detail

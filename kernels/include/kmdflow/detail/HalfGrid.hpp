@@ -27,6 +27,21 @@ template <int Dim> KOKKOS_INLINE_FUNCTION bool half_grid_wavevector(std::size_t 
   return half_grid_wavevector(Dim, h, n, K, k);
 }
 
+/// The wavevector k of column c (0 … n/2) of row `row` (all axes but the last, row major), and
+/// whether it lies in the box |k|∞ ≤ K: half_grid_wavevector with the row and column apart, for
+/// kernels over (row, column) ranges that need no 64-bit division per entry.
+template <int Dim> KOKKOS_INLINE_FUNCTION bool half_grid_wavevector(int row, int column, int n, int K, int* k) {
+  k[Dim - 1] = column;
+  bool inside = column <= K;
+  for (int d = Dim - 2; d >= 0; --d) {
+    const int i = row % n;
+    row /= n;
+    k[d] = i <= n / 2 ? i : i - n;
+    inside = inside && (k[d] <= K && k[d] >= -K);
+  }
+  return inside;
+}
+
 /// Π_a n_a over the half grid of an n^d grid.
 inline std::size_t half_grid_size(int dim, int n) {
   std::size_t size = 1;

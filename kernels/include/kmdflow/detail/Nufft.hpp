@@ -29,8 +29,8 @@ struct EsKernel {
   double beta = 0; ///< of φ
 
   /// The w weights φ((g − nx)/(w/2)) of the grid lines g = ⌈nx − w/2⌉ … around x ∈ [0, 1) on a
-  /// periodic axis of n points, and their indices mod n.
-  KOKKOS_INLINE_FUNCTION void axis_weights(double x, int n, double* kernel, int* index) const {
+  /// periodic axis of n points, and their indices mod n; returns the first index.
+  KOKKOS_INLINE_FUNCTION int axis_weights(double x, int n, double* kernel, int* index) const {
     const double half_width = 0.5 * width;
     const double u = x * n;
     const int first = int(Kokkos::ceil(u - half_width));
@@ -38,6 +38,7 @@ struct EsKernel {
       kernel[t] = es_kernel((first + t - u) / half_width, beta);
       index[t] = ((first + t) % n + n) % n;
     }
+    return index[0];
   }
 
   /// 1/(n ψ̂(k)) = 1/((w/2) Φ(πkw/n)) for k = 0 … K, Φ(ξ) = ∫_{−1}^{1} φ(t) cos(ξt) dt (host).
@@ -55,12 +56,17 @@ struct EsKernel {
   }
 };
 
-/// The tensor-product weights of one point on each axis.
+/// The tensor-product weights of one point on each axis. Along the last axis, the w grid points
+/// are contiguous in memory unless they wrap around (contiguous: index[Dim − 1][t] = last + t), and
+/// the loops over them run on consecutive addresses, which compilers vectorise.
 template <int Dim> struct PointWeights {
   double kernel[Dim][max_spreading_width];
   int index[Dim][max_spreading_width];
+  int last = 0;
+  bool contiguous = false;
   KOKKOS_INLINE_FUNCTION PointWeights(const EsKernel& es, int n, const double* x) {
-    for (int d = 0; d < Dim; ++d) es.axis_weights(x[d], n, kernel[d], index[d]);
+    for (int d = 0; d < Dim; ++d) last = es.axis_weights(x[d], n, kernel[d], index[d]);
+    contiguous = last + es.width <= n;
   }
 };
 
@@ -81,48 +87,54 @@ void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, co
         for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
         const PointWeights<Dim> p(es, n, x);
         const double q = weights(j);
-        if constexpr (Dim == 1) {
-          for (int a = 0; a < w; ++a) g(p.index[0][a]) += q * p.kernel[0][a];
-        } else if constexpr (Dim == 2) {
-          for (int a = 0; a < w; ++a) {
-            const double qa = q * p.kernel[0][a];
-            const std::size_t row = std::size_t(p.index[0][a]) * n;
-            for (int b = 0; b < w; ++b) g(row + p.index[1][b]) += qa * p.kernel[1][b];
+        // Adds f · kernel[Dim − 1][·] to the w points of a row along the last axis.
+        auto add_row = [&](std::size_t row, double f) {
+          if (p.contiguous) {
+            const std::size_t first = row + std::size_t(p.last);
+            for (int c = 0; c < w; ++c) g(first + c) += f * p.kernel[Dim - 1][c];
+          } else {
+            for (int c = 0; c < w; ++c) g(row + p.index[Dim - 1][c]) += f * p.kernel[Dim - 1][c];
           }
+        };
+        if constexpr (Dim == 1) {
+          add_row(0, q);
+        } else if constexpr (Dim == 2) {
+          for (int a = 0; a < w; ++a) add_row(std::size_t(p.index[0][a]) * n, q * p.kernel[0][a]);
         } else {
           for (int a = 0; a < w; ++a)
-            for (int b = 0; b < w; ++b) {
-              const double qab = q * p.kernel[0][a] * p.kernel[1][b];
-              const std::size_t row = (std::size_t(p.index[0][a]) * n + p.index[1][b]) * n;
-              for (int c = 0; c < w; ++c) g(row + p.index[2][c]) += qab * p.kernel[2][c];
-            }
+            for (int b = 0; b < w; ++b)
+              add_row((std::size_t(p.index[0][a]) * n + p.index[1][b]) * n, q * p.kernel[0][a] * p.kernel[1][b]);
         }
       });
   Kokkos::Experimental::contribute(grid, scatter);
 }
 
 /// Σ_g grid(g) Π_d kernel[d][g_d] over the w^d grid points of one target.
+/// Σ_g grid(g) Π_d kernel[d][g_d] over the w^d grid points of one target: the rows along the last
+/// axis are summed elementwise (weighted by the other axes' kernels), then against its kernel.
 template <int Dim, class Grid>
 KOKKOS_INLINE_FUNCTION double gather(const Grid& grid, int n, int w, const PointWeights<Dim>& p) {
-  double sum = 0;
-  if constexpr (Dim == 1) {
-    for (int a = 0; a < w; ++a) sum += grid(p.index[0][a]) * p.kernel[0][a];
-  } else if constexpr (Dim == 2) {
-    for (int a = 0; a < w; ++a) {
-      const std::size_t row = std::size_t(p.index[0][a]) * n;
-      double partial = 0;
-      for (int b = 0; b < w; ++b) partial += grid(row + p.index[1][b]) * p.kernel[1][b];
-      sum += p.kernel[0][a] * partial;
+  double rows[max_spreading_width];
+  for (int c = 0; c < w; ++c) rows[c] = 0;
+  auto add_row = [&](std::size_t row, double f) {
+    if (p.contiguous) {
+      const std::size_t first = row + std::size_t(p.last);
+      for (int c = 0; c < w; ++c) rows[c] += f * grid(first + c);
+    } else {
+      for (int c = 0; c < w; ++c) rows[c] += f * grid(row + p.index[Dim - 1][c]);
     }
+  };
+  if constexpr (Dim == 1) {
+    add_row(0, 1.0);
+  } else if constexpr (Dim == 2) {
+    for (int a = 0; a < w; ++a) add_row(std::size_t(p.index[0][a]) * n, p.kernel[0][a]);
   } else {
     for (int a = 0; a < w; ++a)
-      for (int b = 0; b < w; ++b) {
-        const std::size_t row = (std::size_t(p.index[0][a]) * n + p.index[1][b]) * n;
-        double partial = 0;
-        for (int c = 0; c < w; ++c) partial += grid(row + p.index[2][c]) * p.kernel[2][c];
-        sum += p.kernel[0][a] * p.kernel[1][b] * partial;
-      }
+      for (int b = 0; b < w; ++b)
+        add_row((std::size_t(p.index[0][a]) * n + p.index[1][b]) * n, p.kernel[0][a] * p.kernel[1][b]);
   }
+  double sum = 0;
+  for (int c = 0; c < w; ++c) sum += rows[c] * p.kernel[Dim - 1][c];
   return sum;
 }
 
@@ -145,15 +157,26 @@ void interpolate(const ExecutionSpace& space, const char* label, const Grid& gri
       });
 }
 
+/// The (row, column) range of the half grid of an n^d grid (HalfGrid.hpp).
+template <int Dim, class ExecutionSpace>
+Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>> half_grid_range(const ExecutionSpace& space, int n) {
+  int rows = 1;
+  for (int d = 0; d + 1 < Dim; ++d) rows *= n;
+  return Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {rows, n / 2 + 1});
+}
+
 /// μ̂(k) = F(k) Π_d correction(|k_d|) inside the box |k|∞ ≤ K of the half grid, 0 outside.
 template <int Dim, class ExecutionSpace, class Half, class Spectrum, class Correction>
 void deconvolve(const ExecutionSpace& space, const char* label, const Half& half, const Spectrum& spectrum,
                 const Correction& correction, int n, int K) {
   using Complex = typename Spectrum::value_type;
+  Kokkos::Profiling::ScopedRegion region(label);
+  const int columns = n / 2 + 1;
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, half.extent(0)), KOKKOS_LAMBDA(std::size_t h) {
+      label, half_grid_range<Dim>(space, n), KOKKOS_LAMBDA(int row, int column) {
+        const std::size_t h = std::size_t(row) * columns + column;
         int k[Dim];
-        if (!half_grid_wavevector<Dim>(h, n, K, k)) {
+        if (!half_grid_wavevector<Dim>(row, column, n, K, k)) {
           spectrum(h) = Complex(0, 0);
           return;
         }
