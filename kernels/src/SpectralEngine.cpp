@@ -303,7 +303,11 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::spectral::half")), half_points);
   m_spectrum = Kokkos::View<Complex*, memory_space>(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string("kmdflow::spectral::spectrum")), half_points);
-  m_scatter = decltype(m_scatter)(m_grid);
+  // Spreading by slabs on CPUs where the cell list allows; otherwise through a ScatterView
+  // (per-thread copies of the grid on CPUs, atomics on GPUs).
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible)
+    m_slabs = detail::spreading_slabs(p.grid, p.cells, p.width);
+  if (m_slabs == 0) m_scatter = decltype(m_scatter)(m_grid);
 
   // L̂(k) for k ≠ 0 — the split's long range, or the whole symbol of a real-space kernel —,
   // indexed by |k| in d = 1 and by the integer |k|² in d = 2, 3 (symbol_index); and the constant C
@@ -367,8 +371,12 @@ void SpectralEngine<ExecutionSpace, Dim>::type1(const ConstPointView<>& x, const
 
 template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
-  detail::spread<Dim>(m_space, "kmdflow::spectral::spread", m_scatter, m_grid, m_cells.points, m_cells.weights, m_es,
-                      m_parameters.grid);
+  if (m_slabs > 0)
+    detail::spread_by_slabs<Dim>(m_space, "kmdflow::spectral::spread", m_grid, m_cells.points, m_cells.weights,
+                                 m_cells.start, m_cells.cells_per_axis, m_slabs, m_es, m_parameters.grid);
+  else
+    detail::spread<Dim>(m_space, "kmdflow::spectral::spread", m_scatter, m_grid, m_cells.points, m_cells.weights, m_es,
+                        m_parameters.grid);
   m_space.fence();
   {
     Kokkos::Profiling::ScopedRegion fft("kmdflow::spectral::fft");
@@ -446,7 +454,8 @@ nlohmann::json SpectralEngine<ExecutionSpace, Dim>::parameters() const {
   const auto& p = m_parameters;
   return {{"tolerance", p.tolerance}, {"alpha", p.alpha}, {"cutoff", p.cutoff}, {"modes", p.modes},
           {"kernel_width", p.width}, {"upsampling", p.upsampling}, {"grid", p.grid}, {"cells", p.cells},
-          {"cell_reach", p.cell_reach}, {"fft", m_fft->library()},
+          {"cell_reach", p.cell_reach},
+          {"spreading", m_slabs > 0 ? "slabs" : "scatter"}, {"fft", m_fft->library()},
           {"fft_planning", m_fft->planning()}, {"fft_plan_seconds", m_fft->plan_seconds()}};
 }
 

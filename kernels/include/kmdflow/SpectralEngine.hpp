@@ -112,7 +112,9 @@ private:
   double m_constant = 0;                            // C (KernelConcept.hpp); 0 for a pure NUFFT
   detail::EsKernel m_es;
   std::unique_ptr<RealFft> m_fft;
-  // Spreading: duplicated per thread on CPUs, atomic on GPUs (ScatterView's defaults).
+  // Spreading: by slabs of the cell list on CPUs (detail::spread_by_slabs; m_slabs > 0), otherwise
+  // through the ScatterView, allocated then (duplicated per thread on CPUs, atomic on GPUs).
+  int m_slabs = 0;
   Kokkos::Experimental::ScatterView<double*, typename decltype(m_grid)::array_layout, ExecutionSpace> m_scatter;
   detail::CellList<memory_space> m_cells;
 };

@@ -70,8 +70,67 @@ template <int Dim> struct PointWeights {
   }
 };
 
-/// Type-1 spreading: grid(g) = Σ_j q_j Π_d φ((g_d − n x_jd)/(w/2)), periodically. Points in cell
-/// order (CellList.hpp) spread to nearby grid lines one after another.
+/// Adds q Π_d kernel[d][·] to the w^d grid points of one point: g(i) += v for flat indices i.
+template <int Dim, class G>
+KOKKOS_INLINE_FUNCTION void spread_point(G& g, int n, int w, const PointWeights<Dim>& p, double q) {
+  // Adds f · kernel[Dim − 1][·] to the w points of a row along the last axis.
+  auto add_row = [&](std::size_t row, double f) {
+    if (p.contiguous) {
+      const std::size_t first = row + std::size_t(p.last);
+      for (int c = 0; c < w; ++c) g(first + c) += f * p.kernel[Dim - 1][c];
+    } else {
+      for (int c = 0; c < w; ++c) g(row + p.index[Dim - 1][c]) += f * p.kernel[Dim - 1][c];
+    }
+  };
+  if constexpr (Dim == 1) {
+    add_row(0, q);
+  } else if constexpr (Dim == 2) {
+    for (int a = 0; a < w; ++a) add_row(std::size_t(p.index[0][a]) * n, q * p.kernel[0][a]);
+  } else {
+    for (int a = 0; a < w; ++a)
+      for (int b = 0; b < w; ++b)
+        add_row((std::size_t(p.index[0][a]) * n + p.index[1][b]) * n, q * p.kernel[0][a] * p.kernel[1][b]);
+  }
+}
+
+/// How many slabs spread_by_slabs cuts the cell list into: an even number of slabs of whole cell
+/// layers along axis 0, each at least w + 2 grid lines thick, so that the footprints of the slabs of
+/// one colour (every other slab) are disjoint; 0 when fewer than two such slabs fit.
+inline int spreading_slabs(int n, int nc, int w) {
+  const long long layers = (static_cast<long long>(w + 2) * nc + n - 1) / n; // per slab, at least
+  int slabs = int(nc / layers);
+  slabs -= slabs % 2;
+  return slabs >= 2 ? slabs : 0;
+}
+
+/// Type-1 spreading: grid(g) = Σ_j q_j Π_d φ((g_d − n x_jd)/(w/2)), periodically, for points in
+/// cell order (CellList.hpp). On CPUs (FINUFFT's idea of subproblems without their copies): the
+/// points of one slab of cell layers are spread by one thread straight into the grid, the even
+/// slabs at once and then the odd ones, whose footprints do not overlap (spreading_slabs): no
+/// atomics, no per-thread grids, and a sum order that does not depend on the threads.
+template <int Dim, class ExecutionSpace, class Grid, class Points, class Weights, class Start>
+void spread_by_slabs(const ExecutionSpace& space, const char* label, const Grid& grid, const Points& points,
+                     const Weights& weights, const Start& start, int nc, int slabs, const EsKernel& es, int n) {
+  Kokkos::Profiling::ScopedRegion region(label);
+  Kokkos::deep_copy(space, grid, 0.0);
+  std::size_t layer = 1; // cells per layer along axis 0
+  for (int d = 1; d < Dim; ++d) layer *= std::size_t(nc);
+  const int w = es.width;
+  for (int colour = 0; colour < 2; ++colour)
+    Kokkos::parallel_for(
+        label, Kokkos::RangePolicy<ExecutionSpace, Kokkos::Schedule<Kokkos::Dynamic>>(space, 0, slabs / 2),
+        KOKKOS_LAMBDA(int i) {
+          const long long slab = 2 * i + colour;
+          const std::size_t first = std::size_t(slab * nc / slabs), last = std::size_t((slab + 1) * nc / slabs);
+          for (int j = start(first * layer); j < start(last * layer); ++j) {
+            double x[Dim];
+            for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
+            spread_point<Dim>(grid, n, w, PointWeights<Dim>(es, n, x), weights(j));
+          }
+        });
+}
+
+/// Type-1 spreading through a ScatterView (atomics on GPUs): where slabs do not apply.
 template <int Dim, class ExecutionSpace, class Scatter, class Grid, class Points, class Weights>
 void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, const Grid& grid, const Points& points,
             const Weights& weights, const EsKernel& es, int n) {
@@ -85,26 +144,7 @@ void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, co
         auto g = access.access();
         double x[Dim];
         for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
-        const PointWeights<Dim> p(es, n, x);
-        const double q = weights(j);
-        // Adds f · kernel[Dim − 1][·] to the w points of a row along the last axis.
-        auto add_row = [&](std::size_t row, double f) {
-          if (p.contiguous) {
-            const std::size_t first = row + std::size_t(p.last);
-            for (int c = 0; c < w; ++c) g(first + c) += f * p.kernel[Dim - 1][c];
-          } else {
-            for (int c = 0; c < w; ++c) g(row + p.index[Dim - 1][c]) += f * p.kernel[Dim - 1][c];
-          }
-        };
-        if constexpr (Dim == 1) {
-          add_row(0, q);
-        } else if constexpr (Dim == 2) {
-          for (int a = 0; a < w; ++a) add_row(std::size_t(p.index[0][a]) * n, q * p.kernel[0][a]);
-        } else {
-          for (int a = 0; a < w; ++a)
-            for (int b = 0; b < w; ++b)
-              add_row((std::size_t(p.index[0][a]) * n + p.index[1][b]) * n, q * p.kernel[0][a] * p.kernel[1][b]);
-        }
+        spread_point<Dim>(g, n, w, PointWeights<Dim>(es, n, x), weights(j));
       });
   Kokkos::Experimental::contribute(grid, scatter);
 }
