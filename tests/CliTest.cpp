@@ -90,6 +90,7 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
       {R"({"dim": 1, "s": 0.5, "target": {"type": "samples", "path": "samples.csv"}})", "", "s:"},
       {R"({"dim": 1, "s": 1.5, "forces": {"method": "sorted"}})", "", "forces.method"},
       {R"({"dim": 1, "s": 1, "precision": "half"})", "", "precision"},
+      {R"({"dim": 2, "s": 1, "forces": {"method": "spectral", "fft_planning": "patient"}})", "", "forces.fft_planning"},
       {R"({"dim": 1, "s": 1, "precision": "float"})", "", "precision"},
       {R"({"dim": 2, "s": 1, "precision": "float", "forces": {"method": "spectral"}})", "", "precision"},
       {R"({"dim": 1, "s": 1, "solver": "pde", "precision": "float"})", "", "precision"},
@@ -280,14 +281,17 @@ TEST_F(Cli, TwoAndThreeDimensions) {
   EXPECT_NE(bad.err.find("961 or 1024"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(m_dir / "bad"));
   // The spectral engine records the parameters it chose.
-  file("spectral.json", R"({"dim": 2, "s": 1, "particles": {"count": 256}, "forces": {"method": "spectral", "tolerance": 1e-5},
-    "time": {"t_end": 0.05, "dt": 0.05}, "output": {"plots": false}})");
+  file("spectral.json", R"({"dim": 2, "s": 1, "particles": {"count": 256}, "forces": {"method": "spectral", "tolerance": 1e-5,
+    "fft_planning": "measure"}, "time": {"t_end": 0.05, "dt": 0.05}, "output": {"plots": false}})");
   const auto spec = kmdflow("run spectral.json --out spectral");
   ASSERT_EQ(spec.code, 0) << spec.err;
   const auto recorded = json::parse(slurp(m_dir / "spectral" / "config.json"));
   EXPECT_EQ(recorded["kmdflow"]["engine"], "spectral");
   EXPECT_EQ(recorded["kmdflow"]["engine_parameters"]["tolerance"], 1e-5);
   EXPECT_GT(recorded["kmdflow"]["engine_parameters"]["modes"].get<int>(), 0);
+  EXPECT_EQ(recorded["kmdflow"]["engine_parameters"]["fft_planning"], "measure");
+  const double upsampling = recorded["kmdflow"]["engine_parameters"]["upsampling"];
+  EXPECT_TRUE(upsampling == 2.0 || upsampling == 1.5 || upsampling == 1.25) << upsampling;
   // A short 2D run writes the target density on a grid for the plots.
   file("run2.json", R"({"dim": 2, "s": 1, "particles": {"count": 64},
     "target": {"type": "wrapped_gaussians", "components": [{"center": [0.5, 0.5], "sigma": 0.2}]},

@@ -6,13 +6,18 @@
 
 #include <kmdflow/DirectEngine1D.hpp>
 #include <kmdflow/EwaldEngine.hpp>
+#include <kmdflow/RealFft.hpp>
 #include <kmdflow/SpectralEngine.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <complex>
 #include <cstdlib>
 #include <random>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 using namespace kmdflow;
 using namespace kmdflow::test;
@@ -150,6 +155,154 @@ TEST(Spectral, Type1MatchesDirectSum) {
       EXPECT_LT(worst, 10 * tolerance) << "d = " << dim << ", tolerance = " << tolerance;
     }
   }
+}
+
+// Each upsampling the engine may choose (2, 1.5, 1.25, with its kernel width and β) meets the
+// tolerance against the direct engine in every d, whatever the model of the evaluation time picks.
+TEST(Spectral, EveryUpsamplingMeetsTheTolerance) {
+  for (int dim : {1, 2, 3}) {
+    const std::size_t n = dim == 1 ? 2000 : dim == 2 ? 600 : 300;
+    const SobolevKernel kernel(dim, 1.5);
+    const auto x = clustered_points(n, dim, 11);
+    const auto w = random_weights(n, 12);
+    PointView<> a("direct", n, dim), b("spectral", n, dim);
+    direct(kernel, n, {}, {})->velocities(x, w, a);
+    for (double upsampling : {2.0, 1.5, 1.25})
+      for (double tolerance : {1e-3, 1e-6, 1e-10}) {
+        const std::string what = "d = " + std::to_string(dim) + ", upsampling " + std::to_string(upsampling) +
+                                 ", tolerance " + std::to_string(tolerance);
+        SpectralParameters p;
+        try {
+          p = choose_spectral_parameters(kernel, n, tolerance, upsampling);
+        } catch (const std::invalid_argument&) {
+          // Only σ = 1.25 at 10⁻¹⁰ would need more than 16 points per axis (w = 18).
+          EXPECT_TRUE(upsampling == 1.25 && tolerance == 1e-10) << what;
+          continue;
+        }
+        EXPECT_EQ(p.upsampling, upsampling) << what;
+        EXPECT_GE(p.grid, upsampling * (2 * p.modes + 1)) << what;
+        std::unique_ptr<InteractionEngine> engine;
+        if (dim == 1) engine = std::make_unique<SpectralEngine<ExecutionSpace, 1>>(ExecutionSpace(), kernel, n, p);
+        if (dim == 2) engine = std::make_unique<SpectralEngine<ExecutionSpace, 2>>(ExecutionSpace(), kernel, n, p);
+        if (dim == 3) engine = std::make_unique<SpectralEngine<ExecutionSpace, 3>>(ExecutionSpace(), kernel, n, p);
+        engine->velocities(x, w, b);
+        EXPECT_LE(relative_l2(b, a), tolerance) << what;
+      }
+  }
+  EXPECT_THROW(choose_spectral_parameters(SobolevKernel(2, 1.0), 100, 1e-6, 2.5), std::invalid_argument);
+  EXPECT_THROW(choose_spectral_parameters(SobolevKernel(2, 1.0), 100, 1e-6, 1.0), std::invalid_argument);
+}
+
+// The model of the evaluation time trades the short range against the transforms: more points
+// get a smaller cut-off (fewer neighbours each than a fixed r_c would give) and more modes, and
+// the grid never exceeds its cap.
+TEST(Spectral, ParametersFollowTheCostModel) {
+  for (int dim : {1, 2, 3}) {
+    const SobolevKernel kernel(dim, 1.0);
+    SpectralParameters previous;
+    for (std::size_t n : {std::size_t(1000), std::size_t(100000), std::size_t(10000000)}) {
+      const auto p = choose_spectral_parameters(kernel, n, 1e-6);
+      const int cap = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
+      EXPECT_LE(p.grid, cap) << "d = " << dim << ", N = " << n;
+      EXPECT_GE(p.grid, p.upsampling * (2 * p.modes + 1));
+      if (previous.grid > 0) {
+        EXPECT_LE(p.cutoff, previous.cutoff) << "d = " << dim << ", N = " << n;
+        EXPECT_GE(p.modes, previous.modes) << "d = " << dim << ", N = " << n;
+      }
+      // Cells at least r_c / reach wide, so that the neighbour cells cover the cut-off.
+      if (p.cells > 1) EXPECT_LE(p.cutoff, double(p.cell_reach) / p.cells) << "d = " << dim << ", N = " << n;
+      previous = p;
+    }
+  }
+}
+
+// The spreading kernel's weights as polynomials (Horner tables) agree with φ itself to the error
+// asked for, at arbitrary offsets, for the widths and β of every upsampling.
+TEST(Spectral, PolynomialWeightsMatchTheKernel) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (auto [width, beta] : {std::pair{5, 11.5}, std::pair{8, 18.4}, std::pair{9, 18.28}, std::pair{11, 20.11},
+                             std::pair{14, 28.44}}) {
+    detail::EsKernel exact(width, beta), table(width, beta);
+    const double error = 0.05 * std::exp(-0.8 * beta); // about what the engine asks at this width
+    table.tabulate(error);
+    ASSERT_GE(table.degree, 0) << "w = " << width;
+    double k0[detail::max_spreading_width], k1[detail::max_spreading_width];
+    int i0[detail::max_spreading_width], i1[detail::max_spreading_width];
+    double worst = 0;
+    for (int trial = 0; trial < 2000; ++trial) {
+      const double x = uniform(rng);
+      EXPECT_EQ(exact.axis_weights(x, 64, k0, i0), table.axis_weights(x, 64, k1, i1));
+      for (int t = 0; t < width; ++t) {
+        EXPECT_EQ(i0[t], i1[t]);
+        worst = std::max(worst, std::abs(k0[t] - k1[t]));
+      }
+    }
+    EXPECT_LE(worst, error) << "w = " << width << ", degree " << table.degree;
+  }
+}
+
+// Spreading by slabs of the cell list gives the grid that per-point spreading through a
+// ScatterView gives (the same sums in another order).
+TEST(Spectral, SlabSpreadingMatchesScatterView) {
+  auto compare = [](auto dim_constant) {
+    constexpr int dim = decltype(dim_constant)::value;
+    const std::size_t n = 3000;
+    const int grid = dim == 1 ? 600 : dim == 2 ? 120 : 40, cells = dim == 1 ? 75 : dim == 2 ? 15 : 10;
+    const auto x = clustered_points(n, dim, 21);
+    const auto w = random_weights(n, 22);
+    detail::CellList<MemorySpace> list;
+    list.points = PointView<MemorySpace>("sorted", n, dim);
+    list.weights = Kokkos::View<double*, MemorySpace>("sorted_weights", n);
+    detail::build_cell_list<dim>(ExecutionSpace(), "cells", list, cells, x, w);
+    detail::EsKernel es(7, 2.30 * 7);
+    const int slabs = detail::spreading_slabs(grid, cells, es.width);
+    ASSERT_GE(slabs, 2);
+    std::size_t points = 1;
+    for (int d = 0; d < dim; ++d) points *= grid;
+    Kokkos::View<double*, MemorySpace> a("a", points), b("b", points);
+    detail::spread_by_slabs<dim>(ExecutionSpace(), "slabs", a, list.points, list.weights, list.start, cells, slabs,
+                                 es, grid);
+    Kokkos::Experimental::ScatterView<double*, Kokkos::LayoutRight, ExecutionSpace> scatter(b);
+    detail::spread<dim>(ExecutionSpace(), "scatter", scatter, b, list.points, list.weights, es, grid);
+    auto ha = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a);
+    auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
+    double worst = 0, largest = 0;
+    for (std::size_t i = 0; i < points; ++i) {
+      worst = std::max(worst, std::abs(ha(i) - hb(i)));
+      largest = std::max(largest, std::abs(hb(i)));
+    }
+    EXPECT_GT(largest, 0.0);
+    EXPECT_LE(worst, 1e-14 * largest) << "d = " << dim;
+  };
+  compare(std::integral_constant<int, 1>());
+  compare(std::integral_constant<int, 2>());
+  compare(std::integral_constant<int, 3>());
+}
+
+// FFTW plans made by measuring leave the caller's buffers as they were (the measuring happens on
+// scratch buffers) and transform as the estimated ones do.
+TEST(Spectral, MeasuredFftPlansKeepTheBuffers) {
+  const std::vector<int> dims = {24, 30, 20};
+  const std::size_t points = 24 * 30 * 20, half = 24 * 30 * 11;
+  std::vector<double> real(points), copy(points);
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  for (double& r : real) r = uniform(rng);
+  copy = real;
+  std::vector<std::complex<double>> a(half), b(half);
+  auto measured = make_host_real_fft(dims, real.data(), a.data(), 2, FftPlanning::measure);
+  EXPECT_EQ(real, copy);
+  EXPECT_STREQ(measured->planning(), "measure");
+  std::vector<double> other = real;
+  auto estimated = make_host_real_fft(dims, other.data(), b.data(), 2, FftPlanning::estimate);
+  EXPECT_STREQ(estimated->planning(), "estimate");
+  measured->forward();
+  estimated->forward();
+  double worst = 0;
+  for (std::size_t i = 0; i < half; ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  EXPECT_LE(worst, 1e-12);
+  EXPECT_GT(std::abs(a[1]), 0.0);
 }
 
 // A whole 2D run with the spectral engine follows the direct engine's energy curve within the

@@ -520,6 +520,7 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     json f;
     f["method"] = b.choice("method", {"auto", "direct", "sorted", "spectral"}, "auto");
     f["tolerance"] = b.number("tolerance", 1e-8, "must be a number in (0, 1)", unit_open_interval);
+    f["fft_planning"] = b.choice("fft_planning", {"auto", "estimate", "measure"}, "auto");
     b.finish();
     c["forces"] = f;
   }

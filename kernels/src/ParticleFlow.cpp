@@ -64,8 +64,16 @@ Precision parse_precision(const std::string& name) {
 
 std::string to_string(Precision precision) { return precision == Precision::fp32 ? "float" : "double"; }
 
+FftPlanning parse_fft_planning(const std::string& name) {
+  if (name == "auto") return FftPlanning::automatic;
+  if (name == "estimate") return FftPlanning::estimate;
+  if (name == "measure") return FftPlanning::measure;
+  throw std::invalid_argument("unknown FFT planning '" + name + "' (auto, estimate, measure)");
+}
+
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Kernel& kernel, const Target& target,
-                                               std::size_t particle_count, double tolerance, Precision precision) {
+                                               std::size_t particle_count, double tolerance, Precision precision,
+                                               FftPlanning fft_planning) {
   const std::size_t atom_count = target.sample_positions().data() ? target.sample_positions().extent(0) : 0;
   method = resolve_force_method(method, kernel, particle_count + atom_count, tolerance);
   if (precision == Precision::fp32 && method != ForceMethod::direct)
@@ -92,12 +100,18 @@ std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Kernel&
                                                               precision);
     return std::make_unique<EwaldEngine<ExecutionSpace, 1>>(space, kernel, particle_count, atoms, atom_weights,
                                                             precision);
-  case ForceMethod::spectral:
+  case ForceMethod::spectral: {
+    auto parameters = choose_spectral_parameters(kernel, particle_count + atom_count, tolerance);
+    parameters.fft_planning = fft_planning;
     if (kernel.dim() == 1)
-      return std::make_unique<SpectralEngine<ExecutionSpace, 1>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
+      return std::make_unique<SpectralEngine<ExecutionSpace, 1>>(space, kernel, particle_count, parameters, atoms,
+                                                                 atom_weights);
     if (kernel.dim() == 2)
-      return std::make_unique<SpectralEngine<ExecutionSpace, 2>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
-    return std::make_unique<SpectralEngine<ExecutionSpace, 3>>(space, kernel, particle_count, tolerance, atoms, atom_weights);
+      return std::make_unique<SpectralEngine<ExecutionSpace, 2>>(space, kernel, particle_count, parameters, atoms,
+                                                                 atom_weights);
+    return std::make_unique<SpectralEngine<ExecutionSpace, 3>>(space, kernel, particle_count, parameters, atoms,
+                                                               atom_weights);
+  }
   case ForceMethod::automatic: break;
   }
   throw std::logic_error("make_engine: unhandled method");

@@ -48,11 +48,11 @@ Spreading spreading_for(double upsampling, double epsilon) {
 // constants are the phases measured by bench_spectral_engine on the 2-core development machine
 // (OpenMP, 2 threads, N = 10⁶, tolerance 10⁻⁶): only their ratios steer the choice.
 double evaluation_cost(int dim, double n_points, double neighbours, int w, int n) {
-  const double pair[4] = {0, 2.0e-8, 1.3e-8, 1.5e-8};     // per short-range pair (cell list included)
-  const double fft[4] = {0, 4.6e-10, 2.5e-10, 1.1e-10};   // per grid point and log₂ of the grid size
-  const double per_point = 0.58e-9 * std::pow(w, dim) + 7.2e-9 * dim * w; // one spreading or gathering
+  const double pair[4] = {0, 1.6e-8, 1.4e-8, 1.7e-8};     // per short-range pair (cell list included)
+  const double fft[4] = {0, 4.3e-10, 2.1e-10, 1.2e-10};   // per grid point and log₂ of the grid size
+  const double per_point = 0.5e-9 * std::pow(w, dim) + 3.5e-9 * dim * w; // one spreading or gathering
   const double grid = std::pow(double(n), dim);
-  const double transforms = (1 + dim) * (n_points * per_point + grid * (fft[dim] * std::log2(grid) + 1.25e-9));
+  const double transforms = (1 + dim) * (n_points * per_point + grid * (fft[dim] * std::log2(grid) + 1.5e-9));
   return pair[dim] * n_points * neighbours + transforms;
 }
 
@@ -162,8 +162,11 @@ double short_range_energy(const ExecutionSpace& space, const Cells& cells, doubl
 
 } // namespace
 
-SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance) {
+SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance,
+                                              double upsampling) {
   if (!(tolerance > 0 && tolerance < 1)) throw std::invalid_argument("the tolerance must lie in (0, 1)");
+  if (upsampling != 0 && !(upsampling > 1 && upsampling <= 2))
+    throw std::invalid_argument("the upsampling must lie in (1, 2] (0: chosen)");
   const int dim = kernel.dim();
   SpectralParameters p;
   p.tolerance = tolerance;
@@ -196,8 +199,9 @@ SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t 
     p.cutoff = cutoff;
   };
   kernel.visit([&](const auto& k) {
-    for (const double upsampling : {2.0, 1.5, 1.25}) {
-      const Spreading spreading = spreading_for(upsampling, target);
+    for (const double sigma : {2.0, 1.5, 1.25, upsampling}) {
+      if (sigma == 0 || (upsampling != 0 && sigma != upsampling)) continue;
+      const Spreading spreading = spreading_for(sigma, target);
       if (spreading.width > detail::max_spreading_width) continue; // too fine a tolerance for this σ
       if constexpr (SplitKernel<std::decay_t<decltype(k)>>) {
         // K follows from the cut-off through α = r_c²/(4 z_cut): from about one short-range
@@ -217,6 +221,12 @@ SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t 
       }
     }
   });
+  if (p.grid == 0) {
+    std::ostringstream os;
+    os << "an upsampling of " << upsampling << " cannot reach the tolerance " << tolerance << " with at most "
+       << detail::max_spreading_width << " grid points per axis and point";
+    throw std::invalid_argument(os.str());
+  }
   if (p.cutoff > 0) {
     p.alpha = p.cutoff * p.cutoff / (4 * p.z_cut);
     // Cells of r_c/2 and a reach of two: the 5^d neighbour cells cover (5/2)^d r_c^d, against
@@ -275,16 +285,26 @@ template <class ExecutionSpace, int Dim>
 SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space, const Kernel& kernel,
                                                     std::size_t particle_count, double tolerance,
                                                     const PointView<>& atoms, const ScalarView<>& atom_weights)
-    : m_space(space), m_singular_gradient(kernel.has_singular_gradient()), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+    : SpectralEngine(space, kernel, particle_count,
+                     choose_spectral_parameters(kernel, particle_count + (atoms.data() ? atoms.extent(0) : 0),
+                                                tolerance),
+                     atoms, atom_weights) {}
+
+template <class ExecutionSpace, int Dim>
+SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space, const Kernel& kernel,
+                                                    std::size_t particle_count, const SpectralParameters& parameters,
+                                                    const PointView<>& atoms, const ScalarView<>& atom_weights)
+    : m_space(space), m_parameters(parameters), m_singular_gradient(kernel.has_singular_gradient()),
+      m_particles(particle_count), m_atoms(atoms.data() ? atoms.extent(0) : 0) {
   if (kernel.dim() != Dim) throw std::invalid_argument("SpectralEngine: the kernel's dimension differs");
   if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
     throw std::invalid_argument("SpectralEngine: one weight per atom is needed");
   const std::size_t total = m_particles + m_atoms;
-  m_parameters = choose_spectral_parameters(kernel, total, tolerance);
   const auto& p = m_parameters;
   if (p.cutoff > 0) m_tables = detail::spectral_tables(kernel, p);
-  m_es = detail::EsKernel{p.width, p.beta};
+  m_es = detail::EsKernel(p.width, p.beta);
+  // Polynomial weights: their error 5% of the NUFFT's share of the tolerance (a fifth).
+  m_es.tabulate(0.05 * p.tolerance / 5);
 
   auto alloc = [&](const std::string& label, std::size_t n) {
     return Kokkos::View<double*, memory_space>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, label), n);
@@ -346,7 +366,7 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
                                       correction.data(), correction.size()));
 
   m_fft = detail::make_real_fft(m_space, std::vector<int>(Dim, p.grid), m_grid.data(),
-                                reinterpret_cast<std::complex<double>*>(m_half.data()));
+                                reinterpret_cast<std::complex<double>*>(m_half.data()), p.fft_planning);
 
   if (m_atoms > 0)
     detail::copy_points(m_space, "kmdflow::spectral::load_atoms", m_points, m_weights, m_particles, atoms,
@@ -453,7 +473,7 @@ template <class ExecutionSpace, int Dim>
 nlohmann::json SpectralEngine<ExecutionSpace, Dim>::parameters() const {
   const auto& p = m_parameters;
   return {{"tolerance", p.tolerance}, {"alpha", p.alpha}, {"cutoff", p.cutoff}, {"modes", p.modes},
-          {"kernel_width", p.width}, {"upsampling", p.upsampling}, {"grid", p.grid}, {"cells", p.cells},
+          {"kernel_width", p.width}, {"kernel_degree", m_es.degree}, {"upsampling", p.upsampling}, {"grid", p.grid}, {"cells", p.cells},
           {"cell_reach", p.cell_reach},
           {"spreading", m_slabs > 0 ? "slabs" : "scatter"}, {"fft", m_fft->library()},
           {"fft_planning", m_fft->planning()}, {"fft_plan_seconds", m_fft->plan_seconds()}};

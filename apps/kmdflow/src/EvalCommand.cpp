@@ -24,6 +24,8 @@ int eval_command(const EvalOptions& options) {
     throw ConfigError("solver", "eval evaluates particles: use solver \"particles\" (the PDE has no particles)");
   ParticleSetup setup;
   setup.config = resolved;
+  // One evaluation: FFT plans that take seconds to measure would not pay for themselves.
+  if (setup.config["forces"]["fft_planning"] == "auto") setup.config["forces"]["fft_planning"] = "estimate";
   make_model(setup);
   const int dim = resolved["dim"];
   auto data = read_particles(options.positions, dim, "--positions");

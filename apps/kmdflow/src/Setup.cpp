@@ -164,7 +164,8 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
   auto w = Kokkos::create_mirror_view_and_copy(MemorySpace(), weights);
   auto engine = make_engine(parse_force_method(setup.config["forces"]["method"]), *setup.kernel,
                             *setup.target, weights.extent(0), setup.config["forces"]["tolerance"],
-                            parse_precision(setup.config.value("precision", "double")));
+                            parse_precision(setup.config.value("precision", "double")),
+                            parse_fft_planning(setup.config["forces"]["fft_planning"]));
   return std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 

@@ -5,6 +5,7 @@
 
 #include <kmdflow/InteractionEngine.hpp>
 #include <kmdflow/Kernel.hpp>
+#include <kmdflow/RealFft.hpp>
 #include <kmdflow/Target.hpp>
 
 #include <memory>
@@ -34,12 +35,16 @@ ForceMethod resolve_force_method(ForceMethod method, const Kernel& kernel, std::
 Precision parse_precision(const std::string& name); ///< "double" or "float"
 std::string to_string(Precision precision);
 
-/// The engine for `method`; `tolerance` is the spectral engine's, `precision` that of the pair
-/// evaluations (float: the direct engine only). Throws std::invalid_argument when the
-/// method cannot treat this kernel, dimension or precision.
+/// "auto", "estimate" or "measure" (forces.fft_planning).
+FftPlanning parse_fft_planning(const std::string& name);
+
+/// The engine for `method`; `tolerance` and `fft_planning` are the spectral engine's, `precision`
+/// that of the pair evaluations (float: the direct engine only). Throws std::invalid_argument when
+/// the method cannot treat this kernel, dimension or precision.
 std::unique_ptr<InteractionEngine> make_engine(ForceMethod method, const Kernel& kernel, const Target& target,
                                                std::size_t particle_count, double tolerance = 1e-8,
-                                               Precision precision = Precision::fp64);
+                                               Precision precision = Precision::fp64,
+                                               FftPlanning fft_planning = FftPlanning::automatic);
 
 class ParticleFlow {
 public:

@@ -38,6 +38,7 @@ struct SpectralParameters {
   int grid = 0;      ///< n_f points per axis
   int cells = 1;     ///< cells per axis of the cell list (1: all pairs)
   int cell_reach = 1; ///< neighbour cells per side: cells at least r_c / cell_reach wide
+  FftPlanning fft_planning = FftPlanning::automatic; ///< how FFTW plans (RealFft.hpp)
 };
 
 /// The parameters for a tolerance on the relative velocity error and N points. A split kernel: the
@@ -46,7 +47,9 @@ struct SpectralParameters {
 /// against spreading and FFTs — among those whose grid fits. A real-space kernel: K from the decay
 /// of its symbol, the upsampling by the same model. std::invalid_argument when the grid would
 /// exceed what the engine allows (a kernel too narrow for a pure NUFFT).
-SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance);
+/// `upsampling` ∈ (1, 2] fixes σ instead (0: chosen).
+SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t points, double tolerance,
+                                              double upsampling = 0);
 /// The Sobolev kernel's.
 SpectralParameters choose_spectral_parameters(int dim, double s, std::size_t points, double tolerance);
 
@@ -75,6 +78,11 @@ public:
 
   SpectralEngine(const ExecutionSpace& space, const Kernel& kernel, std::size_t particle_count, double tolerance,
                  const PointView<>& atoms = {}, const ScalarView<>& atom_weights = {});
+  /// With parameters chosen elsewhere (choose_spectral_parameters for N + the atoms, possibly
+  /// with a fixed upsampling): for tests and studies of the parameters.
+  SpectralEngine(const ExecutionSpace& space, const Kernel& kernel, std::size_t particle_count,
+                 const SpectralParameters& parameters, const PointView<>& atoms = {},
+                 const ScalarView<>& atom_weights = {});
 
   std::string name() const override { return "spectral"; }
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override;

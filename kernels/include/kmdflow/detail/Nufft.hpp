@@ -10,8 +10,11 @@
 #include <kmdflow/detail/HalfGrid.hpp>
 
 #include <Kokkos_Complex.hpp>
+#include <Kokkos_Core.hpp>
+#include <Kokkos_Profiling_ScopedRegion.hpp>
 #include <Kokkos_ScatterView.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -24,9 +27,20 @@ KOKKOS_INLINE_FUNCTION double es_kernel(double t, double beta) {
   return r > 0 ? Kokkos::exp(beta * (Kokkos::sqrt(r) - 1)) : 0.0;
 }
 
+/// The highest degree of the polynomials that stand for φ (EsKernel::tabulate).
+inline constexpr int max_kernel_degree = 24;
+
 struct EsKernel {
   int width = 0;   ///< w: grid points per axis that a point touches
   double beta = 0; ///< of φ
+  /// After tabulate(): the w weights as polynomials of degree `degree` in the point's offset
+  /// s ∈ [−1, 1) from its first grid line (FINUFFT's Horner tables), coefficients[j][t] of s^j
+  /// for weight t; degree < 0: φ itself (exp and sqrt per weight).
+  int degree = -1;
+  double coefficients[max_kernel_degree + 1][max_spreading_width] = {};
+
+  EsKernel() = default;
+  EsKernel(int w, double b) : width(w), beta(b) {}
 
   /// The w weights φ((g − nx)/(w/2)) of the grid lines g = ⌈nx − w/2⌉ … around x ∈ [0, 1) on a
   /// periodic axis of n points, and their indices mod n; returns the first index.
@@ -34,11 +48,74 @@ struct EsKernel {
     const double half_width = 0.5 * width;
     const double u = x * n;
     const int first = int(Kokkos::ceil(u - half_width));
-    for (int t = 0; t < width; ++t) {
-      kernel[t] = es_kernel((first + t - u) / half_width, beta);
-      index[t] = ((first + t) % n + n) % n;
+    if (degree >= 0) {
+      // Horner's rule for all w weights at once: loops over t that compilers vectorise.
+      const double s = 2 * (first - u + half_width) - 1;
+      for (int t = 0; t < width; ++t) kernel[t] = coefficients[degree][t];
+      for (int j = degree - 1; j >= 0; --j)
+        for (int t = 0; t < width; ++t) kernel[t] = kernel[t] * s + coefficients[j][t];
+    } else {
+      for (int t = 0; t < width; ++t) kernel[t] = es_kernel((first + t - u) / half_width, beta);
     }
+    for (int t = 0; t < width; ++t) index[t] = ((first + t) % n + n) % n;
     return index[0];
+  }
+
+  /// Replaces φ by polynomials in the offset, weight by weight (host): the lowest degree whose
+  /// largest error, checked on a fine sample of offsets, is at most `error`; none (φ itself) when
+  /// no degree up to max_kernel_degree reaches it.
+  void tabulate(double error) {
+    degree = -1;
+    const double half_width = 0.5 * width;
+    // Weight t at offset s: φ((t + (s + 1)/2 − w/2)/(w/2)).
+    // φ continued to |z| = 1 (where es_kernel cuts to 0 for the points exactly there). Near the
+    // ends of the support φ ~ e^{−β}(1 + β√(2(1 ∓ z))): its square root limits the fits of the
+    // outer weights to errors of about e^{−β}, the order of the kernel's own truncation.
+    auto weight = [&](int t, double s) {
+      const double z = (t + 0.5 * (s + 1) - half_width) / half_width;
+      return std::exp(beta * (std::sqrt(std::max(1 - z * z, 0.0)) - 1));
+    };
+    for (int d = std::max(width - 1, 2); d <= max_kernel_degree; ++d) {
+      // Interpolation at the d + 1 Chebyshev points, then the monomial coefficients (T_{m+1} =
+      // 2s T_m − T_{m−1}).
+      for (int t = 0; t < width; ++t) {
+        std::vector<double> chebyshev(d + 1, 0.0), values(d + 1);
+        for (int i = 0; i <= d; ++i) values[i] = weight(t, std::cos(pi * (i + 0.5) / (d + 1)));
+        for (int m = 0; m <= d; ++m) {
+          for (int i = 0; i <= d; ++i) chebyshev[m] += values[i] * std::cos(pi * m * (i + 0.5) / (d + 1));
+          chebyshev[m] *= (m == 0 ? 1.0 : 2.0) / (d + 1);
+        }
+        std::vector<double> previous(d + 1, 0.0), current(d + 1, 0.0), monomial(d + 1, 0.0);
+        previous[0] = 1; // T_0
+        current[1 % (d + 1)] = d >= 1 ? 1 : 0; // T_1
+        for (int m = 0; m <= d; ++m) {
+          const auto& T = m == 0 ? previous : current;
+          for (int j = 0; j <= d; ++j) monomial[j] += chebyshev[m] * T[j];
+          if (m >= 1) {
+            std::vector<double> next(d + 1, 0.0);
+            for (int j = 0; j < d; ++j) next[j + 1] = 2 * current[j];
+            for (int j = 0; j <= d; ++j) next[j] -= previous[j];
+            previous = current;
+            current = next;
+          }
+        }
+        for (int j = 0; j <= d; ++j) coefficients[j][t] = monomial[j];
+      }
+      double largest = 0;
+      double kernel[max_spreading_width];
+      for (int i = 0; i <= 400; ++i) {
+        const double s = -1 + 2.0 * i / 401;
+        for (int t = 0; t < width; ++t) {
+          kernel[t] = coefficients[d][t];
+          for (int j = d - 1; j >= 0; --j) kernel[t] = kernel[t] * s + coefficients[j][t];
+          largest = std::max(largest, std::abs(kernel[t] - weight(t, s)));
+        }
+      }
+      if (largest <= error) {
+        degree = d;
+        return;
+      }
+    }
   }
 
   /// 1/(n ψ̂(k)) = 1/((w/2) Φ(πkw/n)) for k = 0 … K, Φ(ξ) = ∫_{−1}^{1} φ(t) cos(ξt) dt (host).
