@@ -202,7 +202,9 @@ TEST(Spectral, ParametersFollowTheCostModel) {
     SpectralParameters previous;
     for (std::size_t n : {std::size_t(1000), std::size_t(100000), std::size_t(10000000)}) {
       const auto p = choose_spectral_parameters(kernel, n, 1e-6);
-      const int cap = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
+      const int floor = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
+      const int ceiling = dim == 1 ? (1 << 28) : dim == 2 ? 16384 : 640;
+      const int cap = std::clamp(int(std::pow(16.0 * double(n), 1.0 / dim)), floor, ceiling);
       EXPECT_LE(p.grid, cap) << "d = " << dim << ", N = " << n;
       EXPECT_GE(p.grid, p.upsampling * (2 * p.modes + 1));
       if (previous.grid > 0) {

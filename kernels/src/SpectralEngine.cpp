@@ -175,8 +175,13 @@ SpectralParameters choose_spectral_parameters(const Kernel& kernel, std::size_t 
   const double target = tolerance / 5;
   // Both Ewald tails below it (with a margin for their power prefactors).
   p.z_cut = std::log(1 / target) + 2.5;
-  const int grid_cap = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
   const double n_points = double(std::max<std::size_t>(points, 1));
+  // The grid may hold 16 points per particle beyond a floor of 2²⁴, 8192², 512³ points, up to
+  // 2²⁸ points (2 GB of doubles): large N need more modes, or the cut-off — and with it the
+  // short-range work per particle — grows once K cannot.
+  const int grid_floor = dim == 1 ? (1 << 24) : dim == 2 ? 8192 : 512;
+  const int grid_ceiling = dim == 1 ? (1 << 28) : dim == 2 ? 16384 : 640;
+  const int grid_cap = std::clamp(int(std::pow(16 * n_points, 1.0 / dim)), grid_floor, grid_ceiling);
   const double volume = dim == 1 ? 2.0 : dim == 2 ? pi : 4 * pi / 3; // of the unit ball
   // Candidates (upsampling, cut-off) are compared by their modelled time; a pure NUFFT has no
   // cut-off to choose.
