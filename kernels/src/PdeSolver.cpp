@@ -86,12 +86,13 @@ public:
     m_chunks = (n + m_chunk - 1) / m_chunk;
     m_half_chunk = std::min(n / 2 + 1, 512);
     m_half_chunks = (n / 2 + 1 + m_half_chunk - 1) / m_half_chunk;
-    // The kernel's symbol by |k|² (radial): k2 ≤ d (n/2)² on the grid; 0 at k = 0, where ρ̂ − ν̂
-    // vanishes (KernelConcept.hpp: the mean is left out).
-    const std::size_t largest = std::size_t(Dim) * (n / 2) * (n / 2);
+    // The kernel's symbol by |k| in d = 1 and by |k|² in d = 2, 3 (radial): k2 ≤ d (n/2)² on the grid
+    // (in d = 1 only the squares occur: a table by |k|² would hold (n/2)² entries, 2 TB at
+    // n = 2²⁰); 0 at k = 0, where ρ̂ − ν̂ vanishes (KernelConcept.hpp: the mean is left out).
+    const std::size_t largest = Dim == 1 ? std::size_t(n / 2) : std::size_t(Dim) * (n / 2) * (n / 2);
     std::vector<double> radial(largest + 1);
     radial[0] = 0;
-    for (std::size_t k2 = 1; k2 < radial.size(); ++k2) radial[k2] = kernel.symbol(double(k2));
+    for (std::size_t i = 1; i < radial.size(); ++i) radial[i] = kernel.symbol(Dim == 1 ? double(i) * double(i) : double(i));
     prepare(radial, initial, target);
   }
 
@@ -124,8 +125,8 @@ public:
             int k[Dim];
             half_wavevector<Dim>(h, n, k);
             std::size_t k2 = 0;
-            for (int a = 0; a < Dim; ++a) k2 += std::size_t(k[a] * k[a]);
-            symbol(h) = radial(k2);
+            for (int a = 0; a < Dim; ++a) k2 += std::size_t(k[a]) * std::size_t(k[a]);
+            symbol(h) = radial(Dim == 1 ? std::size_t(k[0] < 0 ? -k[0] : k[0]) : k2);
           });
       m_space.fence();
     }
