@@ -77,4 +77,11 @@ std::unique_ptr<PdeSolver> make_pde_solver(const Kernel& kernel, int n, const st
 std::unique_ptr<PdeSolver> make_pde_solver(int dim, int n, double s, const std::vector<double>& initial,
                                            const std::vector<double>& target, double cfl);
 
+namespace detail {
+/// As make_pde_solver; `sweeps` false: the finite-volume update cell by cell, as on GPUs, also on
+/// the host (where it is done by row sweeps otherwise). For tests.
+std::unique_ptr<PdeSolver> make_pde_solver(const Kernel& kernel, int n, const std::vector<double>& initial,
+                                           const std::vector<double>& target, double cfl, bool sweeps);
+} // namespace detail
+
 } // namespace kmdflow
