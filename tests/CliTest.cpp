@@ -3,6 +3,7 @@
 #include <kmdflow/H5md.hpp>
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -11,7 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -95,6 +98,11 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
       {R"({"dim": 2, "s": 1, "precision": "float", "forces": {"method": "spectral"}})", "", "precision"},
       {R"({"dim": 1, "s": 1, "solver": "pde", "precision": "float"})", "", "precision"},
       {R"({"dim": 1, "s": 1, "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 1.5}]}})", "", "initial.modes"},
+      // Counts no run could reach: t + dt == t near t_end; rows or frames by the billion.
+      {R"({"dim": 1, "s": 1, "time": {"t_end": 1e308, "dt": 1e-300}})", "", "time.dt"},
+      {R"({"dim": 1, "s": 1, "time": {"t_end": 1, "dt": 1e-16}})", "", "time.dt"},
+      {R"({"dim": 1, "s": 1, "output": {"series_every": 1e-300}})", "", "output.series_every"},
+      {R"({"dim": 1, "s": 1, "output": {"snapshot_every": 1e-9}})", "", "output.snapshot_every"},
   };
   file("samples.csv", "x\n0.1\n0.5\n");
   for (const auto& c : cases) {
@@ -110,6 +118,116 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("does-not-exist.json"), std::string::npos);
   EXPECT_EQ(kmdflow("frobnicate").code, 2);
+}
+
+namespace {
+
+/// An HDF5 file with one dataset of doubles at `name` (groups made on the way), `dims` its shape;
+/// chunked, so that a huge declared extent costs nothing on disk. `values`: the data, if any.
+void write_h5(const fs::path& path, const std::string& name, const std::vector<hsize_t>& dims,
+              const std::vector<double>& values, bool create = true) {
+  const hid_t file = create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+                            : H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hid_t links = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(links, 1);
+  const hid_t layout = H5Pcreate(H5P_DATASET_CREATE);
+  std::vector<hsize_t> chunk(dims.size());
+  for (std::size_t a = 0; a < dims.size(); ++a) chunk[a] = std::max<hsize_t>(1, std::min<hsize_t>(dims[a], 64));
+  H5Pset_chunk(layout, int(dims.size()), chunk.data());
+  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  const hid_t set = H5Dcreate2(file, name.c_str(), H5T_NATIVE_DOUBLE, space, links, layout, H5P_DEFAULT);
+  ASSERT_GE(set, 0);
+  if (!values.empty()) H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  H5Dclose(set);
+  H5Sclose(space);
+  H5Pclose(layout);
+  H5Pclose(links);
+  H5Fclose(file);
+}
+
+} // namespace
+
+// Particle files (initial.path, --positions) and numbers a tester would try (issue 18): each one
+// refused with one error line naming the key or file, exit 2, no run directory.
+TEST_F(Cli, BadParticleFilesAreRefused) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const std::string position = "/particles/all/position/value";
+  write_h5(m_dir / "nan.h5", position, {1, 3, 2}, {0.1, 0.2, nan, 0.4, 0.5, 0.6});
+  write_h5(m_dir / "inf.h5", position, {1, 2, 2}, {0.1, 0.2, 0.3, -inf});
+  write_h5(m_dir / "empty.h5", position, {1, 0, 2}, {});
+  write_h5(m_dir / "noframes.h5", position, {0, 3, 2}, {});
+  write_h5(m_dir / "flat.h5", position, {3, 2}, {0, 0, 0, 0, 0, 0});
+  write_h5(m_dir / "wide.h5", position, {1, 1, 4}, {0.1, 0.2, 0.3, 0.4});
+  write_h5(m_dir / "huge.h5", position, {1, hsize_t(1) << 40, 2}, {});
+  write_h5(m_dir / "mass3.h5", position, {1, 2, 2}, {0.1, 0.2, 0.3, 0.4});
+  write_h5(m_dir / "mass3.h5", "/particles/all/mass", {1, 2, 2}, {1, 1, 1, 1}, false);
+  write_h5(m_dir / "massinf.h5", position, {1, 2, 2}, {0.1, 0.2, 0.3, 0.4});
+  write_h5(m_dir / "massinf.h5", "/particles/all/mass", {2}, {1, inf}, false);
+  write_h5(m_dir / "masscount.h5", position, {1, 2, 2}, {0.1, 0.2, 0.3, 0.4});
+  write_h5(m_dir / "masscount.h5", "/particles/all/mass", {3}, {1, 1, 1}, false);
+  file("text.h5", "x,y\n0.1,0.2\n");
+  // A real trajectory, cut in half.
+  file("run.json", R"({"dim": 2, "s": 1, "particles": {"count": 196, "seed": 4},
+    "time": {"t_end": 0.1, "dt": 0.05}, "output": {"plots": false}})");
+  ASSERT_EQ(kmdflow("run run.json --out good").code, 0);
+  const auto whole = fs::file_size(m_dir / "good" / "trajectory.h5");
+  fs::copy_file(m_dir / "good" / "trajectory.h5", m_dir / "cut.h5");
+  fs::resize_file(m_dir / "cut.h5", whole / 2);
+  file("nan.csv", "x,y\n0.1,nan\n");
+  file("overflow.csv", "x,y\n0.1,1e400\n");
+  file("heavy.csv", "x,y,w\n0.1,0.2,1e308\n0.3,0.4,1e308\n");
+  file("header.csv", "x,y\n");
+  fs::create_directories(m_dir / "folder.csv");
+  ASSERT_EQ(mkfifo((m_dir / "fifo.csv").c_str(), 0600), 0);
+
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"nan.h5", "particle 1 (counting from 0) has a position that is not a finite number"},
+      {"inf.h5", "particle 1 (counting from 0) has a position"},
+      {"empty.h5", "holds no particles"},
+      {"noframes.h5", "no frames"},
+      {"flat.h5", "not [frame][i][dim]"},
+      {"wide.h5", "4 coordinates"},
+      {"huge.h5", "GB of memory"},
+      {"mass3.h5", "mass is not [i]"},
+      {"massinf.h5", "particle 1 (counting from 0) has a weight"},
+      {"masscount.h5", "different particle count"},
+      {"text.h5", "cannot read H5MD file"},
+      {"cut.h5", "cannot read H5MD file"},
+      {"nan.csv", "'nan' is not a finite number"},
+      {"overflow.csv", "'1e400' is not a finite number"},
+      {"heavy.csv", "overflows"},
+      {"header.csv", "holds no particles"},
+      {"folder.csv", "a directory"},
+      {"fifo.csv", "a FIFO"},
+  };
+  const auto refused = [&](const Result& r, const std::string& what, const std::string& expect) {
+    EXPECT_EQ(r.code, 2) << what << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << what << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << what << ": " << r.err;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << what << ": expected '" << expect << "' in: " << r.err;
+    EXPECT_FALSE(fs::exists(m_dir / "run")) << what;
+  };
+  for (const auto& [name, expect] : files) {
+    file("bad.json", R"({"dim": 2, "s": 1, "initial": {"type": "file", "path": ")" + name + R"("},
+      "time": {"t_end": 0.1, "dt": 0.05}, "output": {"plots": false}})");
+    const auto r = kmdflow("run bad.json --out run");
+    refused(r, name, expect);
+    EXPECT_NE(r.err.find("initial.path"), std::string::npos) << r.err;
+    const auto e = kmdflow("eval run.json --positions " + name + " --out v.csv");
+    refused(e, "eval " + name, expect);
+    EXPECT_NE(e.err.find("--positions"), std::string::npos) << e.err;
+    EXPECT_FALSE(fs::exists(m_dir / "v.csv"));
+  }
+
+  // Numbers beyond a double: the file and line, or the key.
+  file("big.json", "{\"dim\": 1, \"s\": 1,\n \"time\": {\"dt\": 1e400}}");
+  refused(kmdflow("run big.json --out run"), "1e400 in the file", "big.json: the number 1e400 at line 2");
+  refused(kmdflow("run run.json --out run --set time.dt=-1e999"), "1e999 in --set", "time.dt");
+  // A neuron file with a number and letters.
+  file("neurons.csv", "x0,x1,m\n1,0.5abc,1\n");
+  file("relu.json", R"({"model": "relu", "dim": 1, "relu": {"teacher": {"path": "neurons.csv"}}})");
+  refused(kmdflow("run relu.json --out run"), "neurons", "'0.5abc' is not a finite number");
 }
 
 TEST_F(Cli, RunWritesTheContractFiles) {
@@ -163,6 +281,57 @@ TEST_F(Cli, RunWritesTheContractFiles) {
   file("precious/notes.txt", "keep me");
   EXPECT_EQ(kmdflow("run run.json --out precious --force").code, 2);
   EXPECT_TRUE(fs::exists(m_dir / "precious" / "notes.txt"));
+}
+
+// --force replaces what kmdflow wrote and nothing else (issue 18: it deleted, recursively, any
+// directory holding a config.json, a project's sources with it).
+TEST_F(Cli, ForceReplacesOnlyWhatKmdflowWrote) {
+  file("run.json", small_run);
+  const auto refused_with = [&](const std::string& out, const std::string& named) {
+    const auto r = kmdflow("run run.json --out " + out + " --force");
+    EXPECT_EQ(r.code, 2) << out;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+  };
+  // A project folder that holds a config.json of its own.
+  fs::create_directories(m_dir / "project" / "src");
+  file("project/config.json", "{}");
+  file("project/src/main.cpp", "int main() {}");
+  refused_with("project", "'src'");
+  EXPECT_TRUE(fs::exists(m_dir / "project" / "src" / "main.cpp"));
+  EXPECT_TRUE(fs::exists(m_dir / "project" / "config.json"));
+
+  // A run with the user's notes beside its files.
+  ASSERT_EQ(kmdflow("run run.json --out a").code, 0);
+  file("a/notes.txt", "keep me");
+  refused_with("a", "'notes.txt'");
+  EXPECT_TRUE(fs::exists(m_dir / "a" / "notes.txt"));
+  EXPECT_TRUE(fs::exists(m_dir / "a" / "series.csv"));
+  fs::remove(m_dir / "a" / "notes.txt");
+
+  // A symbolic link inside a run is not followed, nor is --out given as a link.
+  fs::create_directories(m_dir / "precious");
+  file("precious/data.txt", "keep me");
+  fs::create_directory_symlink(m_dir / "precious", m_dir / "a" / "link");
+  refused_with("a", "'link'");
+  fs::remove(m_dir / "a" / "link");
+  fs::create_directory_symlink(m_dir / "a", m_dir / "alias");
+  refused_with("alias", "symbolic link");
+  EXPECT_TRUE(fs::exists(m_dir / "precious" / "data.txt"));
+
+  // Nested run directories (a study's) and staged files are kmdflow's: replaced.
+  ASSERT_EQ(kmdflow("run run.json --out a/particles-100").code, 0);
+  file("a/series.csv.part", "");
+  const auto replaced = kmdflow("run run.json --out a --force");
+  EXPECT_EQ(replaced.code, 0) << replaced.err;
+  EXPECT_FALSE(fs::exists(m_dir / "a" / "particles-100"));
+  EXPECT_FALSE(fs::exists(m_dir / "a" / "series.csv.part"));
+  EXPECT_TRUE(fs::exists(m_dir / "a" / "summary.json"));
+  // A nested directory that is not a run is the user's.
+  fs::create_directories(m_dir / "a" / "analysis");
+  refused_with("a", "'analysis'");
+  EXPECT_TRUE(fs::exists(m_dir / "a" / "analysis"));
 }
 
 TEST_F(Cli, EvalWritesVelocitiesAndPrintsEnergies) {
@@ -248,6 +417,26 @@ TEST_F(Cli, InterruptedRunKeepsConsistentFiles) {
   EXPECT_GT(summary["stopped_at"]["t"].get<double>(), 0.0);
   EXPECT_TRUE(fs::exists(m_dir / "out" / "series.csv"));
   EXPECT_GE(kmdflow::read_h5md_last_frame((m_dir / "out" / "trajectory.h5").string()).positions.extent(0), 20000u);
+}
+
+// Steps beyond the integrator's stability limit make the energy rise, which a gradient flow cannot
+// do: the run stops there with exit 1, summary.json says why and where, the files are complete.
+TEST_F(Cli, RisingEnergyStopsTheRun) {
+  file("unstable.json", R"({"dim": 1, "s": 1, "particles": {"count": 100},
+    "time": {"t_end": 1e301, "dt": 1e300, "integrator": "euler"}, "output": {"plots": false}})");
+  const auto r = kmdflow("run unstable.json --out out");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("the energy rose"), std::string::npos) << r.err;
+  const auto summary = json::parse(slurp(m_dir / "out" / "summary.json"));
+  EXPECT_EQ(summary["status"], "failed");
+  EXPECT_EQ(summary["stopped_at"]["step"], 1);
+  std::ifstream series(m_dir / "out" / "series.csv");
+  std::string line;
+  int rows = 0;
+  while (std::getline(series, line)) ++rows;
+  EXPECT_EQ(rows, 3); // the header, t = 0 and the step where the energy rose
+  // The same flow with a stable step completes.
+  EXPECT_EQ(kmdflow("run unstable.json --out stable --set time.t_end=2 --set time.dt=0.1").code, 0);
 }
 
 TEST_F(Cli, TwoAndThreeDimensions) {

@@ -17,6 +17,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdio>
+#include <new>
 #include <exception>
 #include <optional>
 
@@ -119,6 +120,10 @@ int main(int argc, char** argv) {
     if (*info_cmd) return kmdflow::app::info_command(info_json);
   } catch (const kmdflow::ConfigError& e) {
     return bad_input(one_line(e.what()));
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory: this run needs more memory than the machine could give (fewer "
+                         "particles, a smaller pde.grid, or a looser forces.tolerance need less)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", one_line(e.what()).c_str());
     return 1;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <cmath>
@@ -144,6 +145,7 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
 }
 
 void require_readable(const std::string& key, const std::string& path) {
+  require_regular_file(key, path);
   std::ifstream in(path);
   if (!in) throw ConfigError(key, "cannot read file '" + path + "' (" + std::strerror(errno) + ")");
 }
@@ -308,6 +310,25 @@ json resolve_initial(const json& input, int dim, const std::string& base_dir) {
   return i;
 }
 
+/// time.dt and the output intervals against t_end: counts that no run could reach.
+void check_counts(const json& time, const json& output) {
+  const double t_end = time["t_end"], dt = time["dt"];
+  const auto figure = [](double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", x);
+    return std::string(text);
+  };
+  // Below ~2⁻⁵³ t_end, t + dt rounds back to t near the end: the run would never finish.
+  if (t_end / dt > 1e15)
+    throw ConfigError("time.dt", "t_end / dt = " + figure(t_end / dt) +
+                                     " steps: t + dt would not advance in double precision (make dt larger)");
+  // One row of series.csv is ~100 bytes: 10⁸ rows are ~10 GB.
+  if (const double rows = t_end / output["series_every"].get<double>(); rows > 1e8)
+    throw ConfigError("output.series_every", figure(rows) + " rows of series.csv over t_end: at most 10^8");
+  if (const double frames = t_end / output["snapshot_every"].get<double>(); frames > 1e6)
+    throw ConfigError("output.snapshot_every", figure(frames) + " frames over t_end: at most 10^6");
+}
+
 json resolve_output(Block& top, double t_end) {
   Block b(top.raw("output"), "output");
   json o;
@@ -426,6 +447,7 @@ json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::
   }
   c["time"] = resolve_time(top, {"euler", "rk4", "rk45", "ssprk3"}, "rk45", 100.0, 0.1);
   c["output"] = resolve_output(top, c["time"]["t_end"]);
+  check_counts(c["time"], c["output"]);
   top.raw("kmdflow");
   top.finish();
   return c;
@@ -433,18 +455,45 @@ json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::
 
 } // namespace
 
+void require_regular_file(const std::string& key, const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  // A missing file is left to the reader's own message; a FIFO would block it, a directory or a
+  // device is not data.
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw ConfigError(key, "'" + path + "' is not a regular file (" +
+                               (std::filesystem::is_directory(status) ? "a directory" :
+                                std::filesystem::is_fifo(status)      ? "a FIFO" :
+                                                                        "a device or socket") +
+                               ")");
+}
+
 json read_config_file(const std::string& path) {
+  require_regular_file(path, path);
   std::ifstream in(path);
   if (!in) throw ConfigError(path, std::string("cannot read the configuration (") + std::strerror(errno) + ")");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::stringstream stream;
+  stream << in.rdbuf();
+  const std::string text = stream.str();
   try {
-    return json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+    return json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
     // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
     std::string what = e.what();
     const auto at = what.find("parse error");
     throw ConfigError(path, "malformed JSON: " + (at == std::string::npos ? what : what.substr(at)));
+  } catch (const json::out_of_range& e) {
+    // "[json.exception.out_of_range.406] number overflow parsing '1e400'": the line of the number.
+    const std::string what = e.what(), marker = "parsing '";
+    const auto at = what.find(marker);
+    std::string where;
+    if (at != std::string::npos) {
+      const std::string number = what.substr(at + marker.size(), what.rfind('\'') - at - marker.size());
+      if (const auto found = text.find(number); !number.empty() && found != std::string::npos)
+        where = " at line " + std::to_string(1 + std::count(text.begin(), text.begin() + std::ptrdiff_t(found), '\n'));
+      throw ConfigError(path, "the number " + number + where + " is out of the range of a double");
+    }
+    throw ConfigError(path, std::string("malformed JSON: ") + what);
   }
 }
 
@@ -458,6 +507,8 @@ void apply_override(json& config, const std::string& assignment) {
     value = json::parse(text);
   } catch (const json::parse_error&) {
     value = text; // a bare word is a string: --set target.type=fourier
+  } catch (const json::out_of_range&) {
+    throw ConfigError(key, "the number " + text + " is out of the range of a double");
   }
   json* node = &config;
   std::string path;
@@ -558,6 +609,7 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
                                    "only (the other engines and the PDE solver compute in double)");
   if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
   c["output"] = resolve_output(top, c["time"]["t_end"]);
+  check_counts(c["time"], c["output"]);
   top.raw("kmdflow"); // metadata written by a run; ignored on input
   top.finish();
   return c;

@@ -3,7 +3,10 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <unistd.h>
 
 namespace kmdflow {
 
@@ -271,6 +274,23 @@ void H5mdWriter::close() {
   std::filesystem::rename(staging_name(m_path), m_path);
 }
 
+namespace {
+
+/// Throws if `bytes` exceed the machine's physical memory: a file that declares 10¹² particles is
+/// refused with the figure, not by the out-of-memory killer.
+void require_memory(hsize_t bytes, const std::string& what) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return;
+  const double have = double(pages) * double(page);
+  if (double(bytes) > have) {
+    char figures[96];
+    std::snprintf(figures, sizeof figures, " would need %.3g GB, more than the %.3g GB", double(bytes) / 1e9, have / 1e9);
+    throw std::runtime_error(what + figures + " of memory this machine has");
+  }
+}
+
+} // namespace
+
 H5mdFrame read_h5md_last_frame(const std::string& path) {
   quiet_hdf5();
   const hid_t file = check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open the file");
@@ -284,6 +304,10 @@ H5mdFrame read_h5md_last_frame(const std::string& path) {
       throw std::runtime_error("/particles/all/position/value is not [frame][i][dim]");
     H5Sget_simple_extent_dims(space, dims, nullptr);
     if (dims[0] == 0) throw std::runtime_error("/particles/all/position/value has no frames");
+    if (dims[2] < 1 || dims[2] > 3)
+      throw std::runtime_error("/particles/all/position/value has " + std::to_string(dims[2]) +
+                               " coordinates per particle (1, 2 or 3 expected)");
+    require_memory(dims[1] * dims[2] * sizeof(double), "its last frame of positions");
     frame.positions = PointView<Kokkos::HostSpace>("kmdflow::h5md::positions", dims[1], dims[2]);
     const hsize_t start[3] = {dims[0] - 1, 0, 0}, count[3] = {1, dims[1], dims[2]};
     H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
@@ -301,7 +325,13 @@ H5mdFrame read_h5md_last_frame(const std::string& path) {
       const hid_t mspace = H5Dget_space(mass);
       hsize_t mdims[2] = {0, 0};
       const int rank = H5Sget_simple_extent_ndims(mspace);
+      if (rank != (is_group ? 2 : 1)) {
+        H5Sclose(mspace);
+        H5Dclose(mass);
+        throw std::runtime_error(std::string("/particles/all/mass") + (is_group ? "/value is not [frame][i]" : " is not [i]"));
+      }
       H5Sget_simple_extent_dims(mspace, mdims, nullptr);
+      if (rank == 2 && mdims[0] == 0) throw std::runtime_error("/particles/all/mass/value has no frames");
       const hsize_t n = rank == 2 ? mdims[1] : mdims[0];
       if (n != dims[1]) throw std::runtime_error("/particles/all/mass has a different particle count");
       frame.masses = ScalarView<Kokkos::HostSpace>("kmdflow::h5md::masses", n);

@@ -85,6 +85,7 @@ bool is_h5md_path(const std::string& path) {
 }
 
 ParticleData read_particles(const std::string& path, int dim, const std::string& key) {
+  require_regular_file(key, path);
   ParticleData data;
   if (is_h5md_path(path)) {
     try {
@@ -92,6 +93,13 @@ ParticleData read_particles(const std::string& path, int dim, const std::string&
       if (int(frame.positions.extent(1)) != dim)
         throw ConfigError(key, "'" + path + "' holds " + std::to_string(frame.positions.extent(1)) +
                                    "-dimensional positions, but dim is " + std::to_string(dim));
+      if (frame.positions.extent(0) == 0) throw ConfigError(key, "'" + path + "' holds no particles");
+      // As for CSV files: every coordinate a finite number (NaN reached the engines' bin sorts).
+      for (std::size_t i = 0; i < frame.positions.extent(0); ++i)
+        for (int d = 0; d < dim; ++d)
+          if (!std::isfinite(frame.positions(i, d)))
+            throw ConfigError(key, "'" + path + "': particle " + std::to_string(i) +
+                                       " (counting from 0) has a position that is not a finite number");
       data.positions = frame.positions;
       data.file_had_weights = frame.masses.extent(0) > 0;
       data.weights = data.file_had_weights
@@ -113,9 +121,11 @@ ParticleData read_particles(const std::string& path, int dim, const std::string&
   for (std::size_t i = 0; i < data.weights.extent(0); ++i) {
     if (!(data.weights(i) > 0) || !std::isfinite(data.weights(i)))
       throw ConfigError(key, "'" + path + "': particle " + std::to_string(i) +
-                                 " has a weight that is not a finite number > 0");
+                                 " (counting from 0) has a weight that is not a finite number > 0");
     total += data.weights(i);
   }
+  if (!std::isfinite(total))
+    throw ConfigError(key, "'" + path + "': the weights' sum overflows a double (scale them down)");
   for (std::size_t i = 0; i < data.weights.extent(0); ++i) data.weights(i) /= total;
   return data;
 }

@@ -94,8 +94,8 @@ private:
 
 } // namespace
 
-int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet) {
-  return run_model<PdeRun>(setup, dir, quiet);
+int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet, bool force) {
+  return run_model<PdeRun>(setup, dir, quiet, force);
 }
 
 } // namespace kmdflow::app

@@ -11,6 +11,7 @@
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -30,6 +31,7 @@ constexpr double pi = 3.14159265358979323846;
 /// A neuron file: header x0,…,xd,m, one neuron per row; directions are normalised.
 void read_neurons(const std::string& path, int d, const std::string& key, PointView<Kokkos::HostSpace>& directions,
                   ScalarView<Kokkos::HostSpace>& masses, bool allow_negative) {
+  require_regular_file(key, path);
   std::ifstream in(path);
   if (!in) throw ConfigError(key, "cannot read '" + path + "'");
   std::string line, expected;
@@ -46,12 +48,16 @@ void read_neurons(const std::string& path, int d, const std::string& key, PointV
     std::string field;
     int count = 0;
     while (std::getline(ss, field, ',')) {
-      try {
-        std::size_t used = 0;
-        values.push_back(std::stod(field, &used));
-      } catch (const std::exception&) {
-        throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field + "' is not a number");
-      }
+      // The whole field a number (std::stod took "1.5abc" for 1.5), NaN and overflow refused.
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      const auto b = field.find_first_not_of(" \t"), e = field.find_last_not_of(" \t");
+      const std::string number = b == std::string::npos ? "" : field.substr(b, e - b + 1);
+      double v = 0;
+      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+      if (number.empty() || ec != std::errc() || end != number.data() + number.size() || !std::isfinite(v))
+        throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field +
+                                   "' is not a finite number");
+      values.push_back(v);
       ++count;
     }
     if (count != d + 2)
@@ -254,8 +260,8 @@ private:
 
 } // namespace
 
-int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet) {
-  return run_model<ReluRun>(setup, dir, quiet);
+int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet, bool force) {
+  return run_model<ReluRun>(setup, dir, quiet, force);
 }
 
 int eval_relu(const json& resolved, const std::string& positions, const fs::path& out) {

@@ -14,24 +14,25 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 int run_command(const RunOptions& options) {
-  // Everything that can be the input's fault is checked before the run directory exists.
+  // Everything that can be the input's fault is checked before the run directory exists, and
+  // the directory is made only once the model is built.
   const json resolved = load_config(options.config, options.overrides);
   if (resolved["model"] == "relu") {
     ReluSetup setup = make_relu_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
-    prepare_run_directory(dir, options.force);
-    return run_relu(setup, dir, false);
+    check_run_directory(dir, options.force);
+    return run_relu(setup, dir, false, options.force);
   }
   if (resolved["solver"] == "pde") {
     PdeSetup setup = make_pde_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
-    prepare_run_directory(dir, options.force);
-    return run_pde(setup, dir, false);
+    check_run_directory(dir, options.force);
+    return run_pde(setup, dir, false, options.force);
   }
   ParticleSetup setup = make_particle_setup(resolved);
   const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
-  prepare_run_directory(dir, options.force);
-  return run_particles(setup, dir, false);
+  check_run_directory(dir, options.force);
+  return run_particles(setup, dir, false, options.force);
 }
 
 namespace {
@@ -137,8 +138,8 @@ private:
 
 } // namespace
 
-int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet) {
-  return run_model<ParticleRun>(setup, dir, quiet);
+int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet, bool force) {
+  return run_model<ParticleRun>(setup, dir, quiet, force);
 }
 
 } // namespace kmdflow::app

@@ -59,16 +59,83 @@ fs::path choose_run_directory(const std::string& out, const std::string& config_
   return fs::path("runs") / (stem + "-" + timestamp("%Y%m%d-%H%M%S"));
 }
 
-void prepare_run_directory(const fs::path& dir, bool force) {
-  const std::string key = "output directory '" + dir.string() + "'";
-  if (fs::exists(dir)) {
-    if (!fs::is_directory(dir)) throw ConfigError(key, "exists and is not a directory");
-    if (!force) throw ConfigError(key, "exists already (use --force to replace it)");
-    if (!fs::is_empty(dir) && !fs::exists(dir / "config.json"))
-      throw ConfigError(key, "is not a kmdflow run directory (no config.json): refusing to replace it");
-    fs::remove_all(dir);
+namespace {
+
+/// The names of the files kmdflow writes into a run or study directory (DESIGN.md §7, the plots,
+/// the studies' tables), its staged ".part" files, and its checkpoints.
+bool is_kmdflow_file(const std::string& name) {
+  static const char* const names[] = {"config.json",  "summary.json", "series.csv",  "trajectory.h5", "run.log",
+                                      "study.json",   "scaling.csv",  "teacher.csv", "rates.csv",     "rates.md",
+                                      "energy.png",   "density.png",  "distance.png", "wall.png",     "relu_rates.csv",
+                                      "relu_rates.md", "relu_rates.png"};
+  const auto ends_with = [&](const std::string& suffix) {
+    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".part")) return is_kmdflow_file(name.substr(0, name.size() - 5));
+  if (std::find(std::begin(names), std::end(names), name) != std::end(names)) return true;
+  return (name.rfind("checkpoint", 0) == 0 && ends_with(".h5")) || (name.rfind("rates_", 0) == 0 && ends_with(".png"));
+}
+
+bool is_marked_as_kmdflow(const fs::path& dir) {
+  return fs::is_regular_file(fs::symlink_status(dir / "config.json")) ||
+         fs::is_regular_file(fs::symlink_status(dir / "study.json"));
+}
+
+/// The first entry under `dir` that kmdflow did not write (empty if none): anything but its
+/// files, and subdirectories that are not themselves kmdflow run directories (symbolic links
+/// are never followed: a link is foreign).
+fs::path first_foreign_entry(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto status = entry.symlink_status();
+    const std::string name = entry.path().filename().string();
+    if (fs::is_regular_file(status) && is_kmdflow_file(name)) continue;
+    if (fs::is_directory(status) && is_marked_as_kmdflow(entry.path())) {
+      if (fs::path inner = first_foreign_entry(entry.path()); !inner.empty()) return inner;
+      continue;
+    }
+    return entry.path();
   }
+  return {};
+}
+
+} // namespace
+
+void check_run_directory(const fs::path& dir, bool force) {
+  const std::string key = "output directory '" + dir.string() + "'";
   std::error_code ec;
+  const auto status = fs::symlink_status(dir, ec);
+  if (!fs::exists(status)) return;
+  if (!fs::is_directory(status))
+    throw ConfigError(key, fs::is_symlink(status) ? "is a symbolic link: give the directory itself"
+                                                  : "exists and is not a directory");
+  if (!force) throw ConfigError(key, "exists already (use --force to replace it)");
+  // --force replaces a run: it removes what kmdflow wrote there, and refuses if anything else is
+  // there (a project folder that happens to hold a config.json kept its sources).
+  try {
+    if (fs::is_empty(dir)) return;
+    if (!is_marked_as_kmdflow(dir))
+      throw ConfigError(key, "is not a kmdflow run directory (no config.json): refusing to replace it");
+    if (const fs::path foreign = first_foreign_entry(dir); !foreign.empty())
+      throw ConfigError(key, "holds '" + foreign.lexically_relative(dir).string() +
+                                 "', which kmdflow did not write: refusing to replace it (move it away, or "
+                                 "choose another --out)");
+  } catch (const fs::filesystem_error& e) {
+    throw ConfigError(key, std::string("cannot be replaced (") + e.code().message() + ")");
+  }
+}
+
+void prepare_run_directory(const fs::path& dir, bool force) {
+  check_run_directory(dir, force);
+  const std::string key = "output directory '" + dir.string() + "'";
+  std::error_code ec;
+  if (fs::is_directory(fs::symlink_status(dir, ec))) {
+    try {
+      for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path());
+    } catch (const fs::filesystem_error& e) {
+      throw ConfigError(key, std::string("cannot be replaced (") + e.code().message() + ")");
+    }
+    return;
+  }
   fs::create_directories(dir, ec);
   if (ec) throw ConfigError(key, "cannot be created (" + ec.message() + ")");
 }
@@ -245,6 +312,14 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
                       number(row.max_speed) + "," + number(wall()));
     times.push_back(t);
     energies.push_back(std::isfinite(row.energy) ? row.energy : row.interaction_energy);
+    // A gradient flow's energy does not rise; where it has, by more than round-off could explain,
+    // the steps are beyond the integrator's stability limit and what follows is not the flow.
+    const double first = energies.front(), now = energies.back();
+    if (now - first > 0.01 * std::abs(first) + 1e-12)
+      throw std::runtime_error(format("the energy rose from %.6g to %.6g, which a gradient flow cannot do: the time "
+                                      "step is beyond the integrator's stability limit (reduce time.dt, or use "
+                                      "time.integrator \"rk45\")",
+                                      first, now));
   };
   auto record_frame = [&] { model.write_frame(trajectory, step, t); };
 

@@ -111,14 +111,12 @@ int study_scaling_command(const StudyScalingOptions& options) {
   std::printf("\n");
   std::fflush(stdout);
   const fs::path pde_dir = dir / "pde";
-  prepare_run_directory(pde_dir, false);
   if (int code = run_pde(pde, pde_dir, true); code != 0) return code;
   std::printf("  pde (%d^%d cells): %.1f s\n", pde.grid, dim, wall());
   std::fflush(stdout);
   std::vector<fs::path> particle_dirs;
   for (std::size_t r = 0; r < counts.size(); ++r) {
     const fs::path d = dir / ("particles-" + std::to_string(counts[r]));
-    prepare_run_directory(d, false);
     const double before = wall();
     if (int code = run_particles(particles[r], d, true); code != 0) return code;
     std::printf("  N = %lld (%s sampling): %.1f s\n", counts[r], particles[r].config["initial"]["sampling"].get<std::string>().c_str(),

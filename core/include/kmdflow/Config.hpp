@@ -21,7 +21,12 @@ private:
   std::string m_key;
 };
 
-/// Reads a JSON configuration file; ConfigError naming the file if unreadable or malformed.
+/// ConfigError naming `key` if `path` exists but is not a regular file (a FIFO would block the
+/// reader; a directory or a device is not data). Symbolic links are followed.
+void require_regular_file(const std::string& key, const std::string& path);
+
+/// Reads a JSON configuration file; ConfigError naming the file if unreadable or malformed (a
+/// number beyond the range of a double included, with its line).
 nlohmann::json read_config_file(const std::string& path);
 
 /// Applies `--set KEY=VALUE` (dotted KEY); VALUE is JSON where it parses as JSON, else a string.

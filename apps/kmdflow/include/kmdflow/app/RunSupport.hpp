@@ -40,8 +40,11 @@ nlohmann::json finite_or_null(double x);
 /// --out, else output.dir, else runs/<config stem>-<date>.
 std::filesystem::path choose_run_directory(const std::string& out, const std::string& config_path,
                                            const nlohmann::json& config);
-/// Refuses an existing directory unless `force`, and then only one that is a run directory (or
-/// empty): --force never deletes anything else.
+/// Throws ConfigError where prepare_run_directory would refuse `dir`; changes nothing.
+void check_run_directory(const std::filesystem::path& dir, bool force);
+/// Creates `dir`; an existing one is refused unless `force`, and then emptied only if it is a run
+/// (or study) directory holding nothing but what kmdflow writes (its files, nested run
+/// directories): --force never deletes anything else, and never follows a symbolic link.
 void prepare_run_directory(const std::filesystem::path& dir, bool force);
 
 /// Seconds since construction.
@@ -185,10 +188,14 @@ private:
 int run_model(RunModel& model, const nlohmann::json& config, const std::filesystem::path& dir, bool quiet,
               const WallClock& wall);
 
-/// Builds a Model from a checked setup and runs it; the wall clock counts the building too.
-template <class Model, class Setup> int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet) {
+/// Builds a Model from a checked setup, then prepares `dir` (prepare_run_directory) and runs the
+/// model into it: whatever fails while building (an engine refusing its parameters, memory)
+/// leaves no directory behind. The wall clock counts the building too.
+template <class Model, class Setup>
+int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet, bool force) {
   const WallClock wall;
   Model model(setup);
+  prepare_run_directory(dir, force);
   return run_model(model, setup.config, dir, quiet, wall);
 }
 

@@ -36,10 +36,11 @@ struct PdeSetup {
 /// that resolve them and stay positive.
 PdeSetup make_pde_setup(const nlohmann::json& resolved);
 
-/// Runs a checked setup into a prepared directory (config.json, series.csv, trajectory.h5,
-/// summary.json, plots); `quiet`: no progress, no summary lines, no plots. Returns the exit code.
-int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet);
-int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet);
+/// Runs a checked setup into `dir` (config.json, series.csv, trajectory.h5, summary.json,
+/// plots), which is created (or, with `force`, replaced: prepare_run_directory) once the model is
+/// built; `quiet`: no progress, no summary lines, no plots. Returns the exit code.
+int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
+int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
 
 /// A ReLU network run (model "relu"): the teacher's neurons and the student's initial state
 /// (N × (d+2): w then a in the parameters form, θ then m in the WFR form).
@@ -50,7 +51,7 @@ struct ReluSetup {
   PointView<Kokkos::HostSpace> state;              ///< N × (d+2)
 };
 ReluSetup make_relu_setup(const nlohmann::json& resolved);
-int run_relu(const ReluSetup& setup, const std::filesystem::path& dir, bool quiet);
+int run_relu(const ReluSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
 /// `eval` for model relu: a neuron file x0,…,xd,m; writes v0,…,vd,dm and prints the loss.
 int eval_relu(const nlohmann::json& resolved, const std::string& positions, const std::filesystem::path& out);
 
