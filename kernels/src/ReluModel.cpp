@@ -280,13 +280,12 @@ PointView<Kokkos::HostSpace> sphere_points(int d, std::size_t n, bool quasi_unif
     }
     return x;
   }
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
+  std::mt19937_64 rng(seed); // the engine is specified by the standard; the normal draw is ours
   for (std::size_t i = 0; i < n; ++i) {
     double n2 = 0;
     do {
       n2 = 0;
-      for (int a = 0; a <= d; ++a) n2 += (x(i, a) = normal(rng)) * x(i, a);
+      for (int a = 0; a <= d; ++a) n2 += (x(i, a) = standard_normal(rng)) * x(i, a);
     } while (n2 < 1e-20);
     const double inv = 1 / std::sqrt(n2);
     for (int a = 0; a <= d; ++a) x(i, a) *= inv;

@@ -7,6 +7,7 @@
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
 #include <kmdflow/ReluModel.hpp>
+#include <kmdflow/Sampling.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
@@ -118,8 +119,8 @@ ReluSetup make_relu_setup(const json& resolved) {
     setup.teacher = sphere_points(d, M, false, teacher["seed"].get<std::uint64_t>());
     setup.teacher_weights = ScalarView<Kokkos::HostSpace>("kmdflow::relu::teacher_weights", M);
     std::mt19937_64 rng(teacher["seed"].get<std::uint64_t>() ^ 0x3a55e5ULL);
-    std::uniform_real_distribution<double> uniform(0.5, 1.5);
-    for (std::size_t m = 0; m < M; ++m) setup.teacher_weights(m) = uniform(rng);
+    // Uniform in [0.5, 1.5) from uniform01: portable, as std::uniform_real_distribution is not.
+    for (std::size_t m = 0; m < M; ++m) setup.teacher_weights(m) = 0.5 + uniform01(rng);
   }
   // The student, as directions and masses.
   PointView<Kokkos::HostSpace> directions;

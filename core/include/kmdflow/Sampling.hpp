@@ -5,6 +5,7 @@
 #include <kmdflow/Density.hpp>
 #include <kmdflow/Types.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,14 @@ PointView<> iid_uniform_points(std::size_t n, int dim, std::uint64_t seed, const
 /// A uniform double in [0, 1) from 53 random bits (portable across standard libraries).
 template <class Engine> double uniform01(Engine& engine) {
   return double(engine() >> 11) * 0x1.0p-53;
+}
+
+/// A standard normal draw by Box–Muller from two uniform01 draws (the cosine branch): the same
+/// values with libstdc++ and libc++, where std::normal_distribution's algorithm is the library's
+/// own. 1 − u lies in (0, 1], so the logarithm is finite.
+template <class Engine> double standard_normal(Engine& engine) {
+  const double u = uniform01(engine), v = uniform01(engine);
+  return std::sqrt(-2 * std::log(1 - u)) * std::cos(2 * 3.14159265358979323846 * v);
 }
 
 } // namespace kmdflow
