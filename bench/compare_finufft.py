@@ -15,7 +15,8 @@ plans estimated), at upsampling 2, and at automatic upsampling with FFTW plans m
 (`fftw = FFTW_MEASURE`, as kmdflow measures its own for large grids; planning is outside the timing
 on both sides). Its best is the fastest of the three; the ratios are kmdflow / FINUFFT's best.
 `--reuse rows.json --settings finufft_measure` re-times FINUFFT (that setting only) for the rows of
-an earlier `--json` output.
+an earlier `--json` output; without --reuse, `--settings` leaves the others out (at N = 10⁷ FFTW's
+measured planning of FINUFFT's grids ran past 30 minutes).
 """
 
 import argparse
@@ -169,11 +170,12 @@ def main():
         return 2
     for r in rows:
         for key, (upsampling, fftw) in SETTINGS.items():
-            if key not in timed and key in r:
-                continue  # reused
+            if key not in timed:
+                r.setdefault(key, float("nan"))  # reused, or not timed (NaN: left out of the best)
+                continue
             r[key] = finufft_time(r["dim"], r["N"], r["modes"], r["tolerance"], threads, args.repetitions, upsampling,
                                   fftw)
-        r["finufft_best"] = min(r[key] for key in SETTINGS)
+        r["finufft_best"] = min(r[key] for key in SETTINGS if not np.isnan(r[key]))
     print(f"kmdflow spectral engine vs FINUFFT {finufft.__version__} (plan interface), {threads} threads, "
           f"medians of {args.repetitions}; ratios against FINUFFT's best")
     print(f"{'d':>2} {'N':>9} {'tol':>6} {'modes':>10} {'grid':>8} {'σ':>4} {'w':>3} | {'FINUFFT auto':>12} "
