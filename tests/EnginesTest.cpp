@@ -203,3 +203,22 @@ TEST(Engines, DirectFloatAgreesWithDouble) {
     if (std::getenv("KMDFLOW_TEST_VERBOSE")) std::printf("s = %.2f: float velocities differ by %.2e\n", s, error);
   }
 }
+
+// Integer s beyond the closed form's degree 16 (s > 8) takes the Ewald split like any other order
+// (it raised "s too large for the closed form", an exit code 1): its values and derivatives
+// agree with the Bernoulli polynomial the kernel still has, relative to the kernel's scale.
+TEST(SobolevEvaluator1D, IntegerOrdersBeyondTheClosedFormUseTheSplit) {
+  for (const double s : {9.0, 12.0}) {
+    const SobolevKernel kernel(1, s);
+    const SobolevKernelEvaluator1D evaluator(kernel);
+    const double scale = std::abs(kernel.closed_form_value(0.0));
+    double slope_scale = 0;
+    for (int i = 1; i < 200; ++i) slope_scale = std::max(slope_scale, std::abs(kernel.closed_form_derivative(i / 200.0)));
+    for (int i = 1; i < 200; ++i) {
+      const double dx = i / 200.0 - 0.5; // the minimum image, as the engines pass it
+      EXPECT_NEAR(evaluator.value(dx), kernel.closed_form_value(dx), 1e-10 * scale) << "s = " << s << ", dx = " << dx;
+      EXPECT_NEAR(evaluator.derivative(dx), kernel.closed_form_derivative(dx), 1e-10 * slope_scale)
+          << "s = " << s << ", dx = " << dx;
+    }
+  }
+}

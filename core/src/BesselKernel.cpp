@@ -20,7 +20,7 @@ constexpr int max_orders = 48;
 BesselKernel::BesselKernel(int dim, double s, double lambda, EwaldParameters ewald)
     : m_dim(dim), m_s(s), m_lambda(lambda), m_ewald(ewald) {
   if (dim < 1 || dim > 3) throw std::invalid_argument("dim must be 1, 2 or 3");
-  if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("s must be a finite number > 0");
+  if (!(s > 0) || !(s <= 50)) throw std::invalid_argument("s must be a number in (0, 50]");
   if (!(lambda > 0) || !(lambda <= max_lambda))
     throw std::invalid_argument("lambda must lie in (0, 40]: the engines' tables resolve no shorter length scale");
   if (!(ewald.alpha > 0)) throw std::invalid_argument("the Ewald split parameter must be > 0");

@@ -31,6 +31,9 @@ SobolevKernel::SobolevKernel(int dim, double s, EwaldParameters ewald)
     : m_dim(dim), m_s(s), m_ewald(ewald) {
   if (dim < 1 || dim > 3) throw std::invalid_argument("dim must be 1, 2 or 3");
   if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("s must be a finite number > 0");
+  if (s > max_order)
+    throw std::invalid_argument("s must be at most 50 (the kernel's coefficients (2π|k|)^−2s then leave the range "
+                                "of doubles)");
   if (!(ewald.alpha > 0)) throw std::invalid_argument("the Ewald split parameter must be > 0");
 
   const double p = 2 * s - dim;

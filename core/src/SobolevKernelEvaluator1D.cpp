@@ -42,11 +42,11 @@ int chebyshev_fit(F&& f, Kokkos::Array<double, SobolevKernelEvaluator1D::max_che
 
 SobolevKernelEvaluator1D::SobolevKernelEvaluator1D(const SobolevKernel& kernel, bool use_closed_form) {
   if (kernel.dim() != 1) throw std::invalid_argument("SobolevKernelEvaluator1D: needs d = 1");
-  if (use_closed_form && kernel.has_closed_form()) {
+  // The closed form (a Bernoulli polynomial of degree 2s) for integer s ≤ max_polynomial_degree/2;
+  // beyond, the Ewald split as for any other s (integer s > 8 raised here, an exit code 1).
+  if (use_closed_form && kernel.has_closed_form() && 2 * kernel.s() <= max_polynomial_degree) {
     const auto value = kernel.closed_form_value_polynomial();
     const auto derivative = kernel.closed_form_derivative_polynomial();
-    if (int(value.size()) > max_polynomial_degree + 1)
-      throw std::invalid_argument("SobolevKernelEvaluator1D: s too large for the closed form");
     m_closed_form = true;
     m_value_degree = int(value.size()) - 1;
     m_derivative_degree = int(derivative.size()) - 1;

@@ -34,7 +34,7 @@ public:
   /// accuracy check from λ ≈ 50.
   static constexpr double max_lambda = 40;
   static constexpr std::array<KernelParameter, 2> config_keys{
-      {{"s", "must be a number > 0 (the order: the symbol is (λ² + 4π²|k|²)^−s)", 0.0, true},
+      {{"s", "must be a number in (0, 50] (the order: the symbol is (λ² + 4π²|k|²)^−s)", 0.0, true, 50.0},
        {"lambda", "must be a number in (0, 40] (λ, an inverse length; this version's tables end at 40)", 0.0, true,
         max_lambda}}};
   static BesselKernel from_config(const nlohmann::json& config) {

@@ -20,8 +20,14 @@ public:
   static constexpr std::array<KernelParameter, 0> config_keys{};
   static SobolevKernel from_config(const nlohmann::json& config) { return {config["dim"].get<int>(), config["s"].get<double>()}; }
 
-  /// Throws std::invalid_argument for a dimension outside 1…3, s ≤ 0, or s within 1e-6 of (but
-  /// not at) a logarithmic case, where the Riesz constant blows up and the split is ill-conditioned.
+  /// The largest order: the coefficients (2π|k|)^−2s fall by (2π)^−2s ≈ 10^(−1.6 s) from |k| = 1,
+  /// so beyond ~50 the energies leave the range of doubles (NaN at s = 10⁴) and the split's
+  /// series take unbounded time (s = 9·10¹⁵ did not finish).
+  static constexpr double max_order = 50;
+
+  /// Throws std::invalid_argument for a dimension outside 1…3, s ≤ 0 or s > max_order, or s within
+  /// 1e-6 of (but not at) a logarithmic case, where the Riesz constant blows up and the split is
+  /// ill-conditioned.
   SobolevKernel(int dim, double s, EwaldParameters ewald = {});
 
   int dim() const { return m_dim; }
