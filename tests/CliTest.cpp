@@ -439,6 +439,25 @@ TEST_F(Cli, RisingEnergyStopsTheRun) {
   EXPECT_EQ(kmdflow("run unstable.json --out stable --set time.t_end=2 --set time.dt=0.1").code, 0);
 }
 
+// A batch job's log (stderr not a terminal) gets a plain progress line every 30 s, here every step.
+TEST_F(Cli, PlainProgressLinesInBatchLogs) {
+  file("run.json", small_run);
+  setenv("KMDFLOW_PROGRESS_SECONDS", "0", 1);
+  const auto r = kmdflow("run run.json --out out");
+  unsetenv("KMDFLOW_PROGRESS_SECONDS");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::stringstream lines(r.err);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    EXPECT_EQ(line.rfind("kmdflow: step " + std::to_string(count + 1) + ", t = ", 0), 0u) << line;
+    EXPECT_NE(line.find("steps/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("eta"), std::string::npos) << line;
+  }
+  EXPECT_EQ(count, 10); // t_end 0.5, dt 0.05
+  // The default interval (30 s) prints nothing in a run this short.
+  EXPECT_EQ(kmdflow("run run.json --out quiet").err, "");
+}
+
 TEST_F(Cli, TwoAndThreeDimensions) {
   file("model2.json", R"({"dim": 2, "s": 1.5})");
   file("points2.csv", "x,y,w\n0.1,0.2,1\n0.6,0.25,2\n0.4,0.9,1\n");

@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <limits>
 #include <unistd.h>
@@ -174,12 +175,31 @@ double slope(const std::vector<double>& x, const std::vector<double>& y) {
   return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
-Progress::Progress(double t_end, bool enabled) : m_t_end(t_end), m_tty(enabled && isatty(STDERR_FILENO)) {}
+Progress::Progress(double t_end, bool enabled)
+    : m_t_end(t_end), m_enabled(enabled), m_tty(enabled && isatty(STDERR_FILENO)) {
+  if (const char* seconds = std::getenv("KMDFLOW_PROGRESS_SECONDS")) {
+    char* end = nullptr;
+    const double value = std::strtod(seconds, &end);
+    if (end != seconds && value >= 0) m_interval = value;
+  }
+  m_last = m_tty ? -1 : 0; // the first plain line after one interval
+}
 
 void Progress::update(double t, long step, double energy, double wall) {
-  if (!m_tty || wall - m_last < 0.25) return;
-  m_last = wall;
+  if (!m_enabled) return;
   const double fraction = t / m_t_end;
+  if (!m_tty) {
+    if (wall - m_last < m_interval) return;
+    const double rate = double(step - m_last_step) / std::max(wall - m_last, 1e-9);
+    m_last = wall, m_last_step = step;
+    std::fprintf(stderr, "kmdflow: step %ld, t = %.6g / %g (%.1f%%), E = %.6e, %.3g steps/s, %.1f s, eta %.0f s\n",
+                 step, t, m_t_end, 100 * fraction, energy, rate, wall,
+                 fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
+    std::fflush(stderr);
+    return;
+  }
+  if (wall - m_last < 0.25) return;
+  m_last = wall;
   std::fprintf(stderr, "\r\033[Kkmdflow: t = %-10.4g / %g (%5.1f%%)  step %-8ld E = %-11.4e %6.1f s, eta %.0f s", t,
                m_t_end, 100 * fraction, step, energy, wall, fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
   std::fflush(stderr);

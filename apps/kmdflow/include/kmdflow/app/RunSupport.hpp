@@ -59,6 +59,8 @@ private:
 };
 
 /// A one-line progress display on stderr when it is a terminal.
+/// Where stderr is not a terminal (a batch job's log), a plain line every 30 s of wall time
+/// instead (KMDFLOW_PROGRESS_SECONDS sets another interval): step, t, energy, steps/s, ETA.
 class Progress {
 public:
   explicit Progress(double t_end, bool enabled = true);
@@ -67,8 +69,10 @@ public:
 
 private:
   double m_t_end;
-  bool m_tty;
+  bool m_enabled, m_tty;
+  double m_interval = 30; // seconds between plain lines
   double m_last = -1;
+  long m_last_step = 0;
   bool m_shown = false;
 };
 
