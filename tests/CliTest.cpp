@@ -454,8 +454,17 @@ TEST_F(Cli, PlainProgressLinesInBatchLogs) {
     EXPECT_NE(line.find("eta"), std::string::npos) << line;
   }
   EXPECT_EQ(count, 10); // t_end 0.5, dt 0.05
+  // run.log: the start, the same lines, the end.
+  std::stringstream log(slurp(m_dir / "out" / "run.log"));
+  std::vector<std::string> logged;
+  for (std::string line; std::getline(log, line);) logged.push_back(line.substr(line.find("] ") + 2));
+  ASSERT_EQ(logged.size(), 1u + 10u + 2u) << slurp(m_dir / "out" / "run.log");
+  EXPECT_EQ(logged[0].rfind("kmdflow " KMDFLOW_VERSION ": ", 0), 0u) << logged[0];
+  EXPECT_EQ(logged[1].rfind("kmdflow: step 1, t = ", 0), 0u) << logged[1];
+  EXPECT_EQ(logged[11].rfind("kmdflow: 10 steps to t = 0.5", 0), 0u) << logged[11];
   // The default interval (30 s) prints nothing in a run this short.
   EXPECT_EQ(kmdflow("run run.json --out quiet").err, "");
+  EXPECT_TRUE(fs::exists(m_dir / "quiet" / "run.log"));
 }
 
 TEST_F(Cli, TwoAndThreeDimensions) {

@@ -175,31 +175,49 @@ double slope(const std::vector<double>& x, const std::vector<double>& y) {
   return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
-Progress::Progress(double t_end, bool enabled)
-    : m_t_end(t_end), m_enabled(enabled), m_tty(enabled && isatty(STDERR_FILENO)) {
+RunLog::RunLog(const fs::path& file) : m_file(std::fopen(file.c_str(), "a")) {
+  if (!m_file) throw std::runtime_error("cannot write '" + file.string() + "'");
+}
+
+RunLog::~RunLog() {
+  if (m_file) std::fclose(m_file);
+}
+
+void RunLog::line(const std::string& text) {
+  std::fprintf(m_file, "[%s] %s\n", timestamp("%Y-%m-%dT%H:%M:%S").c_str(), text.c_str());
+  std::fflush(m_file);
+}
+
+Progress::Progress(double t_end, bool enabled, RunLog* log)
+    : m_t_end(t_end), m_enabled(enabled), m_tty(enabled && isatty(STDERR_FILENO)), m_log(log) {
   if (const char* seconds = std::getenv("KMDFLOW_PROGRESS_SECONDS")) {
     char* end = nullptr;
     const double value = std::strtod(seconds, &end);
     if (end != seconds && value >= 0) m_interval = value;
   }
-  m_last = m_tty ? -1 : 0; // the first plain line after one interval
+}
+
+std::string Progress::plain_line(double t, long step, double energy, double wall) const {
+  const double fraction = t / m_t_end;
+  const double rate = double(step - m_plain_last_step) / std::max(wall - m_plain_last, 1e-9);
+  return format("kmdflow: step %ld, t = %.6g / %g (%.1f%%), E = %.6e, %.3g steps/s, %.1f s, eta %.0f s", step, t,
+                m_t_end, 100 * fraction, energy, rate, wall, fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
 }
 
 void Progress::update(double t, long step, double energy, double wall) {
-  if (!m_enabled) return;
-  const double fraction = t / m_t_end;
-  if (!m_tty) {
-    if (wall - m_last < m_interval) return;
-    const double rate = double(step - m_last_step) / std::max(wall - m_last, 1e-9);
-    m_last = wall, m_last_step = step;
-    std::fprintf(stderr, "kmdflow: step %ld, t = %.6g / %g (%.1f%%), E = %.6e, %.3g steps/s, %.1f s, eta %.0f s\n",
-                 step, t, m_t_end, 100 * fraction, energy, rate, wall,
-                 fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
-    std::fflush(stderr);
-    return;
+  // Plain lines (a batch log, run.log) every interval.
+  if ((m_log || (m_enabled && !m_tty)) && wall - m_plain_last >= m_interval) {
+    const std::string line = plain_line(t, step, energy, wall);
+    m_plain_last = wall, m_plain_last_step = step;
+    if (m_log) m_log->line(line);
+    if (m_enabled && !m_tty) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fflush(stderr);
+    }
   }
-  if (wall - m_last < 0.25) return;
+  if (!m_tty || wall - m_last < 0.25) return;
   m_last = wall;
+  const double fraction = t / m_t_end;
   std::fprintf(stderr, "\r\033[Kkmdflow: t = %-10.4g / %g (%5.1f%%)  step %-8ld E = %-11.4e %6.1f s, eta %.0f s", t,
                m_t_end, 100 * fraction, step, energy, wall, fraction > 0 ? wall * (1 - fraction) / fraction : 0.0);
   std::fflush(stderr);
@@ -263,7 +281,7 @@ int report_run_end(const fs::path& dir, const std::string& status, const std::st
   }
   if (quiet) return 0;
   for (const auto& line : lines) std::printf("%s\n", line.c_str());
-  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json)\n", where.c_str());
+  std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json, run.log)\n", where.c_str());
   if (plots) {
     if (plot_command(where, true) == 0)
       std::printf("  plots:   %s/energy.png, %s/density.png\n", where.c_str(), where.c_str());
@@ -312,6 +330,9 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
                          {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
   recorded["kmdflow"].update(model.engine_record());
   write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+  RunLog log(dir / "run.log");
+  log.line(format("kmdflow %s: %s to t = %g (%s, %d threads) into %s", KMDFLOW_VERSION, model.description().c_str(),
+                  t_end, backend_name().c_str(), backend_threads(), dir.string().c_str()));
 
   H5mdWriter trajectory(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
   model.write_static(dir, trajectory);
@@ -322,7 +343,7 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
   long step = 0;
   const double tolerance = 1e-9 * std::min(dt, t_end);
   OutputSchedule outputs(c, tolerance);
-  Progress progress(t_end, !quiet);
+  Progress progress(t_end, !quiet, &log);
   // The energy, or the interaction energy where it is infinite (2s ≤ d), for the fits.
   std::vector<double> times, energies;
   auto record_row = [&] {
@@ -385,6 +406,10 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
                                         wall(), model.description().c_str(), backend_name().c_str(),
                                         backend_threads())};
   for (auto& line : model.report()) lines.push_back(std::move(line));
+  if (outcome.status != "completed")
+    log.line(format("error: run %s at step %ld, t = %g: %s", outcome.status.c_str(), step, t, outcome.message.c_str()));
+  else
+    for (const auto& line : lines) log.line(line);
   return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -59,20 +60,37 @@ private:
 };
 
 /// A one-line progress display on stderr when it is a terminal.
+/// A run directory's run.log: what the terminal shows (the progress as plain lines, the end or
+/// the error), each line with its wall-clock time, flushed as written.
+class RunLog {
+public:
+  explicit RunLog(const std::filesystem::path& file);
+  ~RunLog();
+  RunLog(const RunLog&) = delete;
+  RunLog& operator=(const RunLog&) = delete;
+  void line(const std::string& text);
+
+private:
+  std::FILE* m_file = nullptr;
+};
+
 /// Where stderr is not a terminal (a batch job's log), a plain line every 30 s of wall time
-/// instead (KMDFLOW_PROGRESS_SECONDS sets another interval): step, t, energy, steps/s, ETA.
+/// instead (KMDFLOW_PROGRESS_SECONDS sets another interval): step, t, energy, steps/s, ETA. The
+/// same plain lines go to `log` (if any) at that interval whatever stderr is.
 class Progress {
 public:
-  explicit Progress(double t_end, bool enabled = true);
+  explicit Progress(double t_end, bool enabled = true, RunLog* log = nullptr);
   void update(double t, long step, double energy, double wall);
   void finish();
 
 private:
+  std::string plain_line(double t, long step, double energy, double wall) const;
   double m_t_end;
   bool m_enabled, m_tty;
+  RunLog* m_log;
   double m_interval = 30; // seconds between plain lines
-  double m_last = -1;
-  long m_last_step = 0;
+  double m_last = -1, m_plain_last = 0;
+  long m_plain_last_step = 0;
   bool m_shown = false;
 };
 
