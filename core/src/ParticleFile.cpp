@@ -54,8 +54,7 @@ ParticleData read_csv(const std::string& path, int dim, const std::string& key) 
                                  std::to_string(columns) + " values, got " + std::to_string(fields.size()));
     for (const auto& f : fields) {
       double v = 0;
-      const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
-      if (ec != std::errc() || end != f.data() + f.size() || !std::isfinite(v))
+      if (!parse_finite(f, v))
         throw ConfigError(key, where + " line " + std::to_string(line_number) + ": '" + f +
                                    "' is not a finite number");
       values.push_back(v);
@@ -75,6 +74,14 @@ ParticleData read_csv(const std::string& path, int dim, const std::string& key) 
 }
 
 } // namespace
+
+bool parse_finite(std::string_view field, double& value) {
+  const auto b = field.find_first_not_of(" \t\r"), e = field.find_last_not_of(" \t\r");
+  if (b == std::string_view::npos) return false;
+  const char *first = field.data() + b, *last = field.data() + e + 1;
+  const auto [end, ec] = std::from_chars(first, last, value);
+  return ec == std::errc() && end == last && std::isfinite(value);
+}
 
 bool is_h5md_path(const std::string& path) {
   for (const char* ext : {".h5", ".hdf5", ".h5md"}) {

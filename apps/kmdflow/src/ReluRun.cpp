@@ -6,13 +6,13 @@
 #include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
+#include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/ReluModel.hpp>
 #include <kmdflow/Sampling.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -51,11 +51,8 @@ void read_neurons(const std::string& path, int d, const std::string& key, PointV
     while (std::getline(ss, field, ',')) {
       // The whole field a number (std::stod took "1.5abc" for 1.5), NaN and overflow refused.
       if (!field.empty() && field.back() == '\r') field.pop_back();
-      const auto b = field.find_first_not_of(" \t"), e = field.find_last_not_of(" \t");
-      const std::string number = b == std::string::npos ? "" : field.substr(b, e - b + 1);
       double v = 0;
-      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
-      if (number.empty() || ec != std::errc() || end != number.data() + number.size() || !std::isfinite(v))
+      if (!parse_finite(field, v))
         throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field +
                                    "' is not a finite number");
       values.push_back(v);

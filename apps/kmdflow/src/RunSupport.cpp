@@ -270,15 +270,17 @@ json summary_head(const RunOutcome& outcome, long step, double t, double t_end) 
 
 /// The end of a run, after summary.json is written: a failed or interrupted run prints one
 /// `error:` line saying where it stopped (exit code 1); a completed one prints `lines` and makes
-/// the plots unless quiet (exit code 0).
+/// the plots unless quiet (exit code 0). Either goes to run.log as well.
 int report_run_end(const fs::path& dir, const std::string& status, const std::string& message, long step, double t,
-                   bool quiet, bool plots, const std::vector<std::string>& lines) {
+                   bool quiet, bool plots, const std::vector<std::string>& lines, RunLog& log) {
   const std::string where = dir.string();
   if (status != "completed") {
-    std::fprintf(stderr, "error: run %s at step %ld, t = %g: %s (results so far in %s)\n", status.c_str(), step, t,
-                 message.c_str(), where.c_str());
+    const std::string error = format("error: run %s at step %ld, t = %g: %s", status.c_str(), step, t, message.c_str());
+    log.line(error);
+    std::fprintf(stderr, "%s (results so far in %s)\n", error.c_str(), where.c_str());
     return 1;
   }
+  for (const auto& line : lines) log.line(line);
   if (quiet) return 0;
   for (const auto& line : lines) std::printf("%s\n", line.c_str());
   std::printf("  results: %s/ (config.json, series.csv, trajectory.h5, summary.json, run.log)\n", where.c_str());
@@ -406,11 +408,8 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
                                         wall(), model.description().c_str(), backend_name().c_str(),
                                         backend_threads())};
   for (auto& line : model.report()) lines.push_back(std::move(line));
-  if (outcome.status != "completed")
-    log.line(format("error: run %s at step %ld, t = %g: %s", outcome.status.c_str(), step, t, outcome.message.c_str()));
-  else
-    for (const auto& line : lines) log.line(line);
-  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines);
+  return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines,
+                        log);
 }
 
 } // namespace kmdflow::app

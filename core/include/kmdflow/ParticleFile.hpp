@@ -5,6 +5,7 @@
 #include <kmdflow/Types.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace kmdflow {
 
@@ -19,6 +20,10 @@ ParticleData read_particles(const std::string& path, int dim, const std::string&
 
 /// True for the names H5MD files go by (.h5, .hdf5, .h5md).
 bool is_h5md_path(const std::string& path);
+
+/// A CSV field as a finite double: the whole field (blanks and a trailing \r around it allowed),
+/// nothing else ("1.5abc", "nan", "1e400" give false).
+bool parse_finite(std::string_view field, double& value);
 
 /// Writes rows of `values` under the header `names` (comma separated), atomically, with 17
 /// significant digits.
