@@ -2,6 +2,8 @@
 // directory for bad input, the files of a run, eval's output.
 #include <kmdflow/H5md.hpp>
 
+#include "CliFixture.hpp"
+
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <nlohmann/json.hpp>
@@ -21,47 +23,12 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using kmdflow_test::Result;
+using kmdflow_test::slurp;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class Cli : public ::testing::Test {
-protected:
-  void SetUp() override {
-    m_dir = fs::path(testing::TempDir()) / ("kmdflow_cli_" + std::to_string(getpid()) + "_" +
-                                            testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(m_dir);
-    fs::create_directories(m_dir);
-  }
-  void TearDown() override { fs::remove_all(m_dir); }
-
-  fs::path file(const std::string& name, const std::string& content) {
-    const auto p = m_dir / name;
-    std::ofstream(p) << content;
-    return p;
-  }
-
-  Result kmdflow(const std::string& args) {
-    const auto out = m_dir / "stdout.txt", err = m_dir / "stderr.txt";
-    const std::string command = "cd '" + m_dir.string() + "' && OMP_PROC_BIND=false '" KMDFLOW_BINARY "' " + args +
-                                " > '" + out.string() + "' 2> '" + err.string() + "'";
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
-
-  fs::path m_dir;
-};
+class Cli : public kmdflow_test::CliFixture {};
 
 const char* small_run = R"({"dim": 1, "s": 1, "particles": {"count": 200, "seed": 4},
   "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.5}]},
@@ -103,6 +70,10 @@ TEST_F(Cli, BadInputIsRefusedWithOneLine) {
       {R"({"dim": 1, "s": 1, "time": {"t_end": 1, "dt": 1e-16}})", "", "time.dt"},
       {R"({"dim": 1, "s": 1, "output": {"series_every": 1e-300}})", "", "output.series_every"},
       {R"({"dim": 1, "s": 1, "output": {"snapshot_every": 1e-9}})", "", "output.snapshot_every"},
+      {R"({"dim": 1, "s": 1, "output": {"checkpoint_every": 0}})", "", "output.checkpoint_every"},
+      {R"({"dim": 1, "s": 1, "output": {"checkpoint_every": 1e-12}})", "", "output.checkpoint_every"},
+      {R"({"dim": 1, "s": 1, "output": {"checkpoint_wall": -1}})", "", "output.checkpoint_wall"},
+      {R"({"dim": 1, "s": 1, "output": {"checkpoint_wall": "often"}})", "", "output.checkpoint_wall"},
   };
   file("samples.csv", "x\n0.1\n0.5\n");
   for (const auto& c : cases) {
@@ -454,10 +425,17 @@ TEST_F(Cli, PlainProgressLinesInBatchLogs) {
     EXPECT_NE(line.find("eta"), std::string::npos) << line;
   }
   EXPECT_EQ(count, 10); // t_end 0.5, dt 0.05
-  // run.log: the start, the same lines, the end.
+  // run.log: the start, the same lines, the end; and a line for each checkpoint (every t_end/20
+  // by default: after each of the 9 steps before the last).
   std::stringstream log(slurp(m_dir / "out" / "run.log"));
   std::vector<std::string> logged;
-  for (std::string line; std::getline(log, line);) logged.push_back(line.substr(line.find("] ") + 2));
+  int checkpoints = 0;
+  for (std::string line; std::getline(log, line);) {
+    const std::string text = line.substr(line.find("] ") + 2);
+    if (text.rfind("checkpoint at step ", 0) == 0) ++checkpoints;
+    else logged.push_back(text);
+  }
+  EXPECT_EQ(checkpoints, 9);
   ASSERT_EQ(logged.size(), 1u + 10u + 2u) << slurp(m_dir / "out" / "run.log");
   EXPECT_EQ(logged[0].rfind("kmdflow " KMDFLOW_VERSION ": ", 0), 0u) << logged[0];
   EXPECT_EQ(logged[1].rfind("kmdflow: step 1, t = ", 0), 0u) << logged[1];

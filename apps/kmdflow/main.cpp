@@ -1,6 +1,7 @@
 // kmdflow: Wasserstein gradient flows of kernel mean discrepancies (DESIGN.md §7).
 //
 //   kmdflow run [CONFIG.json] [--set KEY=VALUE]... [--out DIR] [--force]
+//   kmdflow run --resume RUN_DIR
 //   kmdflow eval CONFIG.json --positions FILE [--out FILE.csv]
 //   kmdflow study scaling CONFIG.json --counts N1,N2,... [--out DIR] [--force]
 //   kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]
@@ -51,7 +52,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run.overrides, "Override a key: --set particles.count=1000")
       ->type_name("KEY=VALUE")->take_all();
   run_cmd->add_option("--out", run.out, "Run directory (default: runs/<config>-<date>)");
-  run_cmd->add_flag("--force", run.force, "Replace an existing run directory");
+  auto* force_flag = run_cmd->add_flag("--force", run.force, "Replace an existing run directory");
+  run_cmd->add_option("--resume", run.resume, "Continue the run in RUN_DIR from its newest checkpoint")
+      ->type_name("RUN_DIR")
+      ->excludes(force_flag)
+      ->excludes(run_cmd->get_option("config"))
+      ->excludes(run_cmd->get_option("--set"))
+      ->excludes(run_cmd->get_option("--out"));
 
   kmdflow::app::EvalOptions eval;
   auto* eval_cmd = app.add_subcommand("eval", "Velocities and energies of a particle file");

@@ -135,6 +135,7 @@ private:
 
 bool positive(double x) { return x > 0; }
 bool any_number(double) { return true; }
+bool non_negative(double x) { return x >= 0; }
 bool non_negative_integer(long long x) { return x >= 0; }
 bool unit_open_interval(double x) { return x > 0 && x < 1; }
 
@@ -327,6 +328,8 @@ void check_counts(const json& time, const json& output) {
     throw ConfigError("output.series_every", figure(rows) + " rows of series.csv over t_end: at most 10^8");
   if (const double frames = t_end / output["snapshot_every"].get<double>(); frames > 1e6)
     throw ConfigError("output.snapshot_every", figure(frames) + " frames over t_end: at most 10^6");
+  if (const double count = t_end / output["checkpoint_every"].get<double>(); count > 1e6)
+    throw ConfigError("output.checkpoint_every", figure(count) + " checkpoints over t_end: at most 10^6");
 }
 
 json resolve_output(Block& top, double t_end) {
@@ -339,6 +342,11 @@ json resolve_output(Block& top, double t_end) {
                                      "must be an integer >= 0 (log-spaced rows per decade of t)", non_negative_integer);
   o["snapshot_per_decade"] = b.integer("snapshot_per_decade", 0,
                                        "must be an integer >= 0 (log-spaced frames per decade of t)", non_negative_integer);
+  o["checkpoint_every"] = b.number("checkpoint_every", t_end / 20,
+                                   "must be a number > 0 (simulated time between checkpoints)", positive);
+  o["checkpoint_wall"] = b.number("checkpoint_wall", 600.0,
+                                  "must be a number >= 0 (seconds of wall time between checkpoints; 0: none)",
+                                  non_negative);
   o["plots"] = b.boolean("plots", true);
   b.finish();
   return o;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace kmdflow {
@@ -133,6 +134,26 @@ void H5mdWriter::FrameSeries::create(long long group, std::vector<std::size_t> f
   step = create_time_series(group, "step", H5T_NATIVE_LONG, {});
 }
 
+void H5mdWriter::FrameSeries::reopen(long long group, long keep) {
+  value = check(H5Dopen2(group, "value", H5P_DEFAULT), "open a series' values");
+  time = check(H5Dopen2(group, "time", H5P_DEFAULT), "open a series' times");
+  step = check(H5Dopen2(group, "step", H5P_DEFAULT), "open a series' steps");
+  const hid_t space = H5Dget_space(value);
+  std::vector<hsize_t> dims(std::max(1, H5Sget_simple_extent_ndims(space)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  H5Sclose(space);
+  if (dims.size() < 2 || dims[0] < hsize_t(keep))
+    throw std::runtime_error("a time series holds " + std::to_string(dims[0]) + " frames, fewer than " +
+                             std::to_string(keep));
+  shape.assign(dims.begin() + 1, dims.end());
+  dims[0] = hsize_t(keep);
+  const hsize_t length[1] = {hsize_t(keep)};
+  check(H5Dset_extent(value, dims.data()), "cut a series", 0);
+  check(H5Dset_extent(time, length), "cut a series' times", 0);
+  check(H5Dset_extent(step, length), "cut a series' steps", 0);
+  frames = keep;
+}
+
 void H5mdWriter::FrameSeries::append(const double* values, long step_number, double t) {
   const hsize_t frame = hsize_t(frames);
   append_to(value, H5T_NATIVE_DOUBLE, values, std::vector<hsize_t>(shape.begin(), shape.end()), frame);
@@ -166,6 +187,79 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, const H5mdParticles& particle
   H5Gclose(h5md);
   if (particles.box != H5mdParticles::Box::none) write_particles(particles);
   H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+namespace {
+herr_t collect_name(hid_t, const char* name, const H5L_info2_t*, void* names) {
+  static_cast<std::vector<std::string>*>(names)->push_back(name);
+  return 0;
+}
+bool is_group(hid_t file, const char* path) {
+  H5O_info2_t info;
+  return H5Lexists(file, path, H5P_DEFAULT) > 0 &&
+         H5Oget_info_by_name3(file, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 && info.type == H5O_TYPE_GROUP;
+}
+} // namespace
+
+H5mdWriter::H5mdWriter(std::filesystem::path path, long frames) : m_path(std::move(path)), m_dim(0), m_count(0) {
+  quiet_hdf5();
+  const auto staged = staging_name(m_path);
+  if (!std::filesystem::is_regular_file(staged)) {
+    if (!std::filesystem::is_regular_file(m_path)) throw std::runtime_error("'" + m_path.string() + "' is missing");
+    std::filesystem::rename(m_path, staged);
+  }
+  m_file = H5Fopen(staged.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (m_file < 0)
+    throw std::runtime_error("'" + staged.string() + "' cannot be opened (damaged: was the run killed while it "
+                                                      "wrote a frame?)");
+  try {
+    auto reopen_group = [&](FrameSeries& series, const char* name) {
+      const hid_t group = check(H5Gopen2(m_file, name, H5P_DEFAULT), name);
+      try {
+        series.reopen(group, frames);
+      } catch (...) {
+        H5Gclose(group);
+        throw;
+      }
+      H5Gclose(group);
+    };
+    if (is_group(m_file, "/particles/all/position")) {
+      reopen_group(m_positions, "/particles/all/position");
+      m_count = m_positions.shape.at(0);
+      m_dim = int(m_positions.shape.at(1));
+    }
+    if (is_group(m_file, "/particles/all/mass")) reopen_group(m_masses, "/particles/all/mass");
+    if (is_group(m_file, "/fields")) {
+      const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+      std::vector<std::string> names;
+      H5Literate2(fields, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
+      H5Gclose(fields);
+      for (const auto& name : names) {
+        const std::string group = "/fields/" + name;
+        if (H5Lexists(m_file, (group + "/time").c_str(), H5P_DEFAULT) <= 0) continue; // time independent
+        reopen_group(m_fields[name], group.c_str());
+      }
+    }
+    H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  } catch (...) {
+    for (auto& [name, f] : m_fields) f.close();
+    m_masses.close();
+    m_positions.close();
+    H5Fclose(m_file);
+    m_file = -1;
+    throw;
+  }
+  m_frames = frames;
+}
+
+void H5mdWriter::sync() {
+  if (m_file < 0) return;
+  check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the trajectory", 0);
+  const int fd = ::open(staging_name(m_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
 }
 
 void H5mdWriter::write_particles(const H5mdParticles& particles) {

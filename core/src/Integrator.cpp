@@ -2,6 +2,7 @@
 
 #include <Kokkos_Profiling_ScopedRegion.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -181,6 +182,17 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
     m_velocity_valid = true; // k_0 is still f(x): reuse it
     Kokkos::deep_copy(m_velocity, Kokkos::subview(k, 0, Kokkos::ALL, Kokkos::ALL));
   }
+}
+
+void Integrator::restore(const Counters& counters, const std::vector<double>* velocity) {
+  m_accepted = counters.accepted, m_rejected = counters.rejected, m_evaluations = counters.evaluations;
+  m_velocity_valid = velocity != nullptr;
+  if (!velocity) return;
+  if (velocity->size() != m_velocity.size())
+    throw std::invalid_argument("Integrator::restore: the velocity does not match the state's size");
+  auto host = Kokkos::create_mirror_view(m_velocity);
+  std::copy(velocity->begin(), velocity->end(), host.data());
+  Kokkos::deep_copy(m_velocity, host);
 }
 
 const PointView<>& Integrator::velocity(const PointView<>& x) {

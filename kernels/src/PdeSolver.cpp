@@ -124,6 +124,7 @@ public:
   int grid() const override { return m_n; }
   std::string fft_library() const override { return m_fft->library(); }
   long stages() const override { return m_stages; }
+  void set_stages(long stages) override { m_stages = stages; }
 
   // Kernel launchers: public only because CUDA's extended lambdas cannot live in private member
   // functions (nor in constructors); not part of the interface.

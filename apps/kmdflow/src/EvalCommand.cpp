@@ -23,7 +23,7 @@ int eval_command(const EvalOptions& options) {
   if (resolved["solver"] == "pde")
     throw ConfigError("solver", "eval evaluates particles: use solver \"particles\" (the PDE has no particles)");
   ParticleSetup setup;
-  setup.config = resolved;
+  setup.config = setup.resolved = resolved;
   // One evaluation: FFT plans that take seconds to measure would not pay for themselves.
   if (setup.config["forces"]["fft_planning"] == "auto") setup.config["forces"]["fft_planning"] = "estimate";
   make_model(setup);

@@ -81,6 +81,28 @@ public:
                    m_last.mass - m_first->mass)};
   }
 
+  void save(Checkpoint& checkpoint) override {
+    checkpoint.arrays["density"] = m_solver->density();
+    checkpoint.arrays["stages"] = {double(m_solver->stages())};
+    auto values = [](const PdeDiagnostics& d) {
+      return std::vector<double>{d.energy, d.dissipation, d.max_speed, d.mass, d.minimum, d.maximum};
+    };
+    checkpoint.arrays["first_row"] = values(m_first.value());
+    checkpoint.arrays["last_row"] = values(m_last);
+    checkpoint.arrays["lowest_density"] = {m_lowest};
+  }
+  void restore(const Checkpoint& checkpoint) override {
+    m_solver->set_density(checkpoint.array("density", long(m_setup.initial_cells.size())));
+    m_solver->set_stages(long(checkpoint.array("stages", 1)[0]));
+    auto diagnostics = [&](const char* name) {
+      const auto& v = checkpoint.array(name, 6);
+      return PdeDiagnostics{v[0], v[1], v[2], v[3], v[4], v[5]};
+    };
+    m_first = diagnostics("first_row");
+    m_last = diagnostics("last_row");
+    m_lowest = checkpoint.array("lowest_density", 1)[0];
+  }
+
 private:
   const PdeSetup& m_setup;
   int m_dim;
@@ -94,8 +116,8 @@ private:
 
 } // namespace
 
-int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet, bool force) {
-  return run_model<PdeRun>(setup, dir, quiet, force);
+int run_pde(const PdeSetup& setup, const fs::path& dir, bool quiet, bool force, const ResumeFrom* resume) {
+  return run_model<PdeRun>(setup, dir, quiet, force, resume);
 }
 
 } // namespace kmdflow::app

@@ -81,7 +81,7 @@ void read_neurons(const std::string& path, int d, const std::string& key, PointV
 
 ReluSetup make_relu_setup(const json& resolved) {
   ReluSetup setup;
-  setup.config = resolved;
+  setup.config = setup.resolved = resolved;
   json& c = setup.config;
   const int d = c["dim"];
   const json& r = c["relu"];
@@ -243,6 +243,24 @@ public:
   // near initialisation of known r, so the fit quotes none (energy_decay_fit, model relu).
   std::string decay_key() const override { return "loss_decay"; }
 
+  void save(Checkpoint& checkpoint) override {
+    IntegratorRun::save(checkpoint);
+    auto values = [](const ReluDiagnostics& e) { return std::vector<double>{e.loss, e.dissipation, e.max_speed, e.mass}; };
+    checkpoint.arrays["first_row"] = values(m_first.value());
+    checkpoint.arrays["last_row"] = values(m_last);
+  }
+  void restore(const Checkpoint& checkpoint) override {
+    IntegratorRun::restore(checkpoint);
+    auto diagnostics = [&](const char* name) {
+      const auto& v = checkpoint.array(name, 4);
+      ReluDiagnostics e;
+      e.loss = v[0], e.dissipation = v[1], e.max_speed = v[2], e.mass = v[3];
+      return e;
+    };
+    m_first = diagnostics("first_row");
+    m_last = diagnostics("last_row");
+  }
+
 private:
   void velocity(const ConstPointView<>& x, const PointView<>& v) override { m_model.velocity(x, v); }
 
@@ -258,8 +276,8 @@ private:
 
 } // namespace
 
-int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet, bool force) {
-  return run_model<ReluRun>(setup, dir, quiet, force);
+int run_relu(const ReluSetup& setup, const fs::path& dir, bool quiet, bool force, const ResumeFrom* resume) {
+  return run_model<ReluRun>(setup, dir, quiet, force, resume);
 }
 
 int eval_relu(const json& resolved, const std::string& positions, const fs::path& out) {

@@ -4,8 +4,15 @@
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
+#include <kmdflow/AtomicFile.hpp>
+#include <kmdflow/Checkpoint.hpp>
+#include <kmdflow/Config.hpp>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 namespace kmdflow::app {
@@ -13,7 +20,86 @@ namespace kmdflow::app {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The setup a resolved configuration describes, run into `dir` (continuing `resume` if given).
+int run_resolved(const json& resolved, const fs::path& dir, bool force, const ResumeFrom* resume) {
+  if (resolved["model"] == "relu") return run_relu(make_relu_setup(resolved), dir, false, force, resume);
+  if (resolved["solver"] == "pde") return run_pde(make_pde_setup(resolved), dir, false, force, resume);
+  return run_particles(make_particle_setup(resolved), dir, false, force, resume);
+}
+
+/// The first key at which two configurations differ ("time.t_end"), for the error message.
+std::string first_difference(const json& from, const json& to) {
+  const json patch = json::diff(from, to);
+  if (patch.empty()) return "";
+  std::string path = patch[0]["path"];
+  std::replace(path.begin(), path.end(), '/', '.');
+  return path.empty() ? path : path.substr(1);
+}
+
+} // namespace
+
+int resume_command(const std::string& dir_name) {
+  const fs::path dir = dir_name;
+  const std::string key = "--resume '" + dir_name + "'";
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) throw ConfigError(key, "is not a directory");
+  if (!fs::is_regular_file(dir / "config.json"))
+    throw ConfigError(key, "is not a kmdflow run directory (no config.json)");
+  if (fs::is_regular_file(dir / "summary.json")) {
+    json summary;
+    try {
+      summary = json::parse(std::ifstream(dir / "summary.json"));
+    } catch (const json::exception&) {
+    }
+    if (summary.is_object() && summary.value("status", "") == "completed")
+      throw ConfigError(key, "the run completed (summary.json): there is nothing to resume");
+  }
+  // The newest checkpoint that reads back whole.
+  std::optional<ResumeFrom> from;
+  std::vector<std::string> problems;
+  for (const char* name : {"checkpoint.h5", "checkpoint.prev.h5"}) {
+    if (!fs::exists(dir / name)) continue;
+    try {
+      from = ResumeFrom{read_checkpoint(dir / name), name};
+      const json& r = from->checkpoint.record;
+      for (const char* entry : {"config", "resolved", "step", "outputs", "series_bytes", "series_rows", "frames"})
+        if (!r.contains(entry)) throw std::runtime_error(std::string("its record has no '") + entry + "'");
+      break;
+    } catch (const std::exception& e) {
+      from.reset();
+      problems.push_back(std::string(name) + ": " + e.what());
+    }
+  }
+  std::string problem_list;
+  for (const auto& p : problems) problem_list += (problem_list.empty() ? "" : "; ") + p;
+  if (!from)
+    throw ConfigError(key, problems.empty() ? "holds no checkpoint (the run stopped before its first; start it again)"
+                                            : "holds no valid checkpoint (" + problem_list + ")");
+  if (!problems.empty())
+    std::fprintf(stderr, "kmdflow: warning: %s; resuming from %s\n", problem_list.c_str(), from->file.c_str());
+  // The run as config.json describes it must be the run the checkpoint continues.
+  json config = read_config_file((dir / "config.json").string());
+  config.erase("kmdflow");
+  const json& recorded = from->checkpoint.record["config"];
+  if (config != recorded)
+    throw ConfigError((dir / "config.json").string(),
+                      "differs from the configuration the checkpoint recorded (at " + first_difference(recorded, config) +
+                          "): --resume continues the same run; start a new run for another configuration");
+  const int threads = from->checkpoint.record.value("threads", 0);
+  if (threads != backend_threads())
+    std::fprintf(stderr,
+                 "kmdflow: warning: the checkpoint was written with %d threads and this run has %d: the "
+                 "continuation will not be bit-identical to an uninterrupted run (--threads %d makes it so)\n",
+                 threads, backend_threads(), threads);
+  for (const char* name : {"series.csv", "trajectory.h5"})
+    if (staged_or_final(dir / name).empty()) throw ConfigError(key, std::string("has no ") + name + " to continue");
+  return run_resolved(from->checkpoint.record["resolved"], dir, false, &*from);
+}
+
 int run_command(const RunOptions& options) {
+  if (!options.resume.empty()) return resume_command(options.resume);
   // Everything that can be the input's fault is checked before the run directory exists, and
   // the directory is made only once the model is built.
   const json resolved = load_config(options.config, options.overrides);
@@ -126,6 +212,24 @@ public:
                    full ? m_last.energy : m_last.interaction_energy)};
   }
 
+  void save(Checkpoint& checkpoint) override {
+    IntegratorRun::save(checkpoint);
+    auto values = [](const Energies& e) { return std::vector<double>{e.energy, e.interaction_energy, e.dissipation, e.max_speed}; };
+    checkpoint.arrays["first_row"] = values(m_first.value());
+    checkpoint.arrays["last_row"] = values(m_last);
+  }
+  void restore(const Checkpoint& checkpoint) override {
+    IntegratorRun::restore(checkpoint);
+    auto energies = [&](const char* name) {
+      const auto& v = checkpoint.array(name, 4);
+      Energies e;
+      e.energy = v[0], e.interaction_energy = v[1], e.dissipation = v[2], e.max_speed = v[3];
+      return e;
+    };
+    m_first = energies("first_row");
+    m_last = energies("last_row");
+  }
+
 private:
   void velocity(const ConstPointView<>& x, const PointView<>& v) override { m_flow->velocity(x, v); }
 
@@ -138,8 +242,8 @@ private:
 
 } // namespace
 
-int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet, bool force) {
-  return run_model<ParticleRun>(setup, dir, quiet, force);
+int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet, bool force, const ResumeFrom* resume) {
+  return run_model<ParticleRun>(setup, dir, quiet, force, resume);
 }
 
 } // namespace kmdflow::app

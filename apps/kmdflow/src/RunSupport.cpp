@@ -5,13 +5,19 @@
 #include <kmdflow/app/Setup.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdarg>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <functional>
 #include <limits>
+#include <optional>
+#include <sstream>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace kmdflow::app {
@@ -158,6 +164,18 @@ OutputSchedule::OutputSchedule(const json& c, double tolerance)
                   c["output"].value("snapshot_per_decade", 0)),
       m_tolerance(tolerance) {}
 
+std::vector<long> OutputSchedule::counters() const {
+  auto counters = m_series.counters();
+  for (long c : m_snapshots.counters()) counters.push_back(c);
+  return counters;
+}
+
+void OutputSchedule::restore(const std::vector<long>& counters) {
+  if (counters.size() != 4) throw std::runtime_error("the checkpoint's output clocks are not 4 counters");
+  m_series.restore({counters[0], counters[1]});
+  m_snapshots.restore({counters[2], counters[3]});
+}
+
 std::string format(const char* format, ...) {
   char buffer[1024];
   va_list args;
@@ -177,6 +195,12 @@ double slope(const std::vector<double>& x, const std::vector<double>& y) {
 
 RunLog::RunLog(const fs::path& file) : m_file(std::fopen(file.c_str(), "a")) {
   if (!m_file) throw std::runtime_error("cannot write '" + file.string() + "'");
+  if (::flock(fileno(m_file), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    std::fclose(m_file);
+    m_file = nullptr;
+    throw ConfigError("run directory '" + file.parent_path().string() + "'",
+                      "is in use by another kmdflow process (its run.log is locked)");
+  }
 }
 
 RunLog::~RunLog() {
@@ -244,6 +268,32 @@ void IntegratorRun::advance(double& t, double t_stop, double) {
 void IntegratorRun::summarise(json& summary) const {
   summary["rejected_steps"] = m_integrator.rejected_steps();
   summary["force_evaluations"] = m_integrator.evaluations();
+}
+
+void IntegratorRun::save(Checkpoint& checkpoint) {
+  const auto& x = state_on_host();
+  checkpoint.arrays["state"].assign(x.data(), x.data() + x.size());
+  checkpoint.arrays["step_size"] = {m_next_dt};
+  const auto counters = m_integrator.counters();
+  checkpoint.arrays["integrator_counters"] = {double(counters.accepted), double(counters.rejected),
+                                              double(counters.evaluations)};
+  if (const PointView<>* v = m_integrator.cached_velocity()) {
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), *v);
+    checkpoint.arrays["velocity"].assign(host.data(), host.data() + host.size());
+  }
+}
+
+void IntegratorRun::restore(const Checkpoint& checkpoint) {
+  const auto& state = checkpoint.array("state", long(m_x.size()));
+  std::copy(state.begin(), state.end(), m_x_host.data());
+  Kokkos::deep_copy(m_x, m_x_host);
+  m_next_dt = checkpoint.array("step_size", 1)[0];
+  const auto& c = checkpoint.array("integrator_counters", 3);
+  const auto velocity = checkpoint.arrays.find("velocity");
+  if (velocity != checkpoint.arrays.end() && velocity->second.size() != m_x.size())
+    throw std::runtime_error("the checkpoint's velocity does not match the state");
+  m_integrator.restore({long(c[0]), long(c[1]), long(c[2])},
+                       velocity == checkpoint.arrays.end() ? nullptr : &velocity->second);
 }
 
 const PointView<Kokkos::HostSpace>& IntegratorRun::state_on_host() {
@@ -322,37 +372,124 @@ json energy_decay_fit(const std::vector<double>& times, const std::vector<double
 
 } // namespace
 
-int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, const WallClock& wall) {
+namespace {
+
+/// Fault injection for the resume tests (KMDFLOW_FAULT; never set in normal use): the process
+/// kills itself with SIGKILL as a node loss would, "after-step:N" once step N's outputs and
+/// checkpoint are written, "checkpoint:K:POINT" within its K-th checkpoint write at POINT:
+/// "written" (the staged file complete), "torn" (the staged file cut to half its length), or
+/// "rotated" (the old checkpoint renamed, the new one not yet); "term-after-step:N" sends itself
+/// SIGTERM after step N instead, as a batch system's time limit does.
+struct Fault {
+  long after_step = -1, term_after_step = -1, checkpoint = -1;
+  std::string point;
+
+  Fault() {
+    const char* text = std::getenv("KMDFLOW_FAULT");
+    if (!text) return;
+    const std::string spec = text;
+    if (spec.rfind("after-step:", 0) == 0) after_step = std::atol(spec.c_str() + 11);
+    if (spec.rfind("term-after-step:", 0) == 0) term_after_step = std::atol(spec.c_str() + 16);
+    if (spec.rfind("checkpoint:", 0) == 0) {
+      checkpoint = std::atol(spec.c_str() + 11);
+      point = spec.substr(spec.find(':', 11) + 1);
+    }
+  }
+  static void kill() {
+    std::fflush(nullptr);
+    std::raise(SIGKILL);
+  }
+};
+
+/// The rows of series.csv as far as a checkpoint recorded: times and energies (the energy, or
+/// the interaction energy where it is infinite) for the fits, which a resumed run continues.
+void read_series(const fs::path& file, std::uintmax_t bytes, std::size_t rows, std::vector<double>& times,
+                 std::vector<double>& energies) {
+  std::ifstream in(file, std::ios::binary);
+  std::string text(bytes, '\0');
+  if (!in.read(text.data(), std::streamsize(bytes)))
+    throw std::runtime_error("cannot read '" + file.string() + "'");
+  std::stringstream lines(text);
+  std::string line;
+  std::getline(lines, line); // the header
+  while (std::getline(lines, line)) {
+    double field[4];
+    const char* p = line.c_str();
+    for (double& f : field) {
+      char* end = nullptr;
+      f = std::strtod(p, &end);
+      if (end == p || (*end != ',' && *end != '\0')) throw std::runtime_error("'" + file.string() + "' is damaged");
+      p = *end ? end + 1 : end;
+    }
+    times.push_back(field[1]);
+    energies.push_back(std::isfinite(field[2]) ? field[2] : field[3]);
+  }
+  if (times.size() != rows)
+    throw std::runtime_error("'" + file.string() + "' holds " + std::to_string(times.size()) +
+                             " rows where the checkpoint recorded " + std::to_string(rows));
+}
+
+} // namespace
+
+int run_model(RunModel& model, const json& c, const json& resolved, const fs::path& dir, bool quiet,
+              const WallClock& wall, const ResumeFrom* resume) {
   const double t_end = c["time"]["t_end"], dt = c["time"]["dt"];
-  json recorded = c;
-  recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},
-                         {"backend", backend_name()},
-                         {"threads", backend_threads()},
-                         {"engine", model.engine()},
-                         {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
-  recorded["kmdflow"].update(model.engine_record());
-  write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+  const double checkpoint_wall = c["output"]["checkpoint_wall"];
+  // The log first: it locks the directory against a second process (a --resume of a live run).
   RunLog log(dir / "run.log");
-  log.line(format("kmdflow %s: %s to t = %g (%s, %d threads) into %s", KMDFLOW_VERSION, model.description().c_str(),
-                  t_end, backend_name().c_str(), backend_threads(), dir.string().c_str()));
+  if (!resume) {
+    json recorded = c;
+    recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},
+                           {"backend", backend_name()},
+                           {"threads", backend_threads()},
+                           {"engine", model.engine()},
+                           {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+    recorded["kmdflow"].update(model.engine_record());
+    write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+  }
 
-  H5mdWriter trajectory(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
-  model.write_static(dir, trajectory);
-  StagedFile series(dir / "series.csv");
-  series.write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
-
-  double t = 0;
+  double t = 0, wall_before = 0; // wall_before: the wall time of the run before its resumption
   long step = 0;
   const double tolerance = 1e-9 * std::min(dt, t_end);
   OutputSchedule outputs(c, tolerance);
-  Progress progress(t_end, !quiet, &log);
+  OutputClock checkpoints(c["output"]["checkpoint_every"], t_end);
   // The energy, or the interaction energy where it is infinite (2s ≤ d), for the fits.
   std::vector<double> times, energies;
+  json resumptions = json::array();
+  std::optional<StagedFile> series;
+  std::optional<H5mdWriter> trajectory;
+  if (resume) {
+    const Checkpoint& k = resume->checkpoint;
+    model.restore(k);
+    const auto& clock = k.array("clock", 2);
+    t = clock[0], wall_before = clock[1];
+    step = k.record.at("step");
+    outputs.restore(k.record.at("outputs").get<std::vector<long>>());
+    checkpoints.advance_past(t, tolerance);
+    resumptions = k.record.value("resumptions", json::array());
+    resumptions.push_back({{"step", step}, {"t", t}, {"from", resume->file}, {"at", timestamp("%Y-%m-%dT%H:%M:%S%z")}});
+    const std::uintmax_t bytes = k.record.at("series_bytes");
+    series.emplace(dir / "series.csv", bytes);
+    read_series(staged_or_final(dir / "series.csv"), bytes, k.record.at("series_rows"), times, energies);
+    trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>());
+    log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %d threads)", KMDFLOW_VERSION,
+                    resume->file.c_str(), step, t, backend_name().c_str(), backend_threads()));
+  } else {
+    log.line(format("kmdflow %s: %s to t = %g (%s, %d threads) into %s", KMDFLOW_VERSION,
+                    model.description().c_str(), t_end, backend_name().c_str(), backend_threads(),
+                    dir.string().c_str()));
+    trajectory.emplace(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
+    model.write_static(dir, *trajectory);
+    series.emplace(dir / "series.csv");
+    series->write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+  }
+
+  Progress progress(t_end, !quiet, &log);
   auto record_row = [&] {
     const SeriesRow row = model.diagnose();
-    series.write_line(std::to_string(step) + "," + number(t) + "," + number(row.energy) + "," +
-                      number(row.interaction_energy) + "," + number(row.dissipation) + "," +
-                      number(row.max_speed) + "," + number(wall()));
+    series->write_line(std::to_string(step) + "," + number(t) + "," + number(row.energy) + "," +
+                       number(row.interaction_energy) + "," + number(row.dissipation) + "," +
+                       number(row.max_speed) + "," + number(wall_before + wall()));
     times.push_back(t);
     energies.push_back(std::isfinite(row.energy) ? row.energy : row.interaction_energy);
     // A gradient flow's energy does not rise; where it has, by more than round-off could explain,
@@ -364,24 +501,73 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
                                       "time.integrator \"rk45\")",
                                       first, now));
   };
-  auto record_frame = [&] { model.write_frame(trajectory, step, t); };
+  auto record_frame = [&] { model.write_frame(*trajectory, step, t); };
+
+  // A checkpoint: series.csv and trajectory.h5 synced first, so that what the checkpoint
+  // records of them is on the disk.
+  static const Fault fault;
+  long checkpoints_written = 0;
+  double last_checkpoint_wall = wall();
+  auto write_checkpoint_now = [&] {
+    series->sync();
+    trajectory->sync();
+    Checkpoint k;
+    k.record = {{"format", 1},
+                {"kmdflow_version", KMDFLOW_VERSION},
+                {"written", timestamp("%Y-%m-%dT%H:%M:%S%z")},
+                {"backend", backend_name()},
+                {"threads", backend_threads()},
+                {"config", c},
+                {"resolved", resolved},
+                {"step", step},
+                {"outputs", outputs.counters()},
+                {"series_bytes", series->bytes()},
+                {"series_rows", times.size()},
+                {"frames", trajectory->frames()},
+                {"resumptions", resumptions}};
+    k.arrays["clock"] = {t, wall_before + wall()};
+    model.save(k);
+    const long number_written = ++checkpoints_written;
+    write_checkpoint(k, dir / "checkpoint.h5", dir / "checkpoint.prev.h5",
+                     [&](const char* point, const fs::path& staged) {
+                       if (number_written != fault.checkpoint) return;
+                       if (fault.point == "torn" && std::string(point) == "written") {
+                         fs::resize_file(staged, fs::file_size(staged) / 2);
+                         Fault::kill();
+                       }
+                       if (fault.point == point) Fault::kill();
+                     });
+    last_checkpoint_wall = wall();
+    log.line(format("checkpoint at step %ld, t = %.17g", step, t));
+  };
 
   RunOutcome outcome;
   {
     StopSignals signals;
     try {
-      record_row();
-      record_frame();
+      if (!resume) {
+        record_row();
+        record_frame();
+      }
       while (t < t_end - tolerance) {
         if (stop_signal) {
           outcome = {"interrupted", "interrupted by signal " + std::to_string(int(stop_signal))};
+          write_checkpoint_now();
           break;
         }
         // Steps that land on output times stop there; the others only at t_end.
         model.advance(t, model.lands_on_outputs() ? std::min(t_end, outputs.next()) : t_end, tolerance);
         ++step;
         model.check_state();
-        outputs.after_step(t, t >= t_end - tolerance, record_row, record_frame);
+        const bool final_step = t >= t_end - tolerance;
+        outputs.after_step(t, final_step, record_row, record_frame);
+        if (!final_step && (checkpoints.due(t, tolerance) ||
+                            (checkpoint_wall > 0 && wall() - last_checkpoint_wall >= checkpoint_wall))) {
+          write_checkpoint_now();
+          checkpoints.advance_past(t, tolerance);
+        }
+        if (step == fault.after_step) Fault::kill();
+        if (step == fault.term_after_step) std::raise(SIGTERM);
         progress.update(t, step, energies.back(), wall());
       }
     } catch (const std::exception& e) {
@@ -390,22 +576,31 @@ int run_model(RunModel& model, const json& c, const fs::path& dir, bool quiet, c
     progress.finish();
   }
 
-  // Whatever happened, leave every file complete and say where the run stopped.
-  series.commit();
-  trajectory.close();
+  // Whatever happened, leave every file complete and say where the run stopped. A completed run
+  // needs its checkpoints no more.
+  for (auto close : {std::function<void()>([&] { series->commit(); }), std::function<void()>([&] { trajectory->close(); })}) {
+    try {
+      close();
+    } catch (const std::exception& e) {
+      if (outcome.status != "failed") outcome = {"failed", e.what()};
+    }
+  }
+  if (outcome.status == "completed")
+    for (const char* name : {"checkpoint.h5", "checkpoint.prev.h5", "checkpoint.h5.part"}) fs::remove(dir / name);
   json summary = summary_head(outcome, step, t, t_end);
   summary["steps"] = step;
-  summary["frames"] = trajectory.frames();
-  summary["wall_s"] = wall();
+  summary["frames"] = trajectory->frames();
+  summary["wall_s"] = wall_before + wall();
   summary["engine"] = model.engine();
   summary["backend"] = backend_name();
   summary["threads"] = backend_threads();
+  if (!resumptions.empty()) summary["resumptions"] = resumptions;
   model.summarise(summary);
   summary[model.decay_key()] = energy_decay_fit(times, energies, t, c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
   std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s, %s, %d threads)", step, t,
-                                        wall(), model.description().c_str(), backend_name().c_str(),
+                                        wall_before + wall(), model.description().c_str(), backend_name().c_str(),
                                         backend_threads())};
   for (auto& line : model.report()) lines.push_back(std::move(line));
   return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines,

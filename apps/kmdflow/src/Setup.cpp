@@ -77,7 +77,7 @@ void make_model(ParticleSetup& setup) {
 
 ParticleSetup make_particle_setup(const json& resolved) {
   ParticleSetup setup;
-  setup.config = resolved;
+  setup.config = setup.resolved = resolved;
   make_model(setup);
   json& c = setup.config;
   const int dim = c["dim"];
@@ -136,7 +136,7 @@ void check_engine(const json& c, const Kernel& kernel, const Target& target, std
 
 PdeSetup make_pde_setup(const json& resolved) {
   PdeSetup setup;
-  setup.config = resolved;
+  setup.config = setup.resolved = resolved;
   const json& c = setup.config;
   const int dim = c["dim"];
   setup.kernel = shared_kernel(c);

@@ -34,6 +34,10 @@ struct H5mdParticles {
 class H5mdWriter {
 public:
   H5mdWriter(std::filesystem::path path, const H5mdParticles& particles, const std::string& creator_version);
+  /// Continues a trajectory that this class wrote (NAME.part, or NAME, which is moved back to
+  /// NAME.part) from its first `frames` frames: every time series is cut to that length.
+  /// std::runtime_error if the file cannot be opened or holds fewer frames.
+  H5mdWriter(std::filesystem::path path, long frames);
   ~H5mdWriter(); // closes (and renames) if still open
   H5mdWriter(const H5mdWriter&) = delete;
   H5mdWriter& operator=(const H5mdWriter&) = delete;
@@ -50,6 +54,8 @@ public:
   /// /fields/NAME/{value[frame][shape...], time, step}.
   void append_field_frame(const std::string& name, const std::vector<std::size_t>& shape, long step,
                           double time, const std::vector<double>& values);
+  /// Flushes HDF5's buffers and fsyncs the file.
+  void sync();
   void close();
   long frames() const { return m_frames; }
 
@@ -60,6 +66,8 @@ private:
     std::vector<std::size_t> shape;
     long frames = 0;
     void create(long long group, std::vector<std::size_t> frame_shape);
+    /// Opens the series of `group` and cuts it to `keep` frames.
+    void reopen(long long group, long keep);
     void append(const double* values, long step, double time);
     void close();
   };

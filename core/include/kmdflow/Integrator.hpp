@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace kmdflow {
 
@@ -44,6 +45,16 @@ public:
   const PointView<>& velocity(const PointView<>& x);
   /// Tells the integrator that x changed outside step(): the cached velocity is stale.
   void invalidate() { m_velocity_valid = false; }
+
+  /// What a checkpoint keeps to continue bit for bit: the counters, and the velocity at the
+  /// current state where the next step would reuse it (rk45's last stage; null otherwise).
+  struct Counters {
+    long accepted = 0, rejected = 0, evaluations = 0;
+  };
+  Counters counters() const { return {m_accepted, m_rejected, m_evaluations}; }
+  const PointView<>* cached_velocity() const { return m_velocity_valid ? &m_velocity : nullptr; }
+  /// Restores counters and (if not null) the cached velocity, host values row major N × dim.
+  void restore(const Counters& counters, const std::vector<double>* velocity);
 
   long accepted_steps() const { return m_accepted; }
   long rejected_steps() const { return m_rejected; }

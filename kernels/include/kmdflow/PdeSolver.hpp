@@ -64,6 +64,8 @@ public:
   virtual std::string fft_library() const = 0;
   /// Counts for the benchmarks: stages taken and FFTs performed.
   virtual long stages() const = 0;
+  /// Sets the stage counter (a run resumed from a checkpoint counts on).
+  virtual void set_stages(long stages) = 0;
   /// One forward and one inverse FFT of the solver's grid (the cost unit of the benchmark).
   virtual void fft_pair() = 0;
 };

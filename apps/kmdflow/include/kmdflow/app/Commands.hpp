@@ -12,6 +12,7 @@ struct RunOptions {
   std::vector<std::string> overrides; ///< --set KEY=VALUE
   std::string out;                    ///< --out DIR
   bool force = false;                 ///< --force: replace an existing run directory
+  std::string resume;                 ///< --resume DIR: continue that run from its checkpoint
 };
 int run_command(const RunOptions& options);
 

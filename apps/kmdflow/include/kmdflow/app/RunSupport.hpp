@@ -2,6 +2,7 @@
 // What the run commands share: the run loop and its model interface, the run directory, output
 // clocks, the progress line, signals and number formatting.
 
+#include <kmdflow/Checkpoint.hpp>
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
 
@@ -59,9 +60,10 @@ private:
   std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
-/// A one-line progress display on stderr when it is a terminal.
 /// A run directory's run.log: what the terminal shows (the progress as plain lines, the end or
-/// the error), each line with its wall-clock time, flushed as written.
+/// the error), each line with its wall-clock time, flushed as written. It holds a lock on the
+/// file while open: a second process that opens the run directory's log (a --resume of a run
+/// still going) gets a ConfigError.
 class RunLog {
 public:
   explicit RunLog(const std::filesystem::path& file);
@@ -77,6 +79,7 @@ private:
 /// Where stderr is not a terminal (a batch job's log), a plain line every 30 s of wall time
 /// instead (KMDFLOW_PROGRESS_SECONDS sets another interval): step, t, energy, steps/s, ETA. The
 /// same plain lines go to `log` (if any) at that interval whatever stderr is.
+/// A one-line progress display on stderr when it is a terminal.
 class Progress {
 public:
   explicit Progress(double t_end, bool enabled = true, RunLog* log = nullptr);
@@ -103,6 +106,9 @@ public:
   double next() const;
   bool due(double t, double tolerance) const { return t >= next() - tolerance; }
   void advance_past(double t, double tolerance);
+  /// The clock's position, for checkpoints.
+  std::vector<long> counters() const { return {m_linear, m_log}; }
+  void restore(const std::vector<long>& counters) { m_linear = counters.at(0), m_log = counters.at(1); }
 
 private:
   double m_every, m_t_end, m_log_start;
@@ -127,6 +133,9 @@ public:
       m_snapshots.advance_past(t, m_tolerance);
     }
   }
+  /// Both clocks' positions, for checkpoints.
+  std::vector<long> counters() const;
+  void restore(const std::vector<long>& counters);
 
 private:
   OutputClock m_series, m_snapshots;
@@ -171,6 +180,17 @@ public:
   virtual std::vector<std::string> report() const = 0;
   /// summary.json's key of the late-time decay fit.
   virtual std::string decay_key() const { return "energy_decay"; }
+  /// Adds to a checkpoint all the model needs to continue bit for bit (state, step size,
+  /// counters, the first and last diagnostics); restore() takes it back (std::runtime_error if
+  /// the checkpoint does not fit the model).
+  virtual void save(Checkpoint& checkpoint) = 0;
+  virtual void restore(const Checkpoint& checkpoint) = 0;
+};
+
+/// A checkpoint that `kmdflow run --resume` continues from, and its file name.
+struct ResumeFrom {
+  Checkpoint checkpoint;
+  std::string file;
 };
 
 /// A run model whose state an explicit Runge–Kutta integrator steps (particles, ReLU neurons):
@@ -187,6 +207,9 @@ public:
   void advance(double& t, double t_stop, double tolerance) override;
   /// The integrator's counters: rejected_steps, force_evaluations.
   void summarise(nlohmann::json& summary) const override;
+  /// The state, the step size to try next, the integrator's counters and cached velocity.
+  void save(Checkpoint& checkpoint) override;
+  void restore(const Checkpoint& checkpoint) override;
 
 protected:
   /// dx/dt = v(x), the integrator's right-hand side.
@@ -204,22 +227,31 @@ private:
 
 /// The run every kind shares, into a prepared directory: config.json with its kmdflow block,
 /// trajectory.h5 and series.csv; the first row and frame, then steps to t_end writing the rows
-/// and frames that are due; a clean stop on SIGINT/SIGTERM and a failed run on an exception, both
-/// leaving every file complete; summary.json and the report (`quiet`: no progress, no report
-/// lines, no plots). `wall` started with the run. Returns the exit code.
-int run_model(RunModel& model, const nlohmann::json& config, const std::filesystem::path& dir, bool quiet,
-              const WallClock& wall);
+/// and frames that are due, and checkpoints (output.checkpoint_every of simulated time,
+/// output.checkpoint_wall seconds of wall time, and on SIGINT/SIGTERM); a clean stop on a signal
+/// and a failed run on an exception, both leaving every file complete; summary.json and the
+/// report (`quiet`: no progress, no report lines, no plots). A completed run removes its
+/// checkpoints. `resume`: continue the run in `dir` from that checkpoint instead (series.csv and
+/// trajectory.h5 cut to its time). `resolved`: the configuration the setup was made from, which
+/// checkpoints keep. `wall` started with the run. Returns the exit code.
+int run_model(RunModel& model, const nlohmann::json& config, const nlohmann::json& resolved,
+              const std::filesystem::path& dir, bool quiet, const WallClock& wall, const ResumeFrom* resume);
 
-/// Builds a Model from a checked setup, then prepares `dir` (prepare_run_directory) and runs the
-/// model into it: whatever fails while building (an engine refusing its parameters, memory)
-/// leaves no directory behind. The wall clock counts the building too.
+/// Builds a Model from a checked setup, then prepares `dir` (prepare_run_directory; not when
+/// resuming) and runs the model into it: whatever fails while building (an engine refusing its
+/// parameters, memory) leaves no directory behind. The wall clock counts the building too.
 template <class Model, class Setup>
-int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet, bool force) {
+int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet, bool force, const ResumeFrom* resume) {
   const WallClock wall;
   Model model(setup);
-  prepare_run_directory(dir, force);
-  return run_model(model, setup.config, dir, quiet, wall);
+  if (!resume) prepare_run_directory(dir, force);
+  return run_model(model, setup.config, setup.resolved, dir, quiet, wall, resume);
 }
+
+/// `kmdflow run --resume DIR`: continues the run in DIR from its newest valid checkpoint. Refused
+/// (ConfigError, nothing changed) where DIR is not a run directory, the run completed, no
+/// checkpoint is valid, or config.json differs from the configuration the checkpoint recorded.
+int resume_command(const std::string& dir);
 
 /// printf into a std::string.
 std::string format(const char* format, ...) __attribute__((format(printf, 1, 2)));

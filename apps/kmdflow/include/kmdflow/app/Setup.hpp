@@ -14,8 +14,11 @@
 
 namespace kmdflow::app {
 
+struct ResumeFrom;
+
 struct ParticleSetup {
-  nlohmann::json config; ///< resolved
+  nlohmann::json config;   ///< resolved (and completed: what config.json records)
+  nlohmann::json resolved; ///< what the setup was made from (checkpoints keep it)
   std::shared_ptr<const Kernel> kernel;
   std::shared_ptr<const Target> target;
   std::shared_ptr<const Density> initial_density; ///< null when particles come from a file
@@ -25,7 +28,8 @@ struct ParticleSetup {
 
 /// A PDE run (solver "pde"): kernel, target and initial densities and their cell averages.
 struct PdeSetup {
-  nlohmann::json config; ///< resolved
+  nlohmann::json config;   ///< resolved (and completed: what config.json records)
+  nlohmann::json resolved; ///< what the setup was made from (checkpoints keep it)
   std::shared_ptr<const Kernel> kernel;
   std::shared_ptr<const Density> target, initial;
   int grid = 0;
@@ -39,19 +43,23 @@ PdeSetup make_pde_setup(const nlohmann::json& resolved);
 /// Runs a checked setup into `dir` (config.json, series.csv, trajectory.h5, summary.json,
 /// plots), which is created (or, with `force`, replaced: prepare_run_directory) once the model is
 /// built; `quiet`: no progress, no summary lines, no plots. Returns the exit code.
-int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
-int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
+int run_particles(const ParticleSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false,
+                  const ResumeFrom* resume = nullptr);
+int run_pde(const PdeSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false,
+                  const ResumeFrom* resume = nullptr);
 
 /// A ReLU network run (model "relu"): the teacher's neurons and the student's initial state
 /// (N × (d+2): w then a in the parameters form, θ then m in the WFR form).
 struct ReluSetup {
-  nlohmann::json config; ///< resolved
+  nlohmann::json config;   ///< resolved (and completed: what config.json records)
+  nlohmann::json resolved; ///< what the setup was made from (checkpoints keep it)
   PointView<Kokkos::HostSpace> teacher;            ///< M × (d+1)
   ScalarView<Kokkos::HostSpace> teacher_weights;   ///< M
   PointView<Kokkos::HostSpace> state;              ///< N × (d+2)
 };
 ReluSetup make_relu_setup(const nlohmann::json& resolved);
-int run_relu(const ReluSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false);
+int run_relu(const ReluSetup& setup, const std::filesystem::path& dir, bool quiet, bool force = false,
+                  const ResumeFrom* resume = nullptr);
 /// `eval` for model relu: a neuron file x0,…,xd,m; writes v0,…,vd,dm and prints the loss.
 int eval_relu(const nlohmann::json& resolved, const std::string& positions, const std::filesystem::path& out);
 
