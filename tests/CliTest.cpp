@@ -410,6 +410,72 @@ TEST_F(Cli, RisingEnergyStopsTheRun) {
   EXPECT_EQ(kmdflow("run unstable.json --out stable --set time.t_end=2 --set time.dt=0.1").code, 0);
 }
 
+// Provenance (issue 18): config.json's kmdflow block and trajectory.h5's /h5md/author and
+// /parameters say what ran, built how, where and when; /observables holds series.csv's energies.
+TEST_F(Cli, RunsRecordWhereTheyCameFrom) {
+  file("run.json", std::string(small_run).replace(1, 0, R"("author": "config author", )"));
+  const auto r = kmdflow("run run.json --out out", "KMDFLOW_AUTHOR='Ada Lovelace'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto config = json::parse(slurp(m_dir / "out" / "config.json"));
+  const json& k = config["kmdflow"];
+  for (const char* key : {"version", "git_commit", "git_tree", "compiler", "build_type", "cxx_flags", "kokkos", "fft",
+                          "hdf5", "mpi", "backend", "device", "host", "started", "ended"})
+    EXPECT_TRUE(k.contains(key) && k[key].is_string() && !k[key].get<std::string>().empty()) << key << ": " << k;
+  EXPECT_GE(k["threads"].get<int>(), 1);
+  EXPECT_TRUE(k["git_tree"] == "clean" || k["git_tree"] == "dirty" || k["git_tree"] == "unknown") << k["git_tree"];
+  EXPECT_EQ(config["author"], "config author");
+
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t h5 = H5Fopen((m_dir / "out" / "trajectory.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(h5, 0);
+  auto string_attribute = [&](const char* object, const char* name) {
+    const hid_t attr = H5Aopen_by_name(h5, object, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0) return std::string("<missing>");
+    const hid_t type = H5Aget_type(attr);
+    std::string value(H5Tget_size(type), '\0');
+    H5Aread(attr, type, value.data());
+    H5Tclose(type);
+    H5Aclose(attr);
+    return std::string(value.c_str());
+  };
+  EXPECT_EQ(string_attribute("/h5md/author", "name"), "Ada Lovelace"); // the environment first
+  EXPECT_EQ(string_attribute("/parameters", "git_commit"), k["git_commit"].get<std::string>());
+  EXPECT_EQ(string_attribute("/parameters", "host"), k["host"].get<std::string>());
+  EXPECT_EQ(string_attribute("/parameters", "ended"), k["ended"].get<std::string>());
+  auto recorded = config;
+  recorded.erase("kmdflow");
+  EXPECT_EQ(json::parse(string_attribute("/parameters", "config")), recorded);
+  // /observables/energy: series.csv's energy column, value for value.
+  std::vector<double> energies;
+  std::stringstream rows(slurp(m_dir / "out" / "series.csv"));
+  std::string row;
+  std::getline(rows, row);
+  while (std::getline(rows, row)) energies.push_back(std::stod(row.substr(row.find(',', row.find(',') + 1) + 1)));
+  const hid_t set = H5Dopen2(h5, "/observables/energy/value", H5P_DEFAULT);
+  ASSERT_GE(set, 0);
+  std::vector<double> observed(energies.size() + 1, -1.0);
+  const hid_t space = H5Dget_space(set);
+  EXPECT_EQ(H5Sget_simple_extent_npoints(space), hssize_t(energies.size()));
+  H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, observed.data());
+  observed.pop_back();
+  EXPECT_EQ(observed, energies);
+  H5Sclose(space);
+  H5Dclose(set);
+  H5Fclose(h5);
+  // Without KMDFLOW_AUTHOR, the config's author.
+  ASSERT_EQ(kmdflow("run run.json --out second", "KMDFLOW_AUTHOR=").code, 0);
+  const hid_t second = H5Fopen((m_dir / "second" / "trajectory.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(second, 0);
+  const hid_t attr = H5Aopen_by_name(second, "/h5md/author", "name", H5P_DEFAULT, H5P_DEFAULT);
+  char name[64] = {};
+  const hid_t type = H5Aget_type(attr);
+  H5Aread(attr, type, name);
+  EXPECT_STREQ(name, "config author");
+  H5Tclose(type);
+  H5Aclose(attr);
+  H5Fclose(second);
+}
+
 // A batch job's log (stderr not a terminal) gets a plain progress line every 30 s, here every step.
 TEST_F(Cli, PlainProgressLinesInBatchLogs) {
   file("run.json", small_run);

@@ -59,7 +59,8 @@ protected:
     const hid_t file = H5Fopen((m_dir / dir / "trajectory.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     EXPECT_GE(file, 0) << dir;
     if (file < 0) return sets;
-    for (const char* group : {"/particles/all/position", "/particles/all/mass", "/fields/density"}) {
+    for (const char* group : {"/particles/all/position", "/particles/all/mass", "/fields/density", "/observables/energy",
+                              "/observables/dissipation", "/observables/max_speed"}) {
       for (const char* name : {"/value", "/time", "/step"}) {
         const std::string path = std::string(group) + name;
         if (H5Lexists(file, group, H5P_DEFAULT) <= 0 || H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) continue;

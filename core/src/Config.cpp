@@ -547,6 +547,12 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     if (!d.is_string()) throw ConfigError("description", "must be a string");
     c["description"] = d;
   }
+  // Who ran it, for the trajectory's /h5md/author (KMDFLOW_AUTHOR takes precedence).
+  if (top.has("author")) {
+    const json& a = top.raw("author");
+    if (!a.is_string() || a.get<std::string>().empty()) throw ConfigError("author", "must be a non-empty string");
+    c["author"] = a;
+  }
   c["model"] = top.choice("model", {"sobolev", "relu"}, "sobolev");
   if (c["model"] == "relu") return resolve_relu(top, c, seed_if_missing, base_dir);
   c["solver"] = top.choice("solver", {"particles", "pde"}, "particles");

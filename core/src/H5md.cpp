@@ -142,7 +142,7 @@ void H5mdWriter::FrameSeries::reopen(long long group, long keep) {
   std::vector<hsize_t> dims(std::max(1, H5Sget_simple_extent_ndims(space)));
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   H5Sclose(space);
-  if (dims.size() < 2 || dims[0] < hsize_t(keep))
+  if (dims[0] < hsize_t(keep))
     throw std::runtime_error("a time series holds " + std::to_string(dims[0]) + " frames, fewer than " +
                              std::to_string(keep));
   shape.assign(dims.begin() + 1, dims.end());
@@ -201,7 +201,7 @@ bool is_group(hid_t file, const char* path) {
 }
 } // namespace
 
-H5mdWriter::H5mdWriter(std::filesystem::path path, long frames) : m_path(std::move(path)), m_dim(0), m_count(0) {
+H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_path(std::move(path)), m_dim(0), m_count(0) {
   quiet_hdf5();
   const auto staged = staging_name(m_path);
   if (!std::filesystem::is_regular_file(staged)) {
@@ -229,20 +229,32 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames) : m_path(std::mo
       m_dim = int(m_positions.shape.at(1));
     }
     if (is_group(m_file, "/particles/all/mass")) reopen_group(m_masses, "/particles/all/mass");
-    if (is_group(m_file, "/fields")) {
-      const hid_t fields = check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
+    // The time series under /fields (cut to `frames`) and /observables (cut to `rows`).
+    auto reopen_all = [&](const char* parent, std::map<std::string, FrameSeries>& series, long keep) {
+      if (!is_group(m_file, parent)) return;
+      const hid_t group = check(H5Gopen2(m_file, parent, H5P_DEFAULT), parent);
       std::vector<std::string> names;
-      H5Literate2(fields, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
-      H5Gclose(fields);
+      H5Literate2(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
+      H5Gclose(group);
       for (const auto& name : names) {
-        const std::string group = "/fields/" + name;
-        if (H5Lexists(m_file, (group + "/time").c_str(), H5P_DEFAULT) <= 0) continue; // time independent
-        reopen_group(m_fields[name], group.c_str());
+        const std::string path = std::string(parent) + "/" + name;
+        if (H5Lexists(m_file, (path + "/time").c_str(), H5P_DEFAULT) <= 0) continue; // time independent
+        const hid_t element = check(H5Gopen2(m_file, path.c_str(), H5P_DEFAULT), path.c_str());
+        try {
+          series[name].reopen(element, keep);
+        } catch (...) {
+          H5Gclose(element);
+          throw;
+        }
+        H5Gclose(element);
       }
-    }
+    };
+    reopen_all("/fields", m_fields, frames);
+    reopen_all("/observables", m_observables, rows);
     H5Fflush(m_file, H5F_SCOPE_GLOBAL);
   } catch (...) {
     for (auto& [name, f] : m_fields) f.close();
+    for (auto& [name, f] : m_observables) f.close();
     m_masses.close();
     m_positions.close();
     H5Fclose(m_file);
@@ -250,6 +262,39 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames) : m_path(std::mo
     throw;
   }
   m_frames = frames;
+}
+
+void H5mdWriter::write_parameters(const std::string& author,
+                                  const std::vector<std::pair<std::string, std::string>>& parameters) {
+  const hid_t group = check(H5Gopen2(m_file, "/h5md/author", H5P_DEFAULT), "open /h5md/author");
+  H5Adelete(group, "name");
+  string_attribute(group, "name", author);
+  H5Gclose(group);
+  const hid_t p = H5Lexists(m_file, "parameters", H5P_DEFAULT) > 0 ? check(H5Gopen2(m_file, "parameters", H5P_DEFAULT), "open /parameters")
+                                                                    : create_group(m_file, "parameters");
+  for (const auto& [name, value] : parameters) {
+    if (H5Aexists(p, name.c_str()) > 0) H5Adelete(p, name.c_str());
+    string_attribute(p, name.c_str(), value);
+  }
+  H5Gclose(p);
+  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+}
+
+void H5mdWriter::append_observables(long step, double time, const std::vector<std::pair<std::string, double>>& values) {
+  for (const auto& [name, value] : values) {
+    auto it = m_observables.find(name);
+    if (it == m_observables.end()) {
+      if (H5Lexists(m_file, "observables", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "observables"));
+      const hid_t parent = check(H5Gopen2(m_file, "observables", H5P_DEFAULT), "open /observables");
+      const hid_t group = create_group(parent, name.c_str());
+      FrameSeries series;
+      series.create(group, {});
+      H5Gclose(group);
+      H5Gclose(parent);
+      it = m_observables.emplace(name, series).first;
+    }
+    it->second.append(&value, step, time);
+  }
 }
 
 void H5mdWriter::sync() {
@@ -361,6 +406,8 @@ void H5mdWriter::close() {
   if (m_file < 0) return;
   for (auto& [name, f] : m_fields) f.close();
   m_fields.clear();
+  for (auto& [name, f] : m_observables) f.close();
+  m_observables.clear();
   m_masses.close();
   m_positions.close();
   H5Fclose(m_file);

@@ -1,6 +1,7 @@
 #include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/Config.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Provenance.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
@@ -439,11 +440,9 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   RunLog log(dir / "run.log");
   if (!resume) {
     json recorded = c;
-    recorded["kmdflow"] = {{"version", KMDFLOW_VERSION},
-                           {"backend", backend_name()},
-                           {"threads", backend_threads()},
-                           {"engine", model.engine()},
-                           {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+    recorded["kmdflow"] = provenance();
+    recorded["kmdflow"]["engine"] = model.engine();
+    recorded["kmdflow"]["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
     recorded["kmdflow"].update(model.engine_record());
     write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
   }
@@ -471,7 +470,7 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     const std::uintmax_t bytes = k.record.at("series_bytes");
     series.emplace(dir / "series.csv", bytes);
     read_series(staged_or_final(dir / "series.csv"), bytes, k.record.at("series_rows"), times, energies);
-    trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>());
+    trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>(), k.record.at("series_rows").get<long>());
     log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %d threads)", KMDFLOW_VERSION,
                     resume->file.c_str(), step, t, backend_name().c_str(), backend_threads()));
   } else {
@@ -479,6 +478,13 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
                     model.description().c_str(), t_end, backend_name().c_str(), backend_threads(),
                     dir.string().c_str()));
     trajectory.emplace(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
+    // Provenance in /parameters: what config.json's kmdflow block holds, and the configuration.
+    std::vector<std::pair<std::string, std::string>> parameters{{"config", c.dump()},
+                                                                {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+    const json source = provenance();
+    for (const auto& [key, value] : source.items())
+      parameters.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
+    trajectory->write_parameters(author_of(c), parameters);
     model.write_static(dir, *trajectory);
     series.emplace(dir / "series.csv");
     series->write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
@@ -490,6 +496,11 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     series->write_line(std::to_string(step) + "," + number(t) + "," + number(row.energy) + "," +
                        number(row.interaction_energy) + "," + number(row.dissipation) + "," +
                        number(row.max_speed) + "," + number(wall_before + wall()));
+    trajectory->append_observables(step, t,
+                                   {{"energy", row.energy},
+                                    {"interaction_energy", row.interaction_energy},
+                                    {"dissipation", row.dissipation},
+                                    {"max_speed", row.max_speed}});
     times.push_back(t);
     energies.push_back(std::isfinite(row.energy) ? row.energy : row.interaction_energy);
     // A gradient flow's energy does not rise; where it has, by more than round-off could explain,
@@ -578,7 +589,17 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
 
   // Whatever happened, leave every file complete and say where the run stopped. A completed run
   // needs its checkpoints no more.
-  for (auto close : {std::function<void()>([&] { series->commit(); }), std::function<void()>([&] { trajectory->close(); })}) {
+  const std::string ended = timestamp("%Y-%m-%dT%H:%M:%S%z");
+  for (auto close : {std::function<void()>([&] { series->commit(); }), std::function<void()>([&] {
+                       trajectory->write_parameters(author_of(c), {{"ended", ended}});
+                       trajectory->close();
+                     }),
+                     std::function<void()>([&] {
+                       // config.json's record of when the run ended.
+                       json recorded = read_config_file((dir / "config.json").string());
+                       recorded["kmdflow"]["ended"] = ended;
+                       write_file_atomically(dir / "config.json", recorded.dump(2) + "\n");
+                     })}) {
     try {
       close();
     } catch (const std::exception& e) {

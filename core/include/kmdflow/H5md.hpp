@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kmdflow {
@@ -35,9 +36,9 @@ class H5mdWriter {
 public:
   H5mdWriter(std::filesystem::path path, const H5mdParticles& particles, const std::string& creator_version);
   /// Continues a trajectory that this class wrote (NAME.part, or NAME, which is moved back to
-  /// NAME.part) from its first `frames` frames: every time series is cut to that length.
-  /// std::runtime_error if the file cannot be opened or holds fewer frames.
-  H5mdWriter(std::filesystem::path path, long frames);
+  /// NAME.part) from its first `frames` frames and `rows` rows of observables: every time series
+  /// is cut to that length. std::runtime_error if the file cannot be opened or holds fewer.
+  H5mdWriter(std::filesystem::path path, long frames, long rows);
   ~H5mdWriter(); // closes (and renames) if still open
   H5mdWriter(const H5mdWriter&) = delete;
   H5mdWriter& operator=(const H5mdWriter&) = delete;
@@ -54,6 +55,11 @@ public:
   /// /fields/NAME/{value[frame][shape...], time, step}.
   void append_field_frame(const std::string& name, const std::vector<std::size_t>& shape, long step,
                           double time, const std::vector<double>& values);
+  /// /h5md/author's name, and /parameters with one string attribute per entry.
+  void write_parameters(const std::string& author, const std::vector<std::pair<std::string, std::string>>& parameters);
+  /// Appends one row of scalar observables: /observables/NAME/{value[row], time, step} (H5MD).
+  /// Not flushed (rows can be many): frames, sync() and close() flush.
+  void append_observables(long step, double time, const std::vector<std::pair<std::string, double>>& values);
   /// Flushes HDF5's buffers and fsyncs the file.
   void sync();
   void close();
@@ -78,7 +84,7 @@ private:
   long m_frames = 0;
   long long m_file = -1;
   FrameSeries m_positions, m_masses;
-  std::map<std::string, FrameSeries> m_fields;
+  std::map<std::string, FrameSeries> m_fields, m_observables;
   void write_particles(const H5mdParticles& particles);
   long long open_fields();
 };

@@ -7,6 +7,7 @@
 #include <array>
 #include <complex>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace kmdflow {
@@ -46,5 +47,9 @@ std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double
 
 /// The FFTW version string ("fftw-3.3.10-…").
 const char* fftw_version_string();
+
+/// CUDA builds only (CufftRealFft.cu): "cuFFT <version>" and the current GPU's name.
+std::string cufft_version_string();
+std::string cuda_device_name();
 
 } // namespace kmdflow

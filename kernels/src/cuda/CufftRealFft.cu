@@ -2,6 +2,7 @@
 // Kokkos), so that scripts/test can compile it with nvcc on any machine where nvcc is installed.
 #include <kmdflow/RealFft.hpp>
 
+#include <cuda_runtime_api.h>
 #include <cufft.h>
 
 #include <stdexcept>
@@ -42,6 +43,20 @@ private:
 };
 
 } // namespace
+
+std::string cufft_version_string() {
+  int version = 0;
+  cufftGetVersion(&version);
+  return "cuFFT " + std::to_string(version);
+}
+
+std::string cuda_device_name() {
+  int device = 0;
+  cudaDeviceProp properties{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&properties, device) != cudaSuccess)
+    return "unknown CUDA device";
+  return properties.name;
+}
 
 std::unique_ptr<RealFft> make_cuda_real_fft(const std::vector<int>& dims, double* real,
                                             std::complex<double>* half, void* stream) {
