@@ -443,7 +443,6 @@ TEST_F(Cli, RunsRecordWhereTheyCameFrom) {
   EXPECT_EQ(string_attribute("/h5md/author", "name"), "Ada Lovelace"); // the environment first
   EXPECT_EQ(string_attribute("/parameters", "git_commit"), k["git_commit"].get<std::string>());
   EXPECT_EQ(string_attribute("/parameters", "host"), k["host"].get<std::string>());
-  EXPECT_EQ(string_attribute("/parameters", "ended"), k["ended"].get<std::string>());
   auto recorded = config;
   recorded.erase("kmdflow");
   EXPECT_EQ(json::parse(string_attribute("/parameters", "config")), recorded);

@@ -9,10 +9,13 @@
 #include <hdf5.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstring>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <sys/file.h>
 #include <vector>
 
@@ -173,6 +176,46 @@ TEST_F(Resume, WallClockCheckpoints) {
   expect_identical("reference", "stopped", "wall");
   const auto summary = json::parse(slurp(m_dir / "stopped" / "summary.json"));
   EXPECT_EQ(summary["resumptions"][0]["step"], 5);
+}
+
+// A write that fails (a full disk; here a file size limit, which fails writes as a full disk
+// does): exit 1, one error line naming the file and the reason, summary.json says where the run
+// stopped, series.csv ends with a whole row, the trajectory stays trajectory.h5.part; once there
+// is room again, --resume continues it bit for bit.
+TEST_F(Resume, FullDiskFailsCleanlyAndResumes) {
+  file("run.json", R"({"dim": 2, "s": 1.5, "particles": {"count": 324, "seed": 4},
+    "initial": {"type": "fourier", "modes": [{"k": [1, 0], "amplitude": 0.5}]}, "forces": {"method": "spectral"},
+    "time": {"t_end": 0.5, "dt": 0.01, "integrator": "rk45"},
+    "output": {"plots": false, "snapshot_every": 0.005, "checkpoint_every": 0.05}})");
+  ASSERT_EQ(kmdflow("run run.json --out reference").code, 0);
+  // 400 KiB per file, inherited by the child processes, with SIGXFSZ ignored so that writes fail
+  // with EFBIG: the target density (128² doubles) and a few dozen frames fit, not all 100.
+  Result full;
+  {
+    rlimit saved{};
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit limit = saved;
+    limit.rlim_cur = 400 * 1024;
+    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    full = kmdflow("run run.json --out full");
+    setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, old_handler);
+  }
+  EXPECT_EQ(full.code, 1) << full.err;
+  EXPECT_EQ(std::count(full.err.begin(), full.err.end(), '\n'), 1) << full.err;
+  EXPECT_NE(full.err.find("trajectory.h5.part"), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("File too large"), std::string::npos) << full.err;
+  const auto summary = json::parse(slurp(m_dir / "full" / "summary.json"));
+  EXPECT_EQ(summary["status"], "failed");
+  EXPECT_GT(summary["stopped_at"]["step"].get<long>(), 10);
+  EXPECT_TRUE(fs::exists(m_dir / "full" / "trajectory.h5.part"));
+  EXPECT_FALSE(fs::exists(m_dir / "full" / "trajectory.h5"));
+  std::stringstream rows(slurp(m_dir / "full" / "series.csv"));
+  for (std::string row; std::getline(rows, row);) EXPECT_EQ(std::count(row.begin(), row.end(), ','), 6) << row;
+  const auto resumed = kmdflow("run --resume full");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  expect_identical("reference", "full", "full disk");
 }
 
 // What --resume cannot continue: one error line naming what is wrong, exit 2, nothing changed.

@@ -96,6 +96,7 @@ void StagedFile::write_line(const std::string& line) {
       // A full disk: the partial line goes, so that the file still ends with a whole row.
       const int error = n < 0 ? errno : ENOSPC;
       if (::ftruncate(m_fd, off_t(m_bytes)) == 0) ::lseek(m_fd, off_t(m_bytes), SEEK_SET);
+      m_failed = true;
       failed("writing", staging_name(m_path), error);
     }
     done += std::size_t(n);
@@ -115,6 +116,8 @@ void StagedFile::commit() {
   const int synced = ::fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
   if (::close(fd) != 0 && !synced) failed("writing", staged, errno);
   if (synced) failed("syncing", staged, synced);
+  // A file that a write failed on stays NAME.part: a final name means complete.
+  if (m_failed) throw std::runtime_error("'" + staged.string() + "' is incomplete (a write failed)");
   fs::rename(staged, m_path);
   sync_path(directory_of(m_path));
 }

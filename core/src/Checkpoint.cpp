@@ -1,5 +1,7 @@
 #include <kmdflow/Checkpoint.hpp>
 
+#include "Hdf5Handle.hpp"
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -35,21 +37,7 @@ void sync_path(const fs::path& path) {
 
 namespace {
 
-/// Closes an HDF5 identifier at the end of its scope.
-class Handle {
-public:
-  Handle(hid_t id, herr_t (*close)(hid_t), const std::string& what) : m_id(id), m_close(close) {
-    if (id < 0) throw std::runtime_error("HDF5: cannot " + what);
-  }
-  ~Handle() { m_close(m_id); }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  operator hid_t() const { return m_id; }
-
-private:
-  hid_t m_id;
-  herr_t (*m_close)(hid_t);
-};
+using Handle = detail::Hdf5Handle;
 
 void check(herr_t status, const std::string& what) {
   if (status < 0) throw std::runtime_error("HDF5: cannot " + what);

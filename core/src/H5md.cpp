@@ -1,5 +1,7 @@
 #include <kmdflow/H5md.hpp>
 
+#include "Hdf5Handle.hpp"
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -13,6 +15,10 @@ namespace kmdflow {
 
 namespace {
 
+// HDF5's clean-up at exit asserts on a file whose close failed (a full disk): kmdflow closes its
+// files itself, so HDF5 is told not to. This runs before main, before any other HDF5 call.
+const bool hdf5_without_atexit = H5dont_atexit() >= 0;
+
 // HDF5 prints its own error stacks unless told not to; errors become exceptions here.
 void quiet_hdf5() {
   static const bool once = [] {
@@ -20,29 +26,59 @@ void quiet_hdf5() {
     return true;
   }();
   (void)once;
+  (void)hdf5_without_atexit;
+}
+
+/// The operating system's reason in HDF5's error stack ("No space left on device"), if any.
+std::string system_reason() {
+  std::string reason;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* error, void* data) -> herr_t {
+        const std::string text = error->desc ? error->desc : "";
+        const std::string mark = "error message = '";
+        if (const auto at = text.find(mark); at != std::string::npos) {
+          const auto end = text.find('\'', at + mark.size());
+          *static_cast<std::string*>(data) = text.substr(at + mark.size(), end - at - mark.size());
+        }
+        return 0;
+      },
+      &reason);
+  return reason;
+}
+
+[[noreturn]] void fail(const char* what) {
+  const std::string reason = system_reason();
+  throw std::runtime_error(std::string("HDF5: cannot ") + what + (reason.empty() ? "" : " (" + reason + ")"));
 }
 
 hid_t check(hid_t id, const char* what) {
-  if (id < 0) throw std::runtime_error(std::string("HDF5: cannot ") + what);
+  if (id < 0) fail(what);
   return id;
 }
 void check(herr_t status, const char* what, int) {
-  if (status < 0) throw std::runtime_error(std::string("HDF5: cannot ") + what);
+  if (status < 0) fail(what);
 }
+
+using Handle = detail::Hdf5Handle;
 
 hid_t create_group(hid_t parent, const char* name) {
   return check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name);
 }
 
+/// A group created (or opened) for the scope.
+Handle group_handle(hid_t parent, const char* name, bool create = true) {
+  return Handle(create ? H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                       : H5Gopen2(parent, name, H5P_DEFAULT),
+                H5Gclose, std::string(create ? "create " : "open ") + name);
+}
+
 void string_attribute(hid_t object, const char* name, const std::string& value) {
-  const hid_t type = H5Tcopy(H5T_C_S1);
+  const Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "make a string type");
   H5Tset_size(type, value.size() + 1);
-  const hid_t space = H5Screate(H5S_SCALAR);
-  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  const Handle space(H5Screate(H5S_SCALAR), H5Sclose, "make a dataspace");
+  const Handle attr(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, name);
   check(H5Awrite(attr, type, value.c_str()), name, 0);
-  H5Aclose(attr);
-  H5Sclose(space);
-  H5Tclose(type);
 }
 
 void string_array_attribute(hid_t object, const char* name, const std::vector<std::string>& values) {
@@ -50,25 +86,21 @@ void string_array_attribute(hid_t object, const char* name, const std::vector<st
   for (const auto& v : values) width = std::max(width, v.size() + 1);
   std::vector<char> buffer(width * values.size(), '\0');
   for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), &buffer[i * width]);
-  const hid_t type = H5Tcopy(H5T_C_S1);
+  const Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "make a string type");
   H5Tset_size(type, width);
   const hsize_t dims[1] = {values.size()};
-  const hid_t space = H5Screate_simple(1, dims, nullptr);
-  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  const Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose, "make a dataspace");
+  const Handle attr(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, name);
   check(H5Awrite(attr, type, buffer.data()), name, 0);
-  H5Aclose(attr);
-  H5Sclose(space);
-  H5Tclose(type);
 }
 
 template <class T>
 void array_attribute(hid_t object, const char* name, hid_t type, const std::vector<T>& values) {
   const hsize_t dims[1] = {values.size()};
-  const hid_t space = values.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nullptr);
-  const hid_t attr = check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), name);
+  const Handle space(values.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nullptr), H5Sclose,
+                     "make a dataspace");
+  const Handle attr(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, name);
   check(H5Awrite(attr, type, values.data()), name, 0);
-  H5Aclose(attr);
-  H5Sclose(space);
 }
 
 // An extendible dataset of frames: dims {0, rest...}, chunked one frame at a time.
@@ -80,13 +112,10 @@ hid_t create_time_series(hid_t group, const char* name, hid_t type, std::vector<
     chunk.push_back(std::max<hsize_t>(1, std::min<hsize_t>(r, 1 << 18)));
   }
   if (rest.empty()) chunk[0] = 256;
-  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), max.data());
-  const hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+  const Handle space(H5Screate_simple(int(dims.size()), dims.data(), max.data()), H5Sclose, "make a dataspace");
+  const Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "make properties");
   H5Pset_chunk(props, int(chunk.size()), chunk.data());
-  const hid_t set = check(H5Dcreate2(group, name, type, space, H5P_DEFAULT, props, H5P_DEFAULT), name);
-  H5Pclose(props);
-  H5Sclose(space);
-  return set;
+  return check(H5Dcreate2(group, name, type, space, H5P_DEFAULT, props, H5P_DEFAULT), name);
 }
 
 // Extends a time series by one frame and writes it.
@@ -98,24 +127,30 @@ void append_to(hid_t set, hid_t type, const void* data, std::vector<hsize_t> res
     count.push_back(r);
   }
   check(H5Dset_extent(set, size.data()), "extend a dataset", 0);
-  const hid_t file_space = H5Dget_space(set);
+  const Handle file_space(H5Dget_space(set), H5Sclose, "read a dataspace");
   H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-  const hid_t memory_space = H5Screate_simple(int(count.size()), count.data(), nullptr);
+  const Handle memory_space(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose, "make a dataspace");
   check(H5Dwrite(set, type, memory_space, file_space, H5P_DEFAULT, data), "write a frame", 0);
-  H5Sclose(memory_space);
-  H5Sclose(file_space);
 }
 
 // A time-independent dataset of doubles (H5MD §"time-independent"), written at once.
 void write_dataset(hid_t group, const char* name, const std::vector<hsize_t>& dims, const double* values,
                    const char* what) {
-  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
-  const hid_t set =
-      check(H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), what);
+  const Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose, "make a dataspace");
+  const Handle set(H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+                   what);
   check(H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), ("write " + std::string(what)).c_str(),
         0);
-  H5Dclose(set);
-  H5Sclose(space);
+}
+
+/// Trajectories are written in the HDF5 1.10 format (readable by HDF5 ≥ 1.10, h5py's wheels
+/// included), which SWMR writing needs; without HDF5's file locks, which some cluster file
+/// systems refuse (run.log's lock keeps a second kmdflow away).
+Handle trajectory_access() {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "make file access properties");
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+  H5Pset_file_locking(fapl, false, true);
+  return fapl;
 }
 
 std::filesystem::path staging_name(const std::filesystem::path& path) {
@@ -173,20 +208,18 @@ void H5mdWriter::FrameSeries::close() {
 H5mdWriter::H5mdWriter(std::filesystem::path path, const H5mdParticles& particles, const std::string& creator_version)
     : m_path(std::move(path)), m_dim(particles.dim), m_count(particles.count) {
   quiet_hdf5();
-  m_file = check(H5Fcreate(staging_name(m_path).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+  m_file = check(H5Fcreate(staging_name(m_path).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, trajectory_access()),
                  ("create " + staging_name(m_path).string()).c_str());
-  const hid_t h5md = create_group(m_file, "h5md");
-  array_attribute<int>(h5md, "version", H5T_NATIVE_INT, {1, 1});
-  const hid_t author = create_group(h5md, "author");
-  string_attribute(author, "name", "kmdflow user");
-  const hid_t creator = create_group(h5md, "creator");
-  string_attribute(creator, "name", "kmdflow");
-  string_attribute(creator, "version", creator_version);
-  H5Gclose(creator);
-  H5Gclose(author);
-  H5Gclose(h5md);
-  if (particles.box != H5mdParticles::Box::none) write_particles(particles);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  guarded([&] {
+    const Handle h5md = group_handle(m_file, "h5md");
+    array_attribute<int>(h5md, "version", H5T_NATIVE_INT, {1, 1});
+    string_attribute(group_handle(h5md, "author"), "name", "kmdflow user");
+    const Handle creator = group_handle(h5md, "creator");
+    string_attribute(creator, "name", "kmdflow");
+    string_attribute(creator, "version", creator_version);
+    if (particles.box != H5mdParticles::Box::none) write_particles(particles);
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+  });
 }
 
 namespace {
@@ -203,25 +236,29 @@ bool is_group(hid_t file, const char* path) {
 
 H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_path(std::move(path)), m_dim(0), m_count(0) {
   quiet_hdf5();
+  // The file a killed run left is consistent (SWMR) but marked as open for writing, which only a
+  // SWMR reader accepts: its objects are copied into a new file, whose series are then cut.
   const auto staged = staging_name(m_path);
-  if (!std::filesystem::is_regular_file(staged)) {
-    if (!std::filesystem::is_regular_file(m_path)) throw std::runtime_error("'" + m_path.string() + "' is missing");
-    std::filesystem::rename(m_path, staged);
+  const auto source = std::filesystem::is_regular_file(staged) ? staged : m_path;
+  if (!std::filesystem::is_regular_file(source)) throw std::runtime_error("'" + m_path.string() + "' is missing");
+  auto copy = staged;
+  copy += ".part";
+  {
+    const hid_t old = H5Fopen(source.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, trajectory_access());
+    if (old < 0) throw std::runtime_error("'" + source.string() + "' cannot be opened (damaged)");
+    const Handle old_file(old, H5Fclose, "open " + source.string());
+    std::vector<std::string> names;
+    H5Literate2(old_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
+    const Handle fresh(H5Fcreate(copy.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, trajectory_access()), H5Fclose,
+                       "create " + copy.string());
+    for (const auto& name : names)
+      check(H5Ocopy(old_file, name.c_str(), fresh, name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+            ("copy /" + name + " of " + source.string()).c_str(), 0);
   }
-  m_file = H5Fopen(staged.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (m_file < 0)
-    throw std::runtime_error("'" + staged.string() + "' cannot be opened (damaged: was the run killed while it "
-                                                      "wrote a frame?)");
+  m_file = check(H5Fopen(copy.c_str(), H5F_ACC_RDWR, trajectory_access()), ("open " + copy.string()).c_str());
   try {
     auto reopen_group = [&](FrameSeries& series, const char* name) {
-      const hid_t group = check(H5Gopen2(m_file, name, H5P_DEFAULT), name);
-      try {
-        series.reopen(group, frames);
-      } catch (...) {
-        H5Gclose(group);
-        throw;
-      }
-      H5Gclose(group);
+      series.reopen(group_handle(m_file, name, false), frames);
     };
     if (is_group(m_file, "/particles/all/position")) {
       reopen_group(m_positions, "/particles/all/position");
@@ -232,26 +269,19 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
     // The time series under /fields (cut to `frames`) and /observables (cut to `rows`).
     auto reopen_all = [&](const char* parent, std::map<std::string, FrameSeries>& series, long keep) {
       if (!is_group(m_file, parent)) return;
-      const hid_t group = check(H5Gopen2(m_file, parent, H5P_DEFAULT), parent);
       std::vector<std::string> names;
-      H5Literate2(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
-      H5Gclose(group);
+      H5Literate2(group_handle(m_file, parent, false), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
       for (const auto& name : names) {
         const std::string path = std::string(parent) + "/" + name;
         if (H5Lexists(m_file, (path + "/time").c_str(), H5P_DEFAULT) <= 0) continue; // time independent
-        const hid_t element = check(H5Gopen2(m_file, path.c_str(), H5P_DEFAULT), path.c_str());
-        try {
-          series[name].reopen(element, keep);
-        } catch (...) {
-          H5Gclose(element);
-          throw;
-        }
-        H5Gclose(element);
+        series[name].reopen(group_handle(m_file, path.c_str(), false), keep);
       }
     };
     reopen_all("/fields", m_fields, frames);
     reopen_all("/observables", m_observables, rows);
-    H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+    std::filesystem::rename(copy, staged);
+    if (source != staged) std::filesystem::remove(source);
   } catch (...) {
     for (auto& [name, f] : m_fields) f.close();
     for (auto& [name, f] : m_observables) f.close();
@@ -259,41 +289,55 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
     m_positions.close();
     H5Fclose(m_file);
     m_file = -1;
+    std::filesystem::remove(copy);
     throw;
   }
   m_frames = frames;
+  start_swmr();
+}
+
+void H5mdWriter::start_swmr() {
+  check(H5Fstart_swmr_write(m_file), "start SWMR writing", 0);
+  m_swmr = true;
+}
+
+void H5mdWriter::declare_series(const std::string& parent, const std::string& name,
+                                const std::vector<std::size_t>& shape, const char* grid) {
+  if (m_swmr) throw std::logic_error("H5mdWriter: series must be declared before the first frame");
+  auto& map = parent == "fields" ? m_fields : m_observables;
+  if (map.count(name)) return;
+  guarded([&] {
+    const Handle top = group_handle(m_file, parent.c_str(), H5Lexists(m_file, parent.c_str(), H5P_DEFAULT) <= 0);
+    const Handle group = group_handle(top, name.c_str());
+    if (grid) string_attribute(group, "grid", grid);
+    FrameSeries series;
+    series.create(group, shape);
+    map.emplace(name, series);
+  });
 }
 
 void H5mdWriter::write_parameters(const std::string& author,
                                   const std::vector<std::pair<std::string, std::string>>& parameters) {
-  const hid_t group = check(H5Gopen2(m_file, "/h5md/author", H5P_DEFAULT), "open /h5md/author");
-  H5Adelete(group, "name");
-  string_attribute(group, "name", author);
-  H5Gclose(group);
-  const hid_t p = H5Lexists(m_file, "parameters", H5P_DEFAULT) > 0 ? check(H5Gopen2(m_file, "parameters", H5P_DEFAULT), "open /parameters")
-                                                                    : create_group(m_file, "parameters");
-  for (const auto& [name, value] : parameters) {
-    if (H5Aexists(p, name.c_str()) > 0) H5Adelete(p, name.c_str());
-    string_attribute(p, name.c_str(), value);
-  }
-  H5Gclose(p);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  if (m_swmr) throw std::logic_error("H5mdWriter: parameters must be written before the first frame");
+  guarded([&] {
+    {
+      const Handle group = group_handle(m_file, "/h5md/author", false);
+      H5Adelete(group, "name");
+      string_attribute(group, "name", author);
+    }
+    const Handle p = group_handle(m_file, "parameters", H5Lexists(m_file, "parameters", H5P_DEFAULT) <= 0);
+    for (const auto& [name, value] : parameters) {
+      if (H5Aexists(p, name.c_str()) > 0) H5Adelete(p, name.c_str());
+      string_attribute(p, name.c_str(), value);
+    }
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+  });
 }
 
 void H5mdWriter::append_observables(long step, double time, const std::vector<std::pair<std::string, double>>& values) {
   for (const auto& [name, value] : values) {
-    auto it = m_observables.find(name);
-    if (it == m_observables.end()) {
-      if (H5Lexists(m_file, "observables", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "observables"));
-      const hid_t parent = check(H5Gopen2(m_file, "observables", H5P_DEFAULT), "open /observables");
-      const hid_t group = create_group(parent, name.c_str());
-      FrameSeries series;
-      series.create(group, {});
-      H5Gclose(group);
-      H5Gclose(parent);
-      it = m_observables.emplace(name, series).first;
-    }
-    it->second.append(&value, step, time);
+    if (!m_observables.count(name)) declare_series("observables", name, {}, nullptr);
+    guarded([&] { m_observables.at(name).append(&value, step, time); });
   }
 }
 
@@ -311,32 +355,27 @@ void H5mdWriter::write_particles(const H5mdParticles& particles) {
   const bool torus = particles.box == H5mdParticles::Box::torus;
   if (torus && particles.weights.extent(0) != m_count)
     throw std::invalid_argument("H5mdWriter: the weights do not match the particle count");
-  const hid_t group = create_group(m_file, "particles");
-  const hid_t all = create_group(group, "all");
-  const hid_t box = create_group(all, "box");
-  array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {m_dim});
-  string_array_attribute(box, "boundary", std::vector<std::string>(m_dim, torus ? "periodic" : "none"));
-  if (torus) {
-    const std::vector<double> edges(m_dim, 1.0);
-    write_dataset(box, "edges", {hsize_t(m_dim)}, edges.data(), "edges");
-  } else {
-    string_attribute(box, "kmdflow_geometry",
-                     "unit sphere S^" + std::to_string(m_dim - 1) + " in R^" + std::to_string(m_dim));
+  const Handle group = group_handle(m_file, "particles");
+  const Handle all = group_handle(group, "all");
+  {
+    const Handle box = group_handle(all, "box");
+    array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {m_dim});
+    string_array_attribute(box, "boundary", std::vector<std::string>(m_dim, torus ? "periodic" : "none"));
+    if (torus) {
+      const std::vector<double> edges(m_dim, 1.0);
+      write_dataset(box, "edges", {hsize_t(m_dim)}, edges.data(), "edges");
+    } else {
+      string_attribute(box, "kmdflow_geometry",
+                       "unit sphere S^" + std::to_string(m_dim - 1) + " in R^" + std::to_string(m_dim));
+    }
   }
-  H5Gclose(box);
   if (torus) {
     // The particle weights are time independent: a plain dataset.
     write_dataset(all, "mass", {m_count}, particles.weights.data(), "mass");
   } else {
-    const hid_t mass = create_group(all, "mass");
-    m_masses.create(mass, {m_count});
-    H5Gclose(mass);
+    m_masses.create(group_handle(all, "mass"), {m_count});
   }
-  const hid_t position = create_group(all, "position");
-  m_positions.create(position, {m_count, std::size_t(m_dim)});
-  H5Gclose(position);
-  H5Gclose(all);
-  H5Gclose(group);
+  m_positions.create(group_handle(all, "position"), {m_count, std::size_t(m_dim)});
 }
 
 H5mdWriter::~H5mdWriter() {
@@ -350,33 +389,38 @@ void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::Ho
   if (m_positions.value < 0) throw std::logic_error("H5mdWriter: a fields-only file has no particle frames");
   if (positions.extent(0) != m_count || int(positions.extent(1)) != m_dim)
     throw std::invalid_argument("H5mdWriter: frame shape differs from the file's");
-  m_positions.append(positions.data(), step, time);
-  m_frames = std::max(m_frames, m_positions.frames);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  begin_frames();
+  guarded([&] {
+    m_positions.append(positions.data(), step, time);
+    m_frames = std::max(m_frames, m_positions.frames);
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+  });
 }
 
 void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::HostSpace>& positions,
                               const ScalarView<Kokkos::HostSpace>& masses) {
   if (m_masses.value < 0) throw std::logic_error("H5mdWriter: this file's masses are not time dependent");
   if (masses.extent(0) != m_count) throw std::invalid_argument("H5mdWriter: mass count differs from the file's");
-  m_masses.append(masses.data(), step, time);
+  begin_frames();
+  guarded([&] { m_masses.append(masses.data(), step, time); });
   append_frame(step, time, positions);
 }
 
 long long H5mdWriter::open_fields() {
-  if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) H5Gclose(create_group(m_file, "fields"));
+  if (H5Lexists(m_file, "fields", H5P_DEFAULT) <= 0) group_handle(m_file, "fields");
   return check(H5Gopen2(m_file, "fields", H5P_DEFAULT), "open /fields");
 }
 
 void H5mdWriter::write_static_field(const std::string& name, const std::vector<std::size_t>& shape,
                                     const std::vector<double>& values) {
-  const hid_t fields = open_fields();
-  const hid_t group = create_group(fields, name.c_str());
-  write_dataset(group, "value", std::vector<hsize_t>(shape.begin(), shape.end()), values.data(), "field");
-  string_attribute(group, "grid", "cell centres (i + 1/2)/n of [0, 1)^d");
-  H5Gclose(group);
-  H5Gclose(fields);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  if (m_swmr) throw std::logic_error("H5mdWriter: static fields must be written before the first frame");
+  guarded([&] {
+    const Handle fields(open_fields(), H5Gclose, "open /fields");
+    const Handle group = group_handle(fields, name.c_str());
+    write_dataset(group, "value", std::vector<hsize_t>(shape.begin(), shape.end()), values.data(), "field");
+    string_attribute(group, "grid", "cell centres (i + 1/2)/n of [0, 1)^d");
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+  });
 }
 
 void H5mdWriter::append_field_frame(const std::string& name, const std::vector<std::size_t>& shape, long step,
@@ -384,22 +428,23 @@ void H5mdWriter::append_field_frame(const std::string& name, const std::vector<s
   std::size_t size = 1;
   for (auto n : shape) size *= n;
   if (values.size() != size) throw std::invalid_argument("H5mdWriter: field values do not fill the shape");
-  auto it = m_fields.find(name);
-  if (it == m_fields.end()) {
-    const hid_t fields = open_fields();
-    const hid_t group = create_group(fields, name.c_str());
-    string_attribute(group, "grid", "cell averages over the cells [i/n, (i+1)/n) of [0, 1)^d");
-    FrameSeries series;
-    series.create(group, shape);
-    H5Gclose(group);
-    H5Gclose(fields);
-    it = m_fields.emplace(name, series).first;
-  }
-  FrameSeries& f = it->second;
+  if (!m_fields.count(name)) declare_field(name, shape);
+  FrameSeries& f = m_fields.at(name);
   if (f.shape != shape) throw std::invalid_argument("H5mdWriter: field shape differs from its first frame");
-  f.append(values.data(), step, time);
-  m_frames = std::max(m_frames, f.frames);
-  H5Fflush(m_file, H5F_SCOPE_GLOBAL);
+  begin_frames();
+  guarded([&] {
+    f.append(values.data(), step, time);
+    m_frames = std::max(m_frames, f.frames);
+    check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
+  });
+}
+
+void H5mdWriter::declare_field(const std::string& name, const std::vector<std::size_t>& shape) {
+  declare_series("fields", name, shape, "cell averages over the cells [i/n, (i+1)/n) of [0, 1)^d");
+}
+
+void H5mdWriter::begin_frames() {
+  if (!m_swmr) guarded([&] { start_swmr(); });
 }
 
 void H5mdWriter::close() {
@@ -410,8 +455,11 @@ void H5mdWriter::close() {
   m_observables.clear();
   m_masses.close();
   m_positions.close();
-  H5Fclose(m_file);
+  const bool closed = H5Fclose(m_file) >= 0;
   m_file = -1;
+  // A file that a write failed on (a full disk) stays NAME.part: a final name means complete.
+  if (!closed || m_failed)
+    throw std::runtime_error("'" + staging_name(m_path).string() + "' is incomplete (a write failed)");
   std::filesystem::rename(staging_name(m_path), m_path);
 }
 

@@ -473,21 +473,28 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>(), k.record.at("series_rows").get<long>());
     log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %d threads)", KMDFLOW_VERSION,
                     resume->file.c_str(), step, t, backend_name().c_str(), backend_threads()));
-  } else {
+  }
+  // A fresh run's files: a failure here (a full disk) is a failed run like one later on.
+  RunOutcome outcome;
+  if (!resume) {
     log.line(format("kmdflow %s: %s to t = %g (%s, %d threads) into %s", KMDFLOW_VERSION,
                     model.description().c_str(), t_end, backend_name().c_str(), backend_threads(),
                     dir.string().c_str()));
-    trajectory.emplace(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
-    // Provenance in /parameters: what config.json's kmdflow block holds, and the configuration.
-    std::vector<std::pair<std::string, std::string>> parameters{{"config", c.dump()},
-                                                                {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
-    const json source = provenance();
-    for (const auto& [key, value] : source.items())
-      parameters.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
-    trajectory->write_parameters(author_of(c), parameters);
-    model.write_static(dir, *trajectory);
-    series.emplace(dir / "series.csv");
-    series->write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+    try {
+      trajectory.emplace(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
+      // Provenance in /parameters: what config.json's kmdflow block holds, and the configuration.
+      std::vector<std::pair<std::string, std::string>> parameters{{"config", c.dump()},
+                                                                  {"started", timestamp("%Y-%m-%dT%H:%M:%S%z")}};
+      const json source = provenance();
+      for (const auto& [key, value] : source.items())
+        parameters.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
+      trajectory->write_parameters(author_of(c), parameters);
+      model.write_static(dir, *trajectory);
+      series.emplace(dir / "series.csv");
+      series->write_line("step,t,energy,interaction_energy,dissipation,max_speed,wall_s");
+    } catch (const std::exception& e) {
+      outcome = {"failed", e.what()};
+    }
   }
 
   Progress progress(t_end, !quiet, &log);
@@ -552,8 +559,7 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     log.line(format("checkpoint at step %ld, t = %.17g", step, t));
   };
 
-  RunOutcome outcome;
-  {
+  if (outcome.status == "completed") {
     StopSignals signals;
     try {
       if (!resume) {
@@ -590,9 +596,11 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   // Whatever happened, leave every file complete and say where the run stopped. A completed run
   // needs its checkpoints no more.
   const std::string ended = timestamp("%Y-%m-%dT%H:%M:%S%z");
-  for (auto close : {std::function<void()>([&] { series->commit(); }), std::function<void()>([&] {
-                       trajectory->write_parameters(author_of(c), {{"ended", ended}});
-                       trajectory->close();
+  for (auto close : {std::function<void()>([&] {
+                       if (series) series->commit();
+                     }),
+                     std::function<void()>([&] {
+                       if (trajectory) trajectory->close();
                      }),
                      std::function<void()>([&] {
                        // config.json's record of when the run ended.
@@ -610,7 +618,7 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     for (const char* name : {"checkpoint.h5", "checkpoint.prev.h5", "checkpoint.h5.part"}) fs::remove(dir / name);
   json summary = summary_head(outcome, step, t, t_end);
   summary["steps"] = step;
-  summary["frames"] = trajectory->frames();
+  summary["frames"] = trajectory ? trajectory->frames() : 0;
   summary["wall_s"] = wall_before + wall();
   summary["engine"] = model.engine();
   summary["backend"] = backend_name();

@@ -29,12 +29,14 @@ public:
   void sync();
   /// Bytes written so far (the file's size).
   std::uintmax_t bytes() const { return m_bytes; }
+  /// Syncs, closes and renames to NAME; throws (leaving NAME.part) if a write had failed.
   void commit();
   const std::filesystem::path& path() const { return m_path; }
 
 private:
   std::filesystem::path m_path;
   int m_fd = -1;
+  bool m_failed = false; ///< a write failed: commit() leaves NAME.part
   std::uintmax_t m_bytes = 0;
 };
 

@@ -2,12 +2,19 @@
 // Trajectories in the H5MD layout (DESIGN.md §7): /particles/all/position/{value[frame][i][dim],
 // time, step}, the weights in /particles/all/mass, static fields under /fields. The file is
 // written as `NAME.part`, flushed after every frame, and renamed to NAME by close().
+//
+// Frames are written in HDF5's SWMR mode (single writer, multiple readers; the HDF5 1.10 file
+// format): metadata reaches the file in an order that keeps it consistent whenever the writer
+// dies, so a killed run's trajectory can be read (by a SWMR reader: h5py.File(..., swmr=True))
+// and continued. Everything but frames and rows (groups, static fields, parameters, the series
+// themselves) is written before the first frame.
 
 #include <kmdflow/Types.hpp>
 
 #include <array>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +62,9 @@ public:
   /// /fields/NAME/{value[frame][shape...], time, step}.
   void append_field_frame(const std::string& name, const std::vector<std::size_t>& shape, long step,
                           double time, const std::vector<double>& values);
+  /// Creates the time series /fields/NAME (cell averages, frames of `shape`) before the first
+  /// frame (append_field_frame does so for its first frame if the series is not yet declared).
+  void declare_field(const std::string& name, const std::vector<std::size_t>& shape);
   /// /h5md/author's name, and /parameters with one string attribute per entry.
   void write_parameters(const std::string& author, const std::vector<std::pair<std::string, std::string>>& parameters);
   /// Appends one row of scalar observables: /observables/NAME/{value[row], time, step} (H5MD).
@@ -62,6 +72,7 @@ public:
   void append_observables(long step, double time, const std::vector<std::pair<std::string, double>>& values);
   /// Flushes HDF5's buffers and fsyncs the file.
   void sync();
+  /// Closes the file and renames it to NAME; throws (leaving NAME.part) if a write had failed.
   void close();
   long frames() const { return m_frames; }
 
@@ -85,8 +96,24 @@ private:
   long long m_file = -1;
   FrameSeries m_positions, m_masses;
   std::map<std::string, FrameSeries> m_fields, m_observables;
+  bool m_failed = false; ///< a write failed: close() leaves the file as NAME.part
+  bool m_swmr = false;   ///< in SWMR mode: no new objects
+  void start_swmr();
+  /// Before the first frame: starts SWMR writing.
+  void begin_frames();
+  void declare_series(const std::string& parent, const std::string& name, const std::vector<std::size_t>& shape,
+                      const char* grid);
   void write_particles(const H5mdParticles& particles);
   long long open_fields();
+  /// Runs a write; an exception marks the file as failed.
+  template <class F> void guarded(F&& write) {
+    try {
+      write();
+    } catch (const std::exception& e) {
+      m_failed = true;
+      throw std::runtime_error(std::string(e.what()) + " in '" + m_path.string() + ".part'");
+    }
+  }
 };
 
 struct H5mdFrame {
