@@ -412,6 +412,32 @@ TEST_F(Cli, RisingEnergyStopsTheRun) {
   EXPECT_EQ(kmdflow("run unstable.json --out stable --set time.t_end=2 --set time.dt=0.1").code, 0);
 }
 
+// Requests that cannot fit in memory are refused before anything is allocated, with the
+// estimate (issue 18), not ended by the out-of-memory killer.
+TEST_F(Cli, RequestsBeyondMemoryAreRefusedUpFront) {
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  struct Case {
+    std::string config, key;
+    double bytes; // a lower bound of what the request needs
+  };
+  const std::vector<Case> cases = {
+      {R"({"dim": 3, "s": 2, "particles": {"count": 2000000000}, "output": {"plots": false}})", "particles.count",
+       2e9 * 3 * 8 * 8},
+      {R"({"dim": 3, "s": 1, "solver": "pde", "pde": {"grid": 1250}, "initial": {"type": "uniform"}})", "pde.grid",
+       1250.0 * 1250 * 1250 * 8 * 6},
+      {R"({"model": "relu", "dim": 2, "particles": {"count": 2000000000}})", "particles.count", 2e9 * 4 * 8 * 8},
+  };
+  for (const auto& c : cases) {
+    if (c.bytes < memory) continue; // a machine this large may run it
+    file("big.json", c.config);
+    const auto r = kmdflow("run big.json --out big");
+    EXPECT_EQ(r.code, 2) << c.config << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("error: " + c.key + ": ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("GB of memory, more than the"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(m_dir / "big"));
+  }
+}
+
 // Provenance (issue 18): config.json's kmdflow block and trajectory.h5's /h5md/author and
 // /parameters say what ran, built how, where and when; /observables holds series.csv's energies.
 TEST_F(Cli, RunsRecordWhereTheyCameFrom) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <unistd.h>
 #include <cstring>
 #include <optional>
 #include <cmath>
@@ -462,6 +463,20 @@ json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::
 }
 
 } // namespace
+
+double physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+}
+
+void require_memory(const std::string& key, double bytes, const std::string& what) {
+  const double have = physical_memory();
+  if (have <= 0 || bytes <= have) return;
+  char figures[160];
+  std::snprintf(figures, sizeof figures, "%s would need about %.3g GB of memory, more than the %.3g GB this machine has",
+                what.c_str(), bytes / 1e9, have / 1e9);
+  throw ConfigError(key, figures);
+}
 
 void require_regular_file(const std::string& key, const std::string& path) {
   std::error_code ec;

@@ -455,7 +455,13 @@ void H5mdWriter::close() {
   m_observables.clear();
   m_masses.close();
   m_positions.close();
-  const bool closed = H5Fclose(m_file) >= 0;
+  // On the disk before it takes its final name.
+  bool closed = H5Fflush(m_file, H5F_SCOPE_GLOBAL) >= 0;
+  if (const int fd = ::open(staging_name(m_path).c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    closed = ::fsync(fd) == 0 && closed;
+    ::close(fd);
+  }
+  closed = H5Fclose(m_file) >= 0 && closed;
   m_file = -1;
   // A file that a write failed on (a full disk) stays NAME.part: a final name means complete.
   if (!closed || m_failed)

@@ -131,6 +131,9 @@ ReluSetup make_relu_setup(const json& resolved) {
     c["particles"]["count"] = directions.extent(0);
   } else {
     const std::size_t N = c["particles"]["count"];
+    // The state N × (d + 2) with its stages, and the model's per-neuron arrays.
+    const int stages = c["time"]["integrator"] == "euler" ? 1 : c["time"]["integrator"] == "rk4" ? 4 : 7;
+    require_memory("particles.count", 8.0 * double(N) * (d + 2) * (stages + 7), std::to_string(N) + " neurons");
     const std::string sampling = c["initial"]["sampling"];
     directions = sphere_points(d, N, sampling == "lattice" || sampling == "quantile", seed);
     masses = ScalarView<Kokkos::HostSpace>("kmdflow::relu::masses", N);

@@ -75,6 +75,17 @@ void make_model(ParticleSetup& setup) {
   }
 }
 
+namespace {
+
+/// The arrays of N × width doubles an integrated run keeps: the state (host copy, device, host
+/// mirror), stage positions, the velocity and the integrator's stages.
+double integrated_state_bytes(double count, int width, const std::string& integrator) {
+  const int stages = integrator == "euler" ? 1 : integrator == "ssprk3" ? 3 : integrator == "rk4" ? 4 : 7;
+  return 8.0 * count * width * (stages + 5);
+}
+
+} // namespace
+
 ParticleSetup make_particle_setup(const json& resolved) {
   ParticleSetup setup;
   setup.config = setup.resolved = resolved;
@@ -96,6 +107,10 @@ ParticleSetup make_particle_setup(const json& resolved) {
   } else {
     setup.initial_density = make_density(initial, dim, "initial");
     const std::size_t n = c["particles"]["count"];
+    // Positions, stages and weights, and the engines' per-particle arrays (~4 doubles).
+    require_memory("particles.count",
+                   integrated_state_bytes(double(n), dim, c["time"]["integrator"]) + 8.0 * double(n) * 6,
+                   std::to_string(n) + " particles in d = " + std::to_string(dim));
     // The sampling stream is separate from the perturbation's phases, which use the same seed.
     const std::uint64_t seed = c["particles"]["seed"].get<std::uint64_t>() ^ 0x5eed5eed5eed5eedULL;
     try {
@@ -152,6 +167,9 @@ PdeSetup make_pde_setup(const json& resolved) {
   const double cells = std::pow(double(setup.grid), dim);
   if (cells > 2.0e9)
     throw ConfigError("pde.grid", std::to_string(setup.grid) + "^" + std::to_string(dim) + " cells is too many");
+  // Eight grids of doubles (density, stages, potential, symbol, initial and target averages) and
+  // two half-spectra of complex numbers, ~12 doubles a cell.
+  require_memory("pde.grid", 12.0 * 8.0 * cells, std::to_string(setup.grid) + "^" + std::to_string(dim) + " cells");
   // The grid must resolve both densities: a mode it cannot hold is reported, not dropped silently.
   auto averages = [&](const Density& density, const std::string& key) {
     double dropped = 0;

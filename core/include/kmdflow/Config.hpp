@@ -25,6 +25,14 @@ private:
 /// reader; a directory or a device is not data). Symbolic links are followed.
 void require_regular_file(const std::string& key, const std::string& path);
 
+/// The machine's physical memory in bytes (0 where unknown).
+double physical_memory();
+
+/// Refuses up front, as the input's fault (ConfigError naming `key`), a request whose estimated
+/// memory (`bytes`, for `what`) exceeds the machine's physical memory: the error gives both
+/// figures, where the allocation would have ended in an out-of-memory kill.
+void require_memory(const std::string& key, double bytes, const std::string& what);
+
 /// Reads a JSON configuration file; ConfigError naming the file if unreadable or malformed (a
 /// number beyond the range of a double included, with its line).
 nlohmann::json read_config_file(const std::string& path);
