@@ -353,11 +353,20 @@ TEST_F(Cli, EvalWritesVelocitiesAndPrintsEnergies) {
 }
 
 TEST_F(Cli, DefaultExampleAndInfo) {
-  const auto info = kmdflow("info --json");
+  const auto info = kmdflow("info --json", "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u KMP_BLOCKTIME");
   ASSERT_EQ(info.code, 0) << info.err;
   const auto j = json::parse(info.out);
   EXPECT_TRUE(j.contains("kokkos"));
   EXPECT_GE(j["threads"].get<int>(), 1);
+  // The OpenMP runtime spins briefly by default (main.cpp), and as the user says where set.
+  EXPECT_EQ(j["openmp_wait"], "GOMP_SPINCOUNT=3000 KMP_BLOCKTIME=1");
+  EXPECT_EQ(json::parse(kmdflow("info --json", "OMP_WAIT_POLICY=active").out)["openmp_wait"], "OMP_WAIT_POLICY=active");
+  // --help names the program, not the path it was built at; one thread is "1 thread".
+  const auto help = kmdflow("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("kmdflow [OPTIONS]"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find(KMDFLOW_BINARY), std::string::npos) << help.out;
+  EXPECT_NE(kmdflow("--threads 1 info").out.find("1 thread,"), std::string::npos);
   // The default example, shortened.
   const auto r = kmdflow("run --set time.t_end=0.1 --set output.plots=false --out default");
   ASSERT_EQ(r.code, 0) << r.err;

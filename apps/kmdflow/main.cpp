@@ -18,6 +18,8 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <new>
 #include <exception>
 #include <optional>
@@ -36,14 +38,31 @@ std::string one_line(std::string s) {
   return s;
 }
 
+/// The OpenMP runtime spins at every barrier before it sleeps (libgomp: 300000 iterations; LLVM's:
+/// 200 ms). Where another process holds a core, a spinning thread takes the time slice its
+/// partner needs, and runs made of many short kernels go 10× slower (the default example: 34 s
+/// with 2 threads beside a CPU hog, 3.1 s with one). The runtime reads its spin count when it is
+/// loaded, before main: kmdflow re-executes itself once with a short one (GOMP_SPINCOUNT=3000,
+/// KMP_BLOCKTIME=1 ms; 3.9 s beside the hog, ≤ 3% slower on an idle machine), unless the user set
+/// the wait policy. bench/README.md has the figures.
+void shorten_openmp_spinning(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("KMP_BLOCKTIME")) return;
+  setenv("GOMP_SPINCOUNT", "3000", 1);
+  setenv("KMP_BLOCKTIME", "1", 1);
+  execv("/proc/self/exe", argv);
+  // Not re-executed (no /proc): the runtime's defaults stay.
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kmdflow: Wasserstein gradient flows of kernel mean discrepancies on the torus"};
+  shorten_openmp_spinning(argv);
+  CLI::App app{"kmdflow: Wasserstein gradient flows of kernel mean discrepancies on the torus", "kmdflow"};
   app.set_version_flag("--version", std::string(KMDFLOW_VERSION));
   app.require_subcommand(1);
   int threads = 0;
-  app.add_option("--threads", threads, "Threads for the host backend (default: all cores)")
+  app.add_option("--threads", threads,
+                 "Threads for the host backend (default: all cores; 1 for small 1D problems; a resumed run: its own)")
       ->check(CLI::PositiveNumber);
 
   kmdflow::app::RunOptions run;
@@ -117,6 +136,7 @@ int main(int argc, char** argv) {
   try {
     if (*plot_cmd) return kmdflow::app::plot_command(plot_dir);
     Kokkos::InitializationSettings settings;
+    if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);
     if (threads > 0) settings.set_num_threads(threads);
     Kokkos::ScopeGuard kokkos(settings);
     if (*run_cmd) return kmdflow::app::run_command(run);

@@ -2,6 +2,7 @@
 #include <kmdflow/Kernel.hpp>
 #include <kmdflow/RealFft.hpp>
 #include <kmdflow/app/Provenance.hpp>
+#include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <CLI/Version.hpp>
@@ -29,7 +30,7 @@ int info_command(bool as_json) {
   }
   std::cout << "kmdflow " << KMDFLOW_VERSION << "\n"
             << "  Kokkos        " << info["kokkos"].get<std::string>() << " (backend "
-            << backend_name() << ", " << backend_threads() << " threads, memory "
+            << backend_name() << ", " << threads_text() << ", memory "
             << MemorySpace::name() << ")\n"
             << "  source        git " << info["git_commit"].get<std::string>() << " (" << info["git_tree"].get<std::string>()
             << ")\n"

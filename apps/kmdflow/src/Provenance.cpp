@@ -35,6 +35,14 @@ std::string device_name() {
 #endif
 }
 
+/// The OpenMP runtime's wait settings in effect (main.cpp shortens the spinning by default).
+std::string openmp_wait() {
+  std::string settings;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"})
+    if (const char* value = std::getenv(name)) settings += (settings.empty() ? "" : " ") + std::string(name) + "=" + value;
+  return settings.empty() ? "runtime default" : settings;
+}
+
 std::string collapse_spaces(const std::string& text) {
   std::string out;
   for (char c : text)
@@ -68,6 +76,7 @@ nlohmann::json provenance() {
           {"backend", backend_name()},
           {"device", device_name()},
           {"threads", backend_threads()},
+          {"openmp_wait", openmp_wait()},
           {"host", host_name()}};
 }
 

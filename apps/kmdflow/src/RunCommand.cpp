@@ -40,6 +40,29 @@ std::string first_difference(const json& from, const json& to) {
 
 } // namespace
 
+int default_threads(const RunOptions& options) {
+  try {
+    // A resumed run continues with the threads it started with: the same results, bit for bit.
+    if (!options.resume.empty()) {
+      const json config = read_config_file((fs::path(options.resume) / "config.json").string());
+      return config.value(json::json_pointer("/kmdflow/threads"), 0);
+    }
+    // 1D problems whose steps are a few short kernels run faster on one thread, and far faster on
+    // a busy machine: the 1D PDE on at most 8192 cells, the sorted engine (integer s) with at most
+    // 6000 particles (bench/README.md, under load).
+    const json c = load_config(options.config, options.overrides);
+    if (c["dim"] != 1 || c["model"] != "sobolev") return 0;
+    if (c["solver"] == "pde") return c["pde"]["grid"].get<long>() <= 8192 ? 1 : 0;
+    const json& kernel = c["kernel"];
+    const bool integer_s = kernel["type"] == "sobolev" && c.contains("s") && std::floor(c["s"].get<double>()) == c["s"].get<double>();
+    const std::string method = c["forces"]["method"];
+    const bool sorted = integer_s && (method == "sorted" || method == "auto");
+    return sorted && c["particles"].contains("count") && c["particles"]["count"].get<long>() <= 6000 ? 1 : 0;
+  } catch (const std::exception&) {
+    return 0; // the run itself says what is wrong
+  }
+}
+
 int resume_command(const std::string& dir_name) {
   const fs::path dir = dir_name;
   const std::string key = "--resume '" + dir_name + "'";

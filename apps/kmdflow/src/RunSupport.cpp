@@ -177,6 +177,11 @@ void OutputSchedule::restore(const std::vector<long>& counters) {
   m_snapshots.restore({counters[2], counters[3]});
 }
 
+std::string threads_text() {
+  const int threads = backend_threads();
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
 std::string format(const char* format, ...) {
   char buffer[1024];
   va_list args;
@@ -471,15 +476,14 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     series.emplace(dir / "series.csv", bytes);
     read_series(staged_or_final(dir / "series.csv"), bytes, k.record.at("series_rows"), times, energies);
     trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>(), k.record.at("series_rows").get<long>());
-    log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %d threads)", KMDFLOW_VERSION,
-                    resume->file.c_str(), step, t, backend_name().c_str(), backend_threads()));
+    log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %s)", KMDFLOW_VERSION,
+                    resume->file.c_str(), step, t, backend_name().c_str(), threads_text().c_str()));
   }
   // A fresh run's files: a failure here (a full disk) is a failed run like one later on.
   RunOutcome outcome;
   if (!resume) {
-    log.line(format("kmdflow %s: %s to t = %g (%s, %d threads) into %s", KMDFLOW_VERSION,
-                    model.description().c_str(), t_end, backend_name().c_str(), backend_threads(),
-                    dir.string().c_str()));
+    log.line(format("kmdflow %s: %s to t = %g (%s, %s) into %s", KMDFLOW_VERSION, model.description().c_str(),
+                    t_end, backend_name().c_str(), threads_text().c_str(), dir.string().c_str()));
     try {
       trajectory.emplace(dir / "trajectory.h5", model.trajectory_layout(), KMDFLOW_VERSION);
       // Provenance in /parameters: what config.json's kmdflow block holds, and the configuration.
@@ -628,9 +632,9 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   summary[model.decay_key()] = energy_decay_fit(times, energies, t, c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
-  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s, %s, %d threads)", step, t,
+  std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s, %s, %s)", step, t,
                                         wall_before + wall(), model.description().c_str(), backend_name().c_str(),
-                                        backend_threads())};
+                                        threads_text().c_str())};
   for (auto& line : model.report()) lines.push_back(std::move(line));
   return report_run_end(dir, outcome.status, outcome.message, step, t, quiet, c["output"]["plots"].get<bool>(), lines,
                         log);

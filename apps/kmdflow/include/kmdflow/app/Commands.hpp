@@ -15,6 +15,10 @@ struct RunOptions {
   std::string resume;                 ///< --resume DIR: continue that run from its checkpoint
 };
 int run_command(const RunOptions& options);
+/// The host threads for `run` where --threads is not given (0: all cores): a resumed run's own
+/// (config.json), and 1 for small 1D problems (the 1D PDE on ≤ 8192 cells, the sorted engine with
+/// ≤ 6000 particles), whose many short kernels run faster on one thread. Needs no Kokkos.
+int default_threads(const RunOptions& options);
 
 struct StudyScalingOptions {
   std::string config;

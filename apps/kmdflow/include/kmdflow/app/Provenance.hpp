@@ -10,7 +10,8 @@
 namespace kmdflow::app {
 
 /// version, git_commit, git_tree ("clean", "dirty" or "unknown"), compiler, build_type,
-/// cxx_flags, kokkos, fft, hdf5, mpi, backend, device, threads, host.
+/// cxx_flags, kokkos, fft, hdf5, mpi, backend, device, threads, openmp_wait (the OpenMP runtime's
+/// wait settings: GOMP_SPINCOUNT=3000 KMP_BLOCKTIME=1 unless the user set them), host.
 nlohmann::json provenance();
 
 /// The author of a run: KMDFLOW_AUTHOR, else the config's `author`, else the login name.

@@ -253,6 +253,9 @@ int run_model(const Setup& setup, const std::filesystem::path& dir, bool quiet, 
 /// checkpoint is valid, or config.json differs from the configuration the checkpoint recorded.
 int resume_command(const std::string& dir);
 
+/// "1 thread", "2 threads": the backend's concurrency, for messages.
+std::string threads_text();
+
 /// printf into a std::string.
 std::string format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
