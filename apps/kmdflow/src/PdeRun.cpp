@@ -84,22 +84,15 @@ public:
   void save(Checkpoint& checkpoint) override {
     checkpoint.arrays["density"] = m_solver->density();
     checkpoint.arrays["stages"] = {double(m_solver->stages())};
-    auto values = [](const PdeDiagnostics& d) {
-      return std::vector<double>{d.energy, d.dissipation, d.max_speed, d.mass, d.minimum, d.maximum};
-    };
-    checkpoint.arrays["first_row"] = values(m_first.value());
-    checkpoint.arrays["last_row"] = values(m_last);
+    checkpoint.arrays["first_row"] = row_values(m_first.value());
+    checkpoint.arrays["last_row"] = row_values(m_last);
     checkpoint.arrays["lowest_density"] = {m_lowest};
   }
   void restore(const Checkpoint& checkpoint) override {
     m_solver->set_density(checkpoint.array("density", long(m_setup.initial_cells.size())));
     m_solver->set_stages(long(checkpoint.array("stages", 1)[0]));
-    auto diagnostics = [&](const char* name) {
-      const auto& v = checkpoint.array(name, 6);
-      return PdeDiagnostics{v[0], v[1], v[2], v[3], v[4], v[5]};
-    };
-    m_first = diagnostics("first_row");
-    m_last = diagnostics("last_row");
+    m_first = row_from<PdeDiagnostics>(checkpoint, "first_row");
+    m_last = row_from<PdeDiagnostics>(checkpoint, "last_row");
     m_lowest = checkpoint.array("lowest_density", 1)[0];
   }
 

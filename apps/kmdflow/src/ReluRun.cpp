@@ -171,10 +171,10 @@ void directions_and_masses(const PointView<Kokkos::HostSpace>& state, bool wfr, 
 
 /// A two-layer ReLU network's neurons under the training dynamics of ReluModel, stepped by a
 /// Runge–Kutta integrator; frames hold directions on S^d and masses (the WFR picture).
-class ReluRun final : public IntegratorRun {
+class ReluRun final : public DiagnosedRun<ReluDiagnostics> {
 public:
   explicit ReluRun(const ReluSetup& setup)
-      : IntegratorRun(setup.config, "kmdflow::relu::state", setup.state.extent(0),
+      : DiagnosedRun(setup.config, "kmdflow::relu::state", setup.state.extent(0),
                       setup.config["dim"].get<int>() + 2),
         m_setup(setup), m_d(setup.config["dim"]), m_wfr(setup.config["relu"]["form"] == "wfr"),
         m_model(m_d, parse_relu_form(setup.config["relu"]["form"]), setup.teacher, setup.teacher_weights),
@@ -246,24 +246,6 @@ public:
   // near initialisation of known r, so the fit quotes none (energy_decay_fit, model relu).
   std::string decay_key() const override { return "loss_decay"; }
 
-  void save(Checkpoint& checkpoint) override {
-    IntegratorRun::save(checkpoint);
-    auto values = [](const ReluDiagnostics& e) { return std::vector<double>{e.loss, e.dissipation, e.max_speed, e.mass}; };
-    checkpoint.arrays["first_row"] = values(m_first.value());
-    checkpoint.arrays["last_row"] = values(m_last);
-  }
-  void restore(const Checkpoint& checkpoint) override {
-    IntegratorRun::restore(checkpoint);
-    auto diagnostics = [&](const char* name) {
-      const auto& v = checkpoint.array(name, 4);
-      ReluDiagnostics e;
-      e.loss = v[0], e.dissipation = v[1], e.max_speed = v[2], e.mass = v[3];
-      return e;
-    };
-    m_first = diagnostics("first_row");
-    m_last = diagnostics("last_row");
-  }
-
 private:
   void velocity(const ConstPointView<>& x, const PointView<>& v) override { m_model.velocity(x, v); }
 
@@ -273,8 +255,6 @@ private:
   ReluModel m_model;
   PointView<Kokkos::HostSpace> m_theta;
   ScalarView<Kokkos::HostSpace> m_mass;
-  std::optional<ReluDiagnostics> m_first;
-  ReluDiagnostics m_last;
 };
 
 } // namespace

@@ -148,10 +148,10 @@ namespace {
 
 /// Weighted particles on the torus under an MMD gradient flow (DESIGN.md §4), stepped by a
 /// Runge–Kutta integrator.
-class ParticleRun final : public IntegratorRun {
+class ParticleRun final : public DiagnosedRun<Energies> {
 public:
   explicit ParticleRun(const ParticleSetup& setup)
-      : IntegratorRun(setup.config, "kmdflow::run::positions", setup.positions.extent(0), setup.config["dim"]),
+      : DiagnosedRun(setup.config, "kmdflow::run::positions", setup.positions.extent(0), setup.config["dim"]),
         m_setup(setup), m_dim(setup.config["dim"]), m_flow(make_flow(setup, setup.weights)) {
     Kokkos::deep_copy(m_x, setup.positions);
   }
@@ -235,32 +235,12 @@ public:
                    full ? m_last.energy : m_last.interaction_energy)};
   }
 
-  void save(Checkpoint& checkpoint) override {
-    IntegratorRun::save(checkpoint);
-    auto values = [](const Energies& e) { return std::vector<double>{e.energy, e.interaction_energy, e.dissipation, e.max_speed}; };
-    checkpoint.arrays["first_row"] = values(m_first.value());
-    checkpoint.arrays["last_row"] = values(m_last);
-  }
-  void restore(const Checkpoint& checkpoint) override {
-    IntegratorRun::restore(checkpoint);
-    auto energies = [&](const char* name) {
-      const auto& v = checkpoint.array(name, 4);
-      Energies e;
-      e.energy = v[0], e.interaction_energy = v[1], e.dissipation = v[2], e.max_speed = v[3];
-      return e;
-    };
-    m_first = energies("first_row");
-    m_last = energies("last_row");
-  }
-
 private:
   void velocity(const ConstPointView<>& x, const PointView<>& v) override { m_flow->velocity(x, v); }
 
   const ParticleSetup& m_setup;
   int m_dim;
   std::unique_ptr<ParticleFlow> m_flow;
-  std::optional<Energies> m_first;
-  Energies m_last;
 };
 
 } // namespace

@@ -12,7 +12,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -187,6 +190,21 @@ public:
   virtual void restore(const Checkpoint& checkpoint) = 0;
 };
 
+/// A run's diagnostics (a struct of doubles only: Energies, PdeDiagnostics, ...) as a checkpoint
+/// array, and back, bit for bit.
+template <class Row> std::vector<double> row_values(const Row& row) {
+  static_assert(std::is_trivially_copyable_v<Row> && sizeof(Row) % sizeof(double) == 0, "a struct of doubles");
+  std::vector<double> values(sizeof(Row) / sizeof(double));
+  std::memcpy(values.data(), &row, sizeof(Row));
+  return values;
+}
+template <class Row> Row row_from(const Checkpoint& checkpoint, const std::string& name) {
+  const auto& values = checkpoint.array(name, long(sizeof(Row) / sizeof(double)));
+  Row row;
+  std::memcpy(&row, values.data(), sizeof(Row));
+  return row;
+}
+
 /// A checkpoint that `kmdflow run --resume` continues from, and its file name.
 struct ResumeFrom {
   Checkpoint checkpoint;
@@ -223,6 +241,27 @@ protected:
 private:
   PointView<Kokkos::HostSpace> m_x_host;
   double m_next_dt;
+};
+
+/// An integrated run that remembers its first and last diagnostics (`Row`, a struct of doubles)
+/// for the summary, and keeps them in its checkpoints.
+template <class Row> class DiagnosedRun : public IntegratorRun {
+public:
+  using IntegratorRun::IntegratorRun;
+  void save(Checkpoint& checkpoint) override {
+    IntegratorRun::save(checkpoint);
+    checkpoint.arrays["first_row"] = row_values(m_first.value());
+    checkpoint.arrays["last_row"] = row_values(m_last);
+  }
+  void restore(const Checkpoint& checkpoint) override {
+    IntegratorRun::restore(checkpoint);
+    m_first = row_from<Row>(checkpoint, "first_row");
+    m_last = row_from<Row>(checkpoint, "last_row");
+  }
+
+protected:
+  std::optional<Row> m_first;
+  Row m_last{};
 };
 
 /// The run every kind shares, into a prepared directory: config.json with its kmdflow block,
