@@ -421,6 +421,39 @@ TEST_F(Cli, RisingEnergyStopsTheRun) {
   EXPECT_EQ(kmdflow("run unstable.json --out stable --set time.t_end=2 --set time.dt=0.1").code, 0);
 }
 
+// The command line does what one means (issue 20): switching a block's type drops the old
+// type's keys, switching the solver its integrator (both said on stderr), a particle file gives
+// the count, and eval --out - writes the velocities to stdout.
+TEST_F(Cli, SetDoesWhatOneMeans) {
+  file("p.csv", "x\n0.1\n0.2\n0.5\n0.7\n");
+  const std::string quick = " --set time.t_end=0.1 --set output.plots=false";
+  const auto from_file = kmdflow("run --set initial.type=file --set initial.path=p.csv --out f" + quick);
+  ASSERT_EQ(from_file.code, 0) << from_file.err;
+  EXPECT_NE(from_file.err.find("dropped initial.modes"), std::string::npos) << from_file.err;
+  EXPECT_NE(from_file.err.find("particles.count 100000 replaced by the 4 particles"), std::string::npos)
+      << from_file.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "f" / "summary.json"))["particles"], 4);
+
+  const auto uniform = kmdflow("run '" KMDFLOW_SOURCE_DIR "/examples/wrapped_gaussian_target.json' "
+                               "--set target.type=uniform --out u" + quick);
+  ASSERT_EQ(uniform.code, 0) << uniform.err;
+  EXPECT_NE(uniform.err.find("dropped target.components"), std::string::npos) << uniform.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "u" / "config.json"))["target"], json({{"type", "uniform"}}));
+
+  const auto pde = kmdflow("run --set solver=pde --out p" + quick);
+  ASSERT_EQ(pde.code, 0) << pde.err;
+  EXPECT_NE(pde.err.find("time.integrator \"rk4\" dropped"), std::string::npos) << pde.err;
+  // An integrator set in the same invocation is the user's: the PDE's refusal stands.
+  EXPECT_EQ(kmdflow("run --set solver=pde --set time.integrator=rk4 --out q" + quick).code, 2);
+
+  const auto to_stdout = kmdflow("eval '" KMDFLOW_SOURCE_DIR "/examples/default.json' --positions p.csv --out -");
+  ASSERT_EQ(to_stdout.code, 0) << to_stdout.err;
+  EXPECT_EQ(to_stdout.out.rfind("vx\n", 0), 0u) << to_stdout.out;
+  EXPECT_EQ(std::count(to_stdout.out.begin(), to_stdout.out.end(), '\n'), 5) << to_stdout.out;
+  EXPECT_TRUE(json::parse(to_stdout.err).contains("energy")) << to_stdout.err;
+  EXPECT_FALSE(fs::exists(m_dir / "-"));
+}
+
 // Requests that cannot fit in memory are refused before anything is allocated, with the
 // estimate (issue 18), not ended by the out-of-memory killer.
 TEST_F(Cli, RequestsBeyondMemoryAreRefusedUpFront) {

@@ -3,6 +3,8 @@
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/ParticleFile.hpp>
 
+#include <cstdio>
+
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -150,6 +152,11 @@ void write_csv(const std::string& path, const std::string& header,
       text.append(buffer, end);
     }
     text += '\n';
+  }
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
   }
   write_file_atomically(path, text);
 }

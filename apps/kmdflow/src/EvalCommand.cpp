@@ -12,12 +12,14 @@ using nlohmann::json;
 
 int eval_command(const EvalOptions& options) {
   const json resolved = load_config(options.config, options.overrides);
+  // --out -: the velocities on standard output, the energies on standard error.
   std::filesystem::path out = options.out;
+  const bool to_stdout = options.out == "-";
   if (out.empty()) {
     const std::filesystem::path in(options.positions);
     out = in.parent_path() / (in.stem().string() + "-velocities.csv");
   }
-  if (out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
+  if (!to_stdout && out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
     throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
   if (resolved["model"] == "relu") return eval_relu(resolved, options.positions, out);
   if (resolved["solver"] == "pde")
@@ -44,7 +46,7 @@ int eval_command(const EvalOptions& options) {
   json result = {{"energy", std::isfinite(e.energy) ? json(e.energy) : json(nullptr)},
                  {"interaction_energy", e.interaction_energy},
                  {"dissipation", e.dissipation}};
-  std::cout << result.dump() << std::endl;
+  (to_stdout ? std::cerr : std::cout) << result.dump() << std::endl;
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <kmdflow/app/Setup.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -124,10 +125,11 @@ ReluSetup make_relu_setup(const json& resolved) {
   ScalarView<Kokkos::HostSpace> masses;
   if (c["initial"]["type"] == "file") {
     read_neurons(c["initial"]["path"], d, "initial.path", directions, masses, r["signed"].get<bool>());
+    // The file's neurons are the run's: a count given besides is replaced (and said so).
     if (c["particles"].contains("count") && c["particles"]["count"].get<std::size_t>() != directions.extent(0))
-      throw ConfigError("particles.count", "is " + c["particles"]["count"].dump() + " but '" +
-                                               c["initial"]["path"].get<std::string>() + "' holds " +
-                                               std::to_string(directions.extent(0)) + " neurons");
+      std::fprintf(stderr, "kmdflow: particles.count %s replaced by the %zu neurons of '%s'\n",
+                   c["particles"]["count"].dump().c_str(), directions.extent(0),
+                   c["initial"]["path"].get<std::string>().c_str());
     c["particles"]["count"] = directions.extent(0);
   } else {
     const std::size_t N = c["particles"]["count"];
@@ -281,16 +283,10 @@ int eval_relu(const json& resolved, const std::string& positions, const fs::path
   auto v_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
   std::string header;
   for (int a = 0; a <= d; ++a) header += "v" + std::to_string(a) + ",";
-  StagedFile csv(out);
-  csv.write_line(header + "dm");
-  for (std::size_t i = 0; i < N; ++i) {
-    std::string row;
-    for (int a = 0; a <= d + 1; ++a) row += (a ? "," : "") + number(v_host(i, a));
-    csv.write_line(row);
-  }
-  csv.commit();
-  std::cout << json{{"energy", e.loss}, {"interaction_energy", e.loss}, {"dissipation", e.dissipation}}.dump()
-            << std::endl;
+  write_csv(out.string(), header + "dm", v_host);
+  // --out -: the velocities on standard output, the loss on standard error.
+  (out == "-" ? std::cerr : std::cout)
+      << json{{"energy", e.loss}, {"interaction_energy", e.loss}, {"dissipation", e.dissipation}}.dump() << std::endl;
   return 0;
 }
 

@@ -50,7 +50,7 @@ int default_threads(const RunOptions& options) {
     // 1D problems whose steps are a few short kernels run faster on one thread, and far faster on
     // a busy machine: the 1D PDE on at most 8192 cells, the sorted engine (integer s) with at most
     // 6000 particles (bench/README.md, under load).
-    const json c = load_config(options.config, options.overrides);
+    const json c = load_config(options.config, options.overrides, false);
     if (c["dim"] != 1 || c["model"] != "sobolev") return 0;
     if (c["solver"] == "pde") return c["pde"]["grid"].get<long>() <= 8192 ? 1 : 0;
     const json& kernel = c["kernel"];

@@ -5,6 +5,8 @@
 #include <kmdflow/SpectralEngine.hpp>
 #include <kmdflow/app/Setup.hpp>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -95,11 +97,11 @@ ParticleSetup make_particle_setup(const json& resolved) {
   const json& initial = c["initial"];
   if (initial["type"] == "file") {
     auto data = read_particles(initial["path"], dim, "initial.path");
-    if (c["particles"].contains("count") &&
-        c["particles"]["count"].get<std::size_t>() != data.positions.extent(0))
-      throw ConfigError("particles.count", "is " + c["particles"]["count"].dump() + " but '" +
-                                               initial["path"].get<std::string>() + "' holds " +
-                                               std::to_string(data.positions.extent(0)) + " particles");
+    // The file's particles are the run's: a count given besides is replaced (and said so).
+    if (c["particles"].contains("count") && c["particles"]["count"].get<std::size_t>() != data.positions.extent(0))
+      std::fprintf(stderr, "kmdflow: particles.count %s replaced by the %zu particles of '%s'\n",
+                   c["particles"]["count"].dump().c_str(), data.positions.extent(0),
+                   initial["path"].get<std::string>().c_str());
     c["particles"]["count"] = data.positions.extent(0);
     check_distinct(data.positions, *setup.kernel, "initial.path");
     setup.positions = data.positions;
@@ -199,7 +201,47 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
   return std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 
-json load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+/// Whether an override sets `key` or a key inside it ("initial.modes=[..]", "initial.modes.0=..").
+bool overridden(const std::vector<std::string>& overrides, const std::string& key) {
+  for (const auto& o : overrides)
+    if (o.rfind(key, 0) == 0 && o.size() > key.size() && (o[key.size()] == '=' || o[key.size()] == '.')) return true;
+  return false;
+}
+
+/// What one means by `--set BLOCK.type=NEW` on a block of another type, and by `--set solver=...`:
+/// the old type's keys go (they are not keys of the new type), the other --set BLOCK.* keys stay;
+/// a solver switched without --set time.integrator gets its own default integrator. Said on
+/// stderr (`report`).
+void follow_switches(const json& before, json& raw, const std::vector<std::string>& overrides, bool report) {
+  for (const std::string block : {"target", "initial", "kernel"}) {
+    if (!overridden(overrides, block + ".type") || !before.contains(block) || !before[block].is_object() ||
+        !raw[block].is_object() || before[block].value("type", json()) == raw[block].value("type", json()))
+      continue;
+    json fresh = json::object();
+    std::string dropped;
+    for (const auto& [key, value] : raw[block].items()) {
+      if (key == "type" || overridden(overrides, block + "." + key)) fresh[key] = value;
+      else dropped += (dropped.empty() ? "" : ", ") + block + "." + key;
+    }
+    raw[block] = fresh;
+    if (report && !dropped.empty())
+      std::fprintf(stderr, "kmdflow: %s.type is now %s: dropped %s (keys of type %s)\n", block.c_str(),
+                   raw[block]["type"].dump().c_str(), dropped.c_str(), before[block]["type"].dump().c_str());
+  }
+  if (overridden(overrides, "solver") && !overridden(overrides, "time.integrator") && raw.contains("time") &&
+      raw["time"].is_object() && raw["time"].contains("integrator") && before.value("solver", json()) != raw["solver"]) {
+    if (report)
+      std::fprintf(stderr, "kmdflow: solver is now %s: time.integrator %s dropped for the solver's default\n",
+                   raw["solver"].dump().c_str(), raw["time"]["integrator"].dump().c_str());
+    raw["time"].erase("integrator");
+  }
+}
+
+} // namespace
+
+json load_config(const std::string& path, const std::vector<std::string>& overrides, bool report) {
   json raw = path.empty() ? default_config() : read_config_file(path);
   if (!raw.is_object()) throw ConfigError(path, "the configuration must be a JSON object {...}");
   // Paths written in a file are relative to that file; paths given with --set to the caller.
@@ -212,7 +254,9 @@ json load_config(const std::string& path, const std::vector<std::string>& overri
         if (p.is_relative()) raw[block]["path"] = (base / p).lexically_normal().string();
       }
   }
+  const json before = raw;
   for (const auto& o : overrides) apply_override(raw, o);
+  follow_switches(before, raw, overrides, report);
   std::random_device device;
   const std::uint64_t seed = (std::uint64_t(device()) << 32 | device()) % 1000000000ULL;
   return resolve_config(raw, seed, std::filesystem::current_path().string());

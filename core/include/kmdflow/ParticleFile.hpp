@@ -26,7 +26,7 @@ bool is_h5md_path(const std::string& path);
 bool parse_finite(std::string_view field, double& value);
 
 /// Writes rows of `values` under the header `names` (comma separated), atomically, with 17
-/// significant digits.
+/// significant digits; `path` "-": to standard output.
 void write_csv(const std::string& path, const std::string& header,
                const PointView<Kokkos::HostSpace>& values);
 

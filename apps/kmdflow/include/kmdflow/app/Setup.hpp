@@ -82,7 +82,10 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
 
 /// Loads a configuration as the command line gives it: the file (or the built-in default),
 /// paths inside it made relative to its directory, then the --set overrides, then resolved.
-nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides);
+/// `--set BLOCK.type=NEW` drops the old type's keys of target, initial and kernel; `--set
+/// solver=...` without `--set time.integrator` drops the integrator for the solver's default;
+/// both said on stderr where `report`.
+nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides, bool report = true);
 
 /// Refuses coincident particles where the kernel's gradient is unbounded (2s < d + 1):
 /// ConfigError naming `key` and the two particles.
