@@ -452,6 +452,12 @@ TEST_F(Cli, SetDoesWhatOneMeans) {
   EXPECT_EQ(std::count(to_stdout.out.begin(), to_stdout.out.end(), '\n'), 5) << to_stdout.out;
   EXPECT_TRUE(json::parse(to_stdout.err).contains("energy")) << to_stdout.err;
   EXPECT_FALSE(fs::exists(m_dir / "-"));
+  // eval's errors about the particle file name --positions, for ReLU neurons too.
+  for (const char* config : {"default.json", "relu_d2.json"}) {
+    const auto missing = kmdflow(std::string("eval '" KMDFLOW_SOURCE_DIR "/examples/") + config + "' --positions none.csv");
+    EXPECT_EQ(missing.code, 2) << config;
+    EXPECT_EQ(missing.err.rfind("error: --positions: ", 0), 0u) << missing.err;
+  }
 }
 
 // Requests that cannot fit in memory are refused before anything is allocated, with the

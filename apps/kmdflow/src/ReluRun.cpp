@@ -272,7 +272,14 @@ int eval_relu(const json& resolved, const std::string& positions, const fs::path
   // The file is read in the WFR picture: directions and masses (tangential velocity, mass rate).
   config["relu"]["form"] = "wfr";
   config["relu"]["signed"] = false;
-  ReluSetup setup = make_relu_setup(config);
+  ReluSetup setup;
+  try {
+    setup = make_relu_setup(config);
+  } catch (const ConfigError& e) {
+    // The neurons come from --positions here, not from the config's initial.path.
+    if (e.key() != "initial.path") throw;
+    throw ConfigError("--positions", std::string(e.what()).substr(e.key().size() + 2));
+  }
   const int d = resolved["dim"];
   ReluModel model(d, ReluForm::wfr, setup.teacher, setup.teacher_weights);
   const std::size_t N = setup.state.extent(0);
