@@ -68,11 +68,6 @@ template <class T> std::vector<T> read_array(hid_t group, const std::string& nam
   return values;
 }
 
-herr_t collect_name(hid_t, const char* name, const H5L_info2_t*, void* names) {
-  static_cast<std::vector<std::string>*>(names)->push_back(name);
-  return 0;
-}
-
 } // namespace
 
 void write_checkpoint(const Checkpoint& checkpoint, const fs::path& path, const fs::path& previous,
@@ -110,9 +105,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   }
   if (!checkpoint.record.is_object()) throw std::runtime_error("its record is not a JSON object");
   Handle group(H5Gopen2(file, "arrays", H5P_DEFAULT), H5Gclose, "open /arrays");
-  std::vector<std::string> names;
-  check(H5Literate2(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), "list /arrays");
-  for (const auto& name : names) checkpoint.arrays[name] = read_array<double>(group, name, H5T_NATIVE_DOUBLE);
+  for (const auto& name : detail::link_names(group)) checkpoint.arrays[name] = read_array<double>(group, name, H5T_NATIVE_DOUBLE);
   return checkpoint;
 }
 

@@ -1,3 +1,4 @@
+#include <kmdflow/Checkpoint.hpp>
 #include <kmdflow/H5md.hpp>
 
 #include "Hdf5Handle.hpp"
@@ -8,7 +9,6 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace kmdflow {
@@ -61,10 +61,6 @@ void check(herr_t status, const char* what, int) {
 }
 
 using Handle = detail::Hdf5Handle;
-
-hid_t create_group(hid_t parent, const char* name) {
-  return check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), name);
-}
 
 /// A group created (or opened) for the scope.
 Handle group_handle(hid_t parent, const char* name, bool create = true) {
@@ -223,10 +219,6 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, const H5mdParticles& particle
 }
 
 namespace {
-herr_t collect_name(hid_t, const char* name, const H5L_info2_t*, void* names) {
-  static_cast<std::vector<std::string>*>(names)->push_back(name);
-  return 0;
-}
 bool is_group(hid_t file, const char* path) {
   H5O_info2_t info;
   return H5Lexists(file, path, H5P_DEFAULT) > 0 &&
@@ -247,8 +239,7 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
     const hid_t old = H5Fopen(source.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, trajectory_access());
     if (old < 0) throw std::runtime_error("'" + source.string() + "' cannot be opened (damaged)");
     const Handle old_file(old, H5Fclose, "open " + source.string());
-    std::vector<std::string> names;
-    H5Literate2(old_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
+    const std::vector<std::string> names = detail::link_names(old_file);
     const Handle fresh(H5Fcreate(copy.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, trajectory_access()), H5Fclose,
                        "create " + copy.string());
     for (const auto& name : names)
@@ -269,9 +260,7 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
     // The time series under /fields (cut to `frames`) and /observables (cut to `rows`).
     auto reopen_all = [&](const char* parent, std::map<std::string, FrameSeries>& series, long keep) {
       if (!is_group(m_file, parent)) return;
-      std::vector<std::string> names;
-      H5Literate2(group_handle(m_file, parent, false), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
-      for (const auto& name : names) {
+      for (const auto& name : detail::link_names(group_handle(m_file, parent, false))) {
         const std::string path = std::string(parent) + "/" + name;
         if (H5Lexists(m_file, (path + "/time").c_str(), H5P_DEFAULT) <= 0) continue; // time independent
         series[name].reopen(group_handle(m_file, path.c_str(), false), keep);
@@ -344,11 +333,7 @@ void H5mdWriter::append_observables(long step, double time, const std::vector<st
 void H5mdWriter::sync() {
   if (m_file < 0) return;
   check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the trajectory", 0);
-  const int fd = ::open(staging_name(m_path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  sync_path(staging_name(m_path));
 }
 
 void H5mdWriter::write_particles(const H5mdParticles& particles) {
@@ -457,9 +442,10 @@ void H5mdWriter::close() {
   m_positions.close();
   // On the disk before it takes its final name.
   bool closed = H5Fflush(m_file, H5F_SCOPE_GLOBAL) >= 0;
-  if (const int fd = ::open(staging_name(m_path).c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    closed = ::fsync(fd) == 0 && closed;
-    ::close(fd);
+  try {
+    sync_path(staging_name(m_path));
+  } catch (const std::runtime_error&) {
+    closed = false;
   }
   closed = H5Fclose(m_file) >= 0 && closed;
   m_file = -1;

@@ -1,11 +1,13 @@
 #pragma once
-// An HDF5 identifier closed at the end of its scope (the core's own .cpp files only): an error
-// between opening and closing leaves no handle open, so that the file can still be closed.
+// HDF5 helpers of the core's own .cpp files: an identifier closed at the end of its scope (an
+// error between opening and closing leaves no handle open, so that the file can still be closed),
+// and a group's link names.
 
 #include <hdf5.h>
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace kmdflow::detail {
 
@@ -27,5 +29,18 @@ private:
   hid_t m_id;
   herr_t (*m_close)(hid_t);
 };
+
+/// The names of the links in a group, in name order.
+inline std::vector<std::string> link_names(hid_t group) {
+  std::vector<std::string> names;
+  H5Literate2(
+      group, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info2_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &names);
+  return names;
+}
 
 } // namespace kmdflow::detail
