@@ -1,6 +1,7 @@
 #include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/Config.hpp>
 #include <kmdflow/H5md.hpp>
+#include <kmdflow/NpyFile.hpp>
 #include <kmdflow/ParticleFile.hpp>
 
 #include <cstdio>
@@ -75,6 +76,38 @@ ParticleData read_csv(const std::string& path, int dim, const std::string& key) 
   return data;
 }
 
+/// An .npy particle file: (N, d) or (N, d + 1) with weights last; (N,) in 1D.
+ParticleData read_npy_particles(const std::string& path, int dim, const std::string& key) {
+  NpyArray array;
+  try {
+    array = read_npy(path);
+  } catch (const std::exception& e) {
+    throw ConfigError(key, "'" + path + "' " + e.what());
+  }
+  const auto& shape = array.shape;
+  const std::size_t columns = shape.size() == 1 && dim == 1 ? 1 : shape.size() == 2 ? shape[1] : 0;
+  if (columns != std::size_t(dim) && columns != std::size_t(dim + 1))
+    throw ConfigError(key, "'" + path + "' must hold an array of shape (N, " + std::to_string(dim) + ") or (N, " +
+                               std::to_string(dim + 1) + ") with the weights last, for dim " + std::to_string(dim));
+  const std::size_t n = shape[0];
+  if (n == 0) throw ConfigError(key, "'" + path + "' holds no particles");
+  ParticleData data;
+  data.positions = PointView<Kokkos::HostSpace>("kmdflow::particle_file::positions", n, dim);
+  data.weights = ScalarView<Kokkos::HostSpace>("kmdflow::particle_file::weights", n);
+  data.file_had_weights = columns == std::size_t(dim + 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (int d = 0; d < dim; ++d) {
+      const double x = array.values[i * columns + d];
+      if (!std::isfinite(x))
+        throw ConfigError(key, "'" + path + "': particle " + std::to_string(i) +
+                                   " (counting from 0) has a position that is not a finite number");
+      data.positions(i, d) = wrap_unit(x);
+    }
+    data.weights(i) = data.file_had_weights ? array.values[i * columns + dim] : 1.0;
+  }
+  return data;
+}
+
 } // namespace
 
 bool parse_finite(std::string_view field, double& value) {
@@ -123,6 +156,8 @@ ParticleData read_particles(const std::string& path, int dim, const std::string&
     } catch (const std::exception& e) {
       throw ConfigError(key, "cannot read H5MD file '" + path + "': " + e.what());
     }
+  } else if (is_npy_path(path)) {
+    data = read_npy_particles(path, dim, key);
   } else {
     data = read_csv(path, dim, key);
   }
@@ -159,6 +194,12 @@ void write_csv(const std::string& path, const std::string& header,
     return;
   }
   write_file_atomically(path, text);
+}
+
+void write_table(const std::string& path, const std::string& header,
+                 const PointView<Kokkos::HostSpace>& values) {
+  if (is_npy_path(path)) write_file_atomically(path, npy_bytes(values));
+  else write_csv(path, header, values);
 }
 
 } // namespace kmdflow

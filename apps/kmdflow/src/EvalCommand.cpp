@@ -1,3 +1,4 @@
+#include <kmdflow/NpyFile.hpp>
 #include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/Setup.hpp>
@@ -17,7 +18,7 @@ int eval_command(const EvalOptions& options) {
   const bool to_stdout = options.out == "-";
   if (out.empty()) {
     const std::filesystem::path in(options.positions);
-    out = in.parent_path() / (in.stem().string() + "-velocities.csv");
+    out = in.parent_path() / (in.stem().string() + "-velocities" + (is_npy_path(options.positions) ? ".npy" : ".csv"));
   }
   if (!to_stdout && out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
     throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
@@ -41,11 +42,14 @@ int eval_command(const EvalOptions& options) {
   const Energies e = flow->energies(x, v);
   auto v_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
   static const char* headers[] = {"vx", "vx,vy", "vx,vy,vz"};
-  write_csv(out.string(), headers[dim - 1], v_host);
+  write_table(out.string(), headers[dim - 1], v_host);
 
   json result = {{"energy", std::isfinite(e.energy) ? json(e.energy) : json(nullptr)},
                  {"interaction_energy", e.interaction_energy},
-                 {"dissipation", e.dissipation}};
+                 {"dissipation", e.dissipation},
+                 {"particles", n},
+                 {"engine", flow->engine().name()}};
+  if (const auto parameters = flow->engine().parameters(); !parameters.empty()) result["engine_parameters"] = parameters;
   (to_stdout ? std::cerr : std::cout) << result.dump() << std::endl;
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/H5md.hpp>
+#include <kmdflow/NpyFile.hpp>
 #include <kmdflow/Integrator.hpp>
 #include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/ReluModel.hpp>
@@ -30,39 +31,63 @@ namespace {
 
 constexpr double pi = 3.14159265358979323846;
 
-/// A neuron file: header x0,…,xd,m, one neuron per row; directions are normalised.
+/// The values of a neuron file in .npy form: an array of shape (neurons, d + 2), every value finite.
+std::vector<double> read_neuron_array(const std::string& path, int d, const std::string& key, std::size_t& rows) {
+  NpyArray array;
+  try {
+    array = read_npy(path);
+  } catch (const std::exception& e) {
+    throw ConfigError(key, "'" + path + "' " + e.what());
+  }
+  if (array.shape.size() != 2 || array.shape[1] != std::size_t(d + 2))
+    throw ConfigError(key, "'" + path + "' must hold an array of shape (neurons, d + 2 = " + std::to_string(d + 2) +
+                               ") (columns x0,…,xd,m)");
+  rows = array.shape[0];
+  for (std::size_t i = 0; i < array.values.size(); ++i)
+    if (!std::isfinite(array.values[i]))
+      throw ConfigError(key, "'" + path + "' row " + std::to_string(i / (d + 2) + 1) + ": a value is not a finite number");
+  return std::move(array.values);
+}
+
+/// A neuron file: header x0,…,xd,m, one neuron per row (or an .npy array of those columns);
+/// directions are normalised.
 void read_neurons(const std::string& path, int d, const std::string& key, PointView<Kokkos::HostSpace>& directions,
                   ScalarView<Kokkos::HostSpace>& masses, bool allow_negative) {
   require_regular_file(key, path);
-  std::ifstream in(path);
-  if (!in) throw ConfigError(key, "cannot read '" + path + "'");
-  std::string line, expected;
-  for (int a = 0; a <= d; ++a) expected += "x" + std::to_string(a) + ",";
-  expected += "m";
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line != expected) throw ConfigError(key, "'" + path + "' must start with the header " + expected + " (d = " + std::to_string(d) + ")");
   std::vector<double> values;
   std::size_t rows = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line == "\r") continue;
-    std::stringstream ss(line);
-    std::string field;
-    int count = 0;
-    while (std::getline(ss, field, ',')) {
-      // The whole field a number (std::stod took "1.5abc" for 1.5), NaN and overflow refused.
-      if (!field.empty() && field.back() == '\r') field.pop_back();
-      double v = 0;
-      if (!parse_finite(field, v))
-        throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field +
-                                   "' is not a finite number");
-      values.push_back(v);
-      ++count;
+  if (is_npy_path(path)) {
+    values = read_neuron_array(path, d, key, rows);
+  } else {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(key, "cannot read '" + path + "'");
+    std::string line, expected;
+    for (int a = 0; a <= d; ++a) expected += "x" + std::to_string(a) + ",";
+    expected += "m";
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line != expected)
+      throw ConfigError(key, "'" + path + "' must start with the header " + expected + " (d = " + std::to_string(d) + ")");
+    while (std::getline(in, line)) {
+      if (line.empty() || line == "\r") continue;
+      std::stringstream ss(line);
+      std::string field;
+      int count = 0;
+      while (std::getline(ss, field, ',')) {
+        // The whole field a number (std::stod took "1.5abc" for 1.5), NaN and overflow refused.
+        if (!field.empty() && field.back() == '\r') field.pop_back();
+        double v = 0;
+        if (!parse_finite(field, v))
+          throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + ": '" + field +
+                                     "' is not a finite number");
+        values.push_back(v);
+        ++count;
+      }
+      if (count != d + 2)
+        throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + " has " + std::to_string(count) +
+                                   " fields, expected " + std::to_string(d + 2));
+      ++rows;
     }
-    if (count != d + 2)
-      throw ConfigError(key, "'" + path + "' row " + std::to_string(rows + 1) + " has " + std::to_string(count) +
-                                 " fields, expected " + std::to_string(d + 2));
-    ++rows;
   }
   if (rows == 0) throw ConfigError(key, "'" + path + "' holds no neurons");
   directions = PointView<Kokkos::HostSpace>("kmdflow::relu::directions", rows, d + 1);
@@ -290,10 +315,17 @@ int eval_relu(const json& resolved, const std::string& positions, const fs::path
   auto v_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
   std::string header;
   for (int a = 0; a <= d; ++a) header += "v" + std::to_string(a) + ",";
-  write_csv(out.string(), header + "dm", v_host);
+  write_table(out.string(), header + "dm", v_host);
   // --out -: the velocities on standard output, the loss on standard error.
   (out == "-" ? std::cerr : std::cout)
-      << json{{"energy", e.loss}, {"interaction_energy", e.loss}, {"dissipation", e.dissipation}}.dump() << std::endl;
+      << json{{"energy", e.loss},
+              {"interaction_energy", e.loss},
+              {"dissipation", e.dissipation},
+              {"neurons", N},
+              {"engine", "relu-direct"},
+              {"engine_parameters", {{"form", "wfr"}, {"teacher_atoms", setup.teacher.extent(0)}}}}
+             .dump()
+      << std::endl;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Particle files (DESIGN.md §7): CSV with a header `x[,y[,z]][,w]`, or an H5MD file whose last
-// frame of /particles/all/position/value is read (weights from /particles/all/mass if present).
+// Particle files (DESIGN.md §7): CSV with a header `x[,y[,z]][,w]`, an H5MD file whose last
+// frame of /particles/all/position/value is read (weights from /particles/all/mass if present), or
+// a NumPy .npy array of shape (N, d) or (N, d + 1) (the last column the weights; (N,) in 1D).
 
 #include <kmdflow/Types.hpp>
 
@@ -29,5 +30,10 @@ bool parse_finite(std::string_view field, double& value);
 /// significant digits; `path` "-": to standard output.
 void write_csv(const std::string& path, const std::string& header,
                const PointView<Kokkos::HostSpace>& values);
+
+/// write_csv, or for a name ending in .npy an N × columns float64 array (numpy.load reads it;
+/// the header's names are the columns' order), atomically.
+void write_table(const std::string& path, const std::string& header,
+                 const PointView<Kokkos::HostSpace>& values);
 
 } // namespace kmdflow
