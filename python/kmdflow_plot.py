@@ -20,6 +20,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -30,11 +31,6 @@ def load_series(run_dir):
     return np.atleast_1d(data)
 
 
-def fit_window(t, values, fraction):
-    """Rows with t >= fraction * t_end where the quantity is positive and finite."""
-    return (t >= fraction * t[-1]) & np.isfinite(values) & (values > 0) & (t > 0)
-
-
 GREEK = {"sigma": "σ", "lambda": "λ"}
 
 
@@ -43,6 +39,13 @@ def sobolev_order(config):
     if config.get("kernel", {}).get("type", "sobolev") != "sobolev":
         return None
     return float(config["s"])
+
+
+def power_law_decay(config):
+    """Whether the energy decays like a power law and is plotted on log-log axes: s > 1, kernels
+    other than the Sobolev one (the same rule as the default log-spaced outputs of a run)."""
+    s = sobolev_order(config)
+    return s is None or s > 1
 
 
 def kernel_label(config):
@@ -62,54 +65,78 @@ def order(config):
     return s if s is not None else config.get("kernel", {}).get("s")
 
 
-def add_reference(ax, plot, config, t, values, power_law):
-    """The theory's decay (DESIGN.md §2, the Sobolev kernel) over the late-time window, anchored at
-    its start; returns a title fragment with the fitted rate or exponent."""
-    s = sobolev_order(config)
-    if s is None:
-        return ""
-    mask = fit_window(t, values, 1 / 30 if power_law else 0.5)
-    if mask.sum() < 2:
-        return ""
-    t0, v0, tt = t[mask][0], values[mask][0], t[mask]
-    initial = config.get("initial", {})
-    uniform_target = config.get("target", {}).get("type") == "uniform"
-    if s == 1:
-        plot(tt, v0 * np.exp(-2 * (tt - t0)), "k--", lw=1, label="$\\propto e^{-2t}$")
-        rate = -np.polyfit(tt, np.log(values[mask]), 1)[0]
-        theory = " (theory 2 near a uniform target)" if uniform_target else ""
-        return f"fitted rate {rate:.3f}{theory}"
-    if s > 1 and initial.get("type") == "perturbed" and uniform_target:
-        r = float(initial["r"])
-        exponent = (s + r) / (s - 1)
-        plot(tt, v0 * (tt / t0) ** (-exponent), "k--", lw=1,
-             label=f"$\\propto t^{{-{exponent:.3g}}}$ = $t^{{-(s+r)/(s-1)}}$, r = {r:g}")
-        fitted = -np.polyfit(np.log(tt), np.log(values[mask]), 1)[0]
-        return f"fitted exponent {fitted:.3f} (theory {exponent:.3f})"
-    return ""
+def decay_fit(run_dir):
+    """summary.json's late-time fit (energy_decay), the one source of the fitted and predicted
+    values that the plot draws; None for runs that predate it or did not finish a row."""
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as handle:
+            fit = json.load(handle).get("energy_decay")
+    except (OSError, ValueError):
+        return None
+    return fit if fit and "quantity" in fit else None
+
+
+def add_fit_and_theory(plot, t, values, fit, power_law):
+    """The fitted decay over its window and the theory's (DESIGN.md §2, where it gives one),
+    anchored at the window's start; returns the title fragment and the record for plots.json."""
+    record = {"quantity": fit["quantity"], "fit": None, "theory": None}
+    kind, key, window_key = (("power_law", "power_law_exponent", "power_law_window") if power_law
+                             else ("exponential", "exponential_rate", "exponential_window"))
+    value, window = fit.get(key), fit[window_key]
+    mask = (t >= window[0]) & (t <= window[1]) & np.isfinite(values) & (values > 0) & (t > 0)
+    if value is None or mask.sum() < 2:
+        return "", record
+    tt, log_v = t[mask], np.log(values[mask])
+    shape = np.log(tt) if power_law else tt
+    intercept = np.mean(log_v + value * shape)  # the least-squares intercept for the fitted slope
+    name = {"energy": "energy", "dissipation": "dissipation"}[fit["quantity"]]
+    if power_law:
+        label = f"fit: $\\propto t^{{-{value:.3g}}}$, t ∈ [{window[0]:.3g}, {window[1]:.3g}]"
+    else:
+        label = f"fit: $\\propto e^{{-{value:.3g}t}}$, t ∈ [{window[0]:.3g}, {window[1]:.3g}]"
+    plot(tt, np.exp(intercept - value * shape), ":", color="C3", lw=1.6, label=label)
+    record["fit"] = {"kind": kind, "value": value, "window": window}
+    title = f"fitted {'exponent' if power_law else 'rate'} of the {name} {value:.3f}"
+    predicted = fit.get("predicted_exponent" if power_law else "predicted_rate")
+    if predicted is not None:
+        t0, v0 = tt[0], values[mask][0]
+        reference = v0 * ((tt / t0) ** -predicted if power_law else np.exp(-predicted * (tt - t0)))
+        formula = (f"t^{{-{predicted:.3g}}}" if power_law else "e^{-2 \\min \\nu\\, t}"
+                   if fit["theory"].startswith("late-time") else f"e^{{-{predicted:.3g}t}}")
+        plot(tt, reference, "k--", lw=1, label=f"theory: $\\propto {formula}$ ({fit['theory'].split(' (DESIGN')[0]})")
+        record["theory"] = {"kind": kind, "value": predicted, "source": fit["theory"]}
+        late = fit["theory"].startswith("late-time")
+        title += f" (theory{' as t → ∞' if late else ''} {predicted:.3g})"
+    return title, record
 
 
 def plot_energy(run_dir, config, series):
     """The full energy on log axes where it is finite (2s > d); otherwise the interaction energy,
-    which may be negative, on linear axes beside the dissipation on log axes."""
-    s, dim = order(config), int(config["dim"])
+    which may be negative, on linear axes beside the dissipation on log axes. The fitted decay and
+    the theory's are summary.json's energy_decay; returns the path and the record for plots.json."""
+    dim = int(config["dim"])
+    pde = config.get("solver") == "pde"
     t = series["t"]
     energy, dissipation = series["energy"], series["dissipation"]
     finite = bool(np.all(np.isfinite(energy)))
-    # Exponential decay for s ≤ 1, power laws for s > 1 and for the smooth (Gaussian) kernel.
-    power_law = s is None or s > 1
-    fig, axes = plt.subplots(1, 1 if finite else 2, figsize=(7 if finite else 11, 4.5))
+    power_law = power_law_decay(config)
+    fig, axes = plt.subplots(1, 1 if finite else 2, figsize=(7.5 if finite else 12, 4.8))
     axes = np.atleast_1d(axes)
     log_plot = axes[0].loglog if power_law else axes[0].semilogy
     keep = (t > 0) if power_law else np.ones_like(t, dtype=bool)
-    title = f"d = {dim}, {kernel_label(config)}"
+    title = f"d = {dim}, {kernel_label(config)}" + (", PDE" if pde else "")
+    measure = "\\rho" if pde else "\\mu_N"
+    sum_form = "\\int \\rho |v|^2" if pde else "\\sum_i w_i |v_i|^2"
+    fit = decay_fit(run_dir)
+    record = {"quantity": None, "fit": None, "theory": None}
     if finite:
         positive = keep & (energy > 0)
         name = "E_s" if sobolev_order(config) is not None else "E"
-        log_plot(t[positive], energy[positive], label=f"energy ${name}(\\mu_N)$", color="C0")
+        log_plot(t[positive], energy[positive], label=f"energy ${name}({measure})$", color="C0")
         d_ok = keep & (dissipation > 0)
-        log_plot(t[d_ok], dissipation[d_ok], label="dissipation $\\sum_i w_i |v_i|^2$", color="C1")
-        fit = add_reference(axes[0], log_plot, config, t, energy, power_law)
+        log_plot(t[d_ok], dissipation[d_ok], label=f"dissipation ${sum_form}$", color="C1")
+        fitted = (energy if fit and fit["quantity"] == "energy" else dissipation)
+        fragment, record = add_fit_and_theory(log_plot, t, fitted, fit, power_law) if fit else ("", record)
     else:
         axes[0].plot(t, series["interaction_energy"], color="C0", label="interaction energy")
         axes[0].set_title("the full energy is infinite for 2s $\\leq$ d", fontsize=9)
@@ -118,23 +145,24 @@ def plot_energy(run_dir, config, series):
         axes[0].grid(True, alpha=0.3)
         d_plot = axes[1].loglog if power_law else axes[1].semilogy
         d_ok = keep & (dissipation > 0)
-        d_plot(t[d_ok], dissipation[d_ok], label="dissipation $\\sum_i w_i |v_i|^2 = -dE/dt$", color="C1")
-        fit = add_reference(axes[1], d_plot, config, t, dissipation, power_law)
+        d_plot(t[d_ok], dissipation[d_ok], label=f"dissipation ${sum_form} = -dE/dt$", color="C1")
+        fragment, record = add_fit_and_theory(d_plot, t, dissipation, fit, power_law) if fit else ("", record)
         axes[1].set_xlabel("t")
         axes[1].legend(fontsize=8)
         axes[1].grid(True, which="both", alpha=0.3)
-    if fit:
-        title += ": " + fit
+    if fragment:
+        title += ":\n" + fragment
     axes[0].set_xlabel("t")
     if finite:
         axes[0].legend(fontsize=8)
         axes[0].grid(True, which="both", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     path = os.path.join(run_dir, "energy.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
+    record["axes"] = "log-log" if power_law else "semi-log"
+    return path, record
 
 
 def read_points(path, dim):
@@ -151,14 +179,25 @@ def read_points(path, dim):
     return x, w
 
 
-def snapshots(run_dir):
+def choose_frames(times, count, log_spaced):
+    """Up to `count` frames: evenly spaced in their index, or (log_spaced, for runs plotted on
+    log-log axes) the first frame and those nearest to log-spaced times up to the last."""
+    frames = len(times)
+    if not log_spaced or frames <= count:
+        return sorted(set(np.linspace(0, frames - 1, min(frames, count)).round().astype(int)))
+    positive = np.flatnonzero(times > 0)
+    wanted = np.geomspace(times[positive[0]], times[-1], count - 1)
+    chosen = {0} | {int(positive[np.argmin(np.abs(np.log(times[positive]) - np.log(w)))]) for w in wanted}
+    return sorted(chosen)
+
+
+def snapshots(run_dir, log_spaced):
     with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
         positions = f["particles/all/position/value"]
         times = f["particles/all/position/time"][()]
         weights = f["particles/all/mass"][()]
         target = f["fields/target_density/value"][()] if "fields/target_density" in f else None
-        frames = len(times)
-        chosen = sorted(set(np.linspace(0, frames - 1, min(frames, 6)).round().astype(int)))
+        chosen = choose_frames(times, 6, log_spaced)
         return [(times[k], positions[k]) for k in chosen], weights, target
 
 
@@ -210,28 +249,30 @@ def plot_density_2d(run_dir, config, shots, weights, target, dim):
     return fig
 
 
-def pde_snapshots(run_dir):
+def pde_snapshots(run_dir, log_spaced):
     with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
         values = f["fields/density/value"]
         times = f["fields/density/time"][()]
         target = f["fields/target_density/value"][()] if "fields/target_density" in f else None
-        frames = len(times)
-        chosen = sorted(set(np.linspace(0, frames - 1, min(frames, 6)).round().astype(int)))
+        chosen = choose_frames(times, 6, log_spaced)
         return [(times[k], values[k]) for k in chosen], target
 
 
 def plot_pde_density(run_dir, config):
-    """The PDE density against the target at snapshots: curves in 1D, images in 2D, the (x, y)
-    marginal in 3D."""
+    """The PDE density ρ against the target ν at snapshots: curves in 1D, images in 2D and the
+    (x, y) marginal in 3D, each image on its own colour scale (a blob's peak would flatten the
+    later frames on a shared one); returns the path and the record for plots.json."""
     dim = int(config["dim"])
-    shots, target = pde_snapshots(run_dir)
+    log_spaced = power_law_decay(config)
+    shots, target = pde_snapshots(run_dir, log_spaced)
     n = shots[0][1].shape[0]
+    record = {"frames": [float(time) for time, _ in shots], "spacing": "log" if log_spaced else "even"}
     if dim == 1:
         fig, ax = plt.subplots(figsize=(7, 3.6))
         grid = (np.arange(n) + 0.5) / n
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(shots)))
         for (time, rho), colour in zip(shots, colours):
-            ax.plot(grid, rho, color=colour, lw=1.2, label=f"t = {time:.3g}")
+            ax.plot(grid, rho, color=colour, lw=1.2, label=f"$\\rho$, t = {time:.3g}")
         if target is not None:
             ax.plot(grid, target, "k--", lw=1.2, label="target $\\nu$")
         ax.set_xlabel("x")
@@ -239,18 +280,19 @@ def plot_pde_density(run_dir, config):
         ax.legend(fontsize=8, ncol=2)
     else:
         marginal = (lambda a: a) if dim == 2 else (lambda a: a.mean(axis=2))
-        panels = shots + ([("target", target)] if target is not None else [])
+        panels = shots + ([("target ν", target)] if target is not None else [])
         columns = min(4, len(panels))
         rows = (len(panels) + columns - 1) // columns
-        fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False, layout="constrained")
-        low = min(marginal(p[1]).min() for p in panels)
-        high = max(marginal(p[1]).max() for p in panels)
+        fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.1 * rows), squeeze=False, layout="constrained")
+        scales = []
         for ax, (time, rho) in zip(axes.flat, panels):
-            image = ax.imshow(marginal(rho).T, origin="lower", extent=(0, 1, 0, 1), vmin=low, vmax=high, cmap="viridis")
-            ax.set_title("target" if isinstance(time, str) else f"t = {time:.3g}", fontsize=9)
+            image = ax.imshow(marginal(rho).T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
+            scales.append([float(v) for v in image.get_clim()])
+            fig.colorbar(image, ax=ax, shrink=0.8)
+            ax.set_title(time if isinstance(time, str) else f"$\\rho$ at t = {time:.3g}", fontsize=9)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+        record["colour_scales"] = scales
     what = "PDE density" + (", (x, y) marginal" if dim == 3 else "")
     fig.suptitle(f"{what} (d = {dim}, {n}^{dim} cells, {kernel_label(config)})")
     if dim == 1:
@@ -258,20 +300,21 @@ def plot_pde_density(run_dir, config):
     path = os.path.join(run_dir, "density.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
+    return path, record
 
 
 def plot_study_scaling(study_dir, quiet):
-    """Energy curves of every N against the PDE, distance against N at fixed times with fitted
-    slopes, wall time against N."""
+    """Energy curves of every N against the PDE; the distance against N at fixed times (the mean
+    over seeds with their standard deviation as error bars) with fitted slopes and the sampling's
+    predicted slope at t = 0; the wall time against N with an N log N reference."""
     with open(os.path.join(study_dir, "study.json")) as handle:
         study = json.load(handle)
     data = np.genfromtxt(os.path.join(study_dir, "scaling.csv"), delimiter=",", names=True)
     data = np.atleast_1d(data)
     counts = sorted(set(int(n) for n in data["N"]))
-    written = []
+    written, record = [], {}
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     pde = load_series(os.path.join(study_dir, "pde"))
     colours = plt.cm.plasma(np.linspace(0, 0.85, len(counts)))
     kind = study["energy_particles"]
@@ -292,43 +335,79 @@ def plot_study_scaling(study_dir, quiet):
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     times = sorted(set(data["t"]))
     chosen = [times[int(k)] for k in sorted(set(np.linspace(0, len(times) - 1, min(5, len(times))).round().astype(int)))]
+    sampling = study.get("sampling", study["config"]["initial"]["sampling"])
+    seeds = int(study.get("seeds", 1))
+    curves = []
     for t, colour in zip(chosen, plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))):
-        rows = data[data["t"] == t]
-        rows = rows[rows["distance"] > 0]
-        if len(rows) == 0:
+        rows = data[(data["t"] == t) & (data["distance"] > 0)]
+        ns = sorted(set(int(n) for n in rows["N"]))
+        if not ns:
             continue
+        mean = np.array([rows["distance"][rows["N"] == n].mean() for n in ns])
+        sd = np.array([rows["distance"][rows["N"] == n].std(ddof=1) if (rows["N"] == n).sum() > 1 else 0.0 for n in ns])
         label = f"t = {t:.3g}"
-        if len(rows) >= 2:
-            slope = np.polyfit(np.log(rows["N"]), np.log(rows["distance"]), 1)[0]
+        slope = None
+        if len(ns) >= 2:
+            slope = float(np.polyfit(np.log(ns), np.log(mean), 1)[0])
             label += f" (slope {slope:.2f})"
-        ax.loglog(rows["N"], rows["distance"], "o-", color=colour, label=label)
+        ax.errorbar(ns, mean, yerr=sd if seeds > 1 else None, fmt="o-", color=colour, capsize=3, ms=4, label=label)
+        curves.append({"t": float(t), "N": ns, "mean": mean.tolist(), "sd": sd.tolist(), "slope": slope})
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     n = np.array(counts, dtype=float)
-    first = data[data["t"] == chosen[0]]
-    if len(first) and first["distance"].max() > 0:
-        ax.loglog(n, first["distance"].max() * (n / n[0]) ** -0.5, "k:", lw=1, label="$N^{-1/2}$")
+    predicted = study.get("predicted_slope_t0")
+    if predicted is not None and curves and curves[0]["t"] == 0 and len(curves[0]["mean"]) >= 1:
+        anchor = curves[0]["mean"][0] * (n / curves[0]["N"][0]) ** predicted
+        ax.plot(n, anchor, "k:", lw=1.2, label=f"theory at t = 0, {sampling} sampling: $N^{{{predicted:.3g}}}$")
     ax.set_xlabel("N")
-    ax.set_ylabel(f"$\\|\\mu_N - \\rho\\|_{{H^{{-{study['sigma']:g}}}}}$")
+    ax.set_ylabel(f"$\\|\\mu_N - \\rho\\|_{{H^{{-{study['sigma']:g}}}}}$" + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"distance to the PDE ({study['config']['initial']['sampling']} sampling)")
+    ax.set_title(f"distance to the PDE ({sampling} sampling)")
     fig.tight_layout()
     written.append(os.path.join(study_dir, "distance.png"))
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
+    record["distance.png"] = {"curves": curves, "predicted_slope_t0": predicted, "sampling": sampling, "seeds": seeds}
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4.3))
     last = data[data["t"] == times[-1]]
-    ax.loglog(last["N"], last["wall_s"], "o-", label="particles")
+    ns = sorted(set(int(v) for v in last["N"]))
+    wall = np.array([np.median(last["wall_s"][last["N"] == v]) for v in ns])
+    ax.loglog(ns, wall, "o-", label="particles" + (f" (median of {seeds} seeds)" if seeds > 1 else ""))
+    ns_f = np.array(ns, dtype=float)
+    reference = wall[-1] * (ns_f * np.log(ns_f)) / (ns_f[-1] * np.log(ns_f[-1]))
+    ax.loglog(ns_f, reference, "k--", lw=1, label="$\\propto N \\log N$")
+    # Ticks at the counts run and at 1, 2, 5 × 10^k seconds.
+    ax.set_xticks(ns_f, [f"{v:g}" for v in ns])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("N")
     ax.set_ylabel(f"wall time to t = {times[-1]:.3g} (s)")
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    threads = set()
+    for v in ns:
+        try:
+            with open(os.path.join(study_dir, f"particles-{v}", "summary.json")) as handle:
+                threads.add(json.load(handle).get("threads"))
+        except (OSError, ValueError):
+            pass
+    count = next(iter(threads)) if len(threads) == 1 else None
+    used = (f"{count} thread{'' if count == 1 else 's'}" if count is not None
+            else "threads chosen per N: see each run's summary.json")
+    ax.set_title(f"wall time ({used}, {study['kmdflow']['backend']})", fontsize=10)
     fig.tight_layout()
     written.append(os.path.join(study_dir, "wall.png"))
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
+    record["wall.png"] = {"N": ns, "wall_s": wall.tolist(), "reference": "N log N"}
+    write_record(study_dir, record)
     if not quiet:
         for path in written:
             print(path)
@@ -339,7 +418,8 @@ def plot_density(run_dir, config):
     dim = int(config["dim"])
     if config.get("solver") == "pde":
         return plot_pde_density(run_dir, config)
-    shots, weights, target = snapshots(run_dir)
+    log_spaced = power_law_decay(config)
+    shots, weights, target = snapshots(run_dir, log_spaced)
     if dim == 1:
         fig = plot_density_1d(run_dir, config, shots, weights, target)
         what = "particle density against the target"
@@ -351,7 +431,7 @@ def plot_density(run_dir, config):
     path = os.path.join(run_dir, "density.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
+    return path, {"frames": [float(time) for time, _ in shots], "spacing": "log" if log_spaced else "even"}
 
 
 def plot_relu(run_dir, config, series):
@@ -364,11 +444,23 @@ def plot_relu(run_dir, config, series):
     keep = (t > 0) & (loss > 0)
     ax.loglog(t[keep], loss[keep], "C0", lw=1.5, label="loss L")
     title = f"two-layer ReLU network, d = {config['dim']}, {config['relu']['form']} form"
-    late = keep & (t >= t[-1] / 30)
-    if late.sum() >= 3:
-        slope, intercept = np.polyfit(np.log(t[late]), np.log(loss[late]), 1)
-        ax.loglog(t[late], np.exp(intercept) * t[late] ** slope, "k--", lw=1, label=f"fit: t^{slope:.2f}")
-        title += f"\nlate-time exponent {-slope:.2f}"
+    # summary.json's loss_decay: the same exponent over the same window as the summary.
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as handle:
+            fit = json.load(handle).get("loss_decay", {})
+    except (OSError, ValueError):
+        fit = {}
+    exponent, window = fit.get("power_law_exponent"), fit.get("power_law_window", [t[-1] / 30, t[-1]])
+    late = keep & (t >= window[0]) & (t <= window[1])
+    record = {"quantity": "loss", "fit": None, "theory": None, "axes": "log-log"}
+    if exponent is not None and late.sum() >= 2:
+        intercept = np.mean(np.log(loss[late]) + exponent * np.log(t[late]))
+        ax.loglog(t[late], np.exp(intercept) * t[late] ** -exponent, ":", color="C3", lw=1.6,
+                  label=f"fit: $\\propto t^{{-{exponent:.3g}}}$, t ∈ [{window[0]:.3g}, {window[1]:.3g}]")
+        caveat = ("the linear theory needs the initialisation's regularity r: kmdflow study relu-rates"
+                  if "density" in config["relu"]["teacher"] else "a teacher of atoms lies outside the linear theory")
+        title += f"\nfitted late-time exponent of the loss {exponent:.3f} ({caveat})"
+        record["fit"] = {"kind": "power_law", "value": exponent, "window": window}
     ax.set_xlabel("t")
     ax.set_ylabel("population loss")
     ax.grid(True, which="both", alpha=0.3)
@@ -385,7 +477,7 @@ def plot_relu(run_dir, config, series):
         positions = f["particles/all/position/value"][()]
         masses = f["particles/all/mass/value"][()]
         times = f["particles/all/position/time"][()]
-    chosen = sorted(set(np.linspace(0, len(times) - 1, min(len(times), 5)).round().astype(int)))
+    chosen = choose_frames(times, 5, True)
     if d == 1:
         fig, ax = plt.subplots(figsize=(7.5, 4))
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))
@@ -418,7 +510,19 @@ def plot_relu(run_dir, config, series):
     written.append(os.path.join(run_dir, "density.png"))
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
+    write_record(run_dir, {"energy.png": record,
+                           "density.png": {"frames": [float(times[k]) for k in chosen], "spacing": "log"}})
     return written
+
+
+def write_record(directory, record):
+    """plots.json beside the figures: what each one draws (fitted and theory values, windows,
+    frames), so that tests and scripts can check a figure without reading pixels."""
+    path = os.path.join(directory, "plots.json")
+    with open(path + ".part", "w") as handle:
+        json.dump(record, handle, indent=1, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(path + ".part", path)
 
 
 def main(argv=None):
@@ -442,7 +546,10 @@ def main(argv=None):
     if config.get("model") == "relu":
         written = plot_relu(args.run_dir, config, series)
     else:
-        written = [plot_energy(args.run_dir, config, series), plot_density(args.run_dir, config)]
+        (energy, energy_record), (density, density_record) = (plot_energy(args.run_dir, config, series),
+                                                              plot_density(args.run_dir, config))
+        written = [energy, density]
+        write_record(args.run_dir, {"energy.png": energy_record, "density.png": density_record})
     if not args.quiet:
         for path in written:
             if path:

@@ -55,10 +55,13 @@ class Study:
         print(f"  {name:<34} {time.time() - started:6.1f} s", flush=True)
         return directory
 
-    def add(self, case, solver, d, s, r, sigma, quantity, measured, predicted):
+    def add(self, case, solver, d, s, r, sigma, quantity, measured, predicted, curve=None):
+        """A row of rates.csv; `curve` = (run directory, window, "exponential" | "power_law") where the
+        measured value is the energy's fitted rate or exponent, for the family's plot."""
         rel = (measured - predicted) / predicted if predicted is not None and np.isfinite(predicted) else float("nan")
         self.rows.append(dict(case=case, solver=solver, d=d, s=s, r=r, sigma=sigma, quantity=quantity,
-                              measured=measured, predicted=np.nan if predicted is None else predicted, rel_diff=rel))
+                              measured=measured, predicted=np.nan if predicted is None else predicted, rel_diff=rel,
+                              curve=curve))
 
 
 def series(directory):
@@ -150,7 +153,8 @@ def family1(study):
                                          "output": {"series_every": t_end / 400, "snapshot_every": t_end}})
             data = series(directory)
             gamma, beta = fit_exponential(data["t"], data["energy"], (t_end / 2, t_end))
-            study.add(f"1:{tname}:{sname}", "pde", 1, 1.0, None, None, "exponential rate γ", gamma, 2 * nu_min)
+            study.add(f"1:{tname}:{sname}", "pde", 1, 1.0, None, None, "exponential rate γ", gamma, 2 * nu_min,
+                      (directory, (t_end / 2, t_end), "exponential"))
             study.add(f"1:{tname}:{sname}", "pde", 1, 1.0, None, None, "β (log E = a − γt − β log t)", beta, None)
     # Particles (quantile, 10⁵) towards uniform, before the floor 1/(24N²).
     directory = study.run("f1_uniform_near_particles", {
@@ -159,7 +163,8 @@ def family1(study):
         "output": {"series_every": 0.02}})
     data = series(directory)
     gamma, beta = fit_exponential(data["t"], data["energy"], (1, 4))
-    study.add("1:uniform:near", "particles", 1, 1.0, None, None, "exponential rate γ", gamma, 2.0)
+    study.add("1:uniform:near", "particles", 1, 1.0, None, None, "exponential rate γ", gamma, 2.0,
+              (directory, (1, 4), "exponential"))
 
 
 def family2(study):
@@ -185,7 +190,8 @@ def family2(study):
                 "output": {"series_every": t_hi, "series_per_decade": 20, "snapshot_every": t_hi, "snapshot_per_decade": 10}})
             data = series(directory)
             predicted = (s + r) / (s - 1)
-            study.add(f"2:s{s:g}:r{r:g}", "pde", 1, s, r, -s, "energy exponent", fit_power(data["t"], data["energy"], (t_lo, t_hi)), predicted)
+            study.add(f"2:s{s:g}:r{r:g}", "pde", 1, s, r, -s, "energy exponent", fit_power(data["t"], data["energy"], (t_lo, t_hi)),
+                      predicted, (directory, (t_lo, t_hi), "power_law"))
             times, norms = density_norms(directory, s, [sg for sg in (-1.0, 0.0) if sg < r])
             for sigma, values in norms.items():
                 study.add(f"2:s{s:g}:r{r:g}", "pde", 1, s, r, sigma, f"Ḣ^{sigma:g} exponent",
@@ -199,7 +205,7 @@ def family2(study):
                     "output": {"series_every": t_hi, "series_per_decade": 20, "snapshot_every": t_hi}})
                 data = series(directory)
                 study.add(f"2:s{s:g}:r{r:g}", "particles", 1, s, r, -s, "energy exponent",
-                          fit_power(data["t"], data["energy"], (t_lo, t_hi)), predicted)
+                          fit_power(data["t"], data["energy"], (t_lo, t_hi)), predicted, (directory, (t_lo, t_hi), "power_law"))
 
 
 def family3(study):
@@ -238,7 +244,7 @@ def family5(study):
         t_end = data["t"][-1]
         gamma, beta = fit_exponential(data["t"], data["energy"], (t_end / 2, t_end))
         study.add(f"5:d1:s{s:g}", "pde", 1, s, None, None, "exponential rate γ (mode 1: 2(2π)^{2−2s})", gamma,
-                  2 * (2 * np.pi) ** (2 - 2 * s))
+                  2 * (2 * np.pi) ** (2 - 2 * s), (directory, (t_end / 2, t_end), "exponential"))
     for d, grid in ((2, 64 if quick else 128), (3, 24 if quick else 48)):
         directory = study.run(f"f5_d{d}_s1", {"dim": d, "s": 1, "solver": "pde",
                                                "initial": {"type": "perturbed", "r": 1, "modes": 4, "rho_min": 0.5},
@@ -246,7 +252,8 @@ def family5(study):
                                                "output": {"series_every": 0.04, "snapshot_every": 8}})
         data = series(directory)
         gamma, beta = fit_exponential(data["t"], data["energy"], (4, 8))
-        study.add(f"5:d{d}:s1", "pde", d, 1.0, None, None, "exponential rate γ", gamma, 2.0)
+        study.add(f"5:d{d}:s1", "pde", d, 1.0, None, None, "exponential rate γ", gamma, 2.0,
+                  (directory, (4, 8), "exponential"))
 
 
 def write(study, relu_table):
@@ -282,26 +289,63 @@ def write(study, relu_table):
         if relu_table:
             handle.write("**Family 4, two-layer ReLU networks** (`kmdflow study relu-rates`): late loss exponents against "
                          "(d+3+2r)/(d+1) = (s+r)/(s−1), s = (d+3)/2.\n\n" + relu_table + "\n")
-    # One plot per family: the energy curves.
+    plot_families(study)
+
+
+def plot_families(study):
+    """One plot per family: the energy curves; for each fitted case, its fit window (the thick
+    stretch) and the theory's slope or rate through the window's start (dashed). plots.json
+    records what each figure draws."""
+    record = {}
     for family in ("1", "2", "3", "5"):
         names = sorted(n for n in os.listdir(os.path.join(study.out, "runs")) if n.startswith(f"f{family}_") and
                        os.path.isdir(os.path.join(study.out, "runs", n)))
         if not names:
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        log_log = family in ("2", "3")
+        fig, ax = plt.subplots(figsize=(10, 5.5))
+        draw = ax.loglog if log_log else ax.semilogy
+        fitted = {row["curve"][0]: row for row in study.rows if row["case"].startswith(family + ":") and row["curve"]}
+        lines = []
         for name in names:
-            data = series(os.path.join(study.out, "runs", name))
+            directory = os.path.join(study.out, "runs", name)
+            data = series(directory)
             keep = (data["t"] > 0) & (data["energy"] > 0)
-            ax.loglog(data["t"][keep], data["energy"][keep], lw=1, label=name) if family in ("2", "3") else \
-                ax.semilogy(data["t"][keep], data["energy"][keep], lw=1, label=name)
+            (curve,) = draw(data["t"][keep], data["energy"][keep], lw=1, label=name)
+            row = fitted.get(directory)
+            if row is None:
+                continue
+            _, (t_lo, t_hi), kind = row["curve"]
+            inside = keep & (data["t"] >= t_lo) & (data["t"] <= t_hi)
+            if inside.sum() < 2:
+                continue
+            tt, ee = data["t"][inside], data["energy"][inside]
+            draw(tt, ee, lw=3.5, alpha=0.35, color=curve.get_color())
+            entry = {"run": name, "kind": kind, "window": [float(t_lo), float(t_hi)],
+                     "measured": float(row["measured"]), "predicted": None}
+            if np.isfinite(row["predicted"]):
+                predicted = float(row["predicted"])
+                theory = ee[0] * ((tt / tt[0]) ** -predicted if kind == "power_law" else np.exp(-predicted * (tt - tt[0])))
+                draw(tt, theory, "--", lw=1, color="k")
+                entry["predicted"] = predicted
+            lines.append(entry)
+        ax.plot([], [], "--", color="k", lw=1, label="theory (DESIGN.md §2)")
+        ax.plot([], [], color="0.5", lw=3.5, alpha=0.35, label="fit window")
         ax.set_xlabel("t")
         ax.set_ylabel("energy")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
-        ax.set_title(f"family {family}")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        ax.set_title(f"family {family}: energies, fit windows and the theory's "
+                     f"{'slopes' if log_log else 'rates'}", fontsize=11)
         fig.tight_layout()
-        fig.savefig(os.path.join(study.out, f"rates_family{family}.png"), dpi=80)
+        fig.savefig(os.path.join(study.out, f"rates_family{family}.png"), dpi=100)
         plt.close(fig)
+        record[f"rates_family{family}.png"] = {"axes": "log-log" if log_log else "semi-log", "fits": lines}
+    path = os.path.join(study.out, "plots.json")
+    with open(path + ".part", "w") as handle:
+        json.dump(record, handle, indent=1, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(path + ".part", path)
 
 
 def main():

@@ -142,7 +142,12 @@ def main():
         for row in rows:
             handle.write(",".join(str(row[k]) for k in ["case", "d", "r", "init", "teacher", "N"]) +
                          f",\"{row['window']}\",{row['measured']:.4f},{row['predicted']:.4f},{row['rel_diff']:.4f}\n")
+    caveat = ("--quick: networks of 128-144 neurons and runs of t <= 300, short of the asymptotic window of the "
+              "linear theory: measured exponents differ from it by tens of percent (e.g. d = 1, r = 1). Run without "
+              "--quick for the comparison.") if args.quick else ""
     with open(os.path.join(args.out, "relu_rates.md"), "w") as handle:
+        if caveat:
+            handle.write(f"> {caveat}\n\n")
         handle.write("| case | d | r | start | teacher | N | window | measured exponent | (d+3+2r)/(d+1) | rel. diff |\n")
         handle.write("|---|---|---|---|---|---|---|---|---|---|\n")
         for row in rows:
@@ -151,19 +156,49 @@ def main():
             r = f"{row['r']:g}" if row["r"] == row["r"] else "—"
             handle.write(f"| {row['case']} | {row['d']} | {r} | {row['init']} | {row['teacher']} | {row['N']} | "
                          f"{row['window']} | {row['measured']:.3f} | {pred} | {rel} |\n")
-    fig, axes = plt.subplots(1, len(set(r["d"] for r in rows)), figsize=(5 * len(set(r["d"] for r in rows)), 4), squeeze=False)
-    for ax, d in zip(axes[0], sorted(set(r["d"] for r in rows))):
+    plot(args.out, rows, settings, caveat)
+    if caveat:
+        print(f"  note: {caveat}")
+    print(f"  results: {args.out}/relu_rates.csv, relu_rates.md, relu_rates.png ({time.time() - started:.0f} s)")
+
+
+def plot(out, rows, settings, caveat):
+    """The loss of every case against t, per dimension; each fitted case's fit window (the thick
+    stretch) and, where the linear theory gives one, its slope through the window's start
+    (dashed). plots.json records what is drawn."""
+    dims = sorted(set(r["d"] for r in rows))
+    fig, axes = plt.subplots(1, len(dims), figsize=(6.2 * len(dims), 4.8), squeeze=False)
+    record = []
+    for ax, d in zip(axes[0], dims):
+        window = settings[d][3]
         for row in [r for r in rows if r["d"] == d]:
-            data = np.genfromtxt(os.path.join(args.out, row["case"], "series.csv"), delimiter=",", names=True)
+            data = np.genfromtxt(os.path.join(out, row["case"], "series.csv"), delimiter=",", names=True)
             keep = (data["t"] > 0) & (data["energy"] > 0)
-            ax.loglog(data["t"][keep], data["energy"][keep], label=f"{row['case']} ({row['measured']:.2f})")
-        ax.set_title(f"d = {d}: loss against t (fitted exponents)")
+            (curve,) = ax.loglog(data["t"][keep], data["energy"][keep], lw=1.2, label=f"{row['case']}: {row['measured']:.2f}"
+                                 + (f" (theory {row['predicted']:.2f})" if row["predicted"] == row["predicted"] else ""))
+            inside = keep & (data["t"] >= window[0]) & (data["t"] <= window[1])
+            entry = {"case": row["case"], "window": list(window), "measured": row["measured"], "predicted": None}
+            if inside.sum() >= 2:
+                tt, ee = data["t"][inside], data["energy"][inside]
+                ax.loglog(tt, ee, lw=4, alpha=0.3, color=curve.get_color())
+                if row["predicted"] == row["predicted"]:
+                    ax.loglog(tt, ee[0] * (tt / tt[0]) ** -row["predicted"], "k--", lw=1)
+                    entry["predicted"] = row["predicted"]
+            record.append(entry)
+        ax.plot([], [], "k--", lw=1, label="theory (d+3+2r)/(d+1)")
+        ax.plot([], [], color="0.5", lw=4, alpha=0.3, label="fit window")
+        ax.set_title(f"d = {d}: loss against t, fitted exponents", fontsize=10)
         ax.set_xlabel("t")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
+    if caveat:
+        fig.suptitle("--quick: short of the asymptotic window (differences of tens of percent expected)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "relu_rates.png"), dpi=100)
-    print(f"  results: {args.out}/relu_rates.csv, relu_rates.md, relu_rates.png ({time.time() - started:.0f} s)")
+    fig.savefig(os.path.join(out, "relu_rates.png"), dpi=100)
+    plt.close(fig)
+    with open(os.path.join(out, "plots.json"), "w") as handle:
+        json.dump({"relu_rates.png": {"fits": record, "quick": bool(caveat)}}, handle, indent=1, ensure_ascii=False)
+        handle.write("\n")
 
 
 if __name__ == "__main__":

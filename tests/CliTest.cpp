@@ -12,9 +12,11 @@
 #include <csignal>
 #include <fcntl.h>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -350,6 +352,97 @@ TEST_F(Cli, EvalWritesVelocitiesAndPrintsEnergies) {
   const auto bad = kmdflow("eval model.json --positions bad.csv");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("header"), std::string::npos) << bad.err;
+}
+
+namespace {
+
+/// An .npy file (format 1.0) written by hand from the format's specification: magic, version,
+/// little-endian header length, the header dict padded with spaces to a multiple of 64 bytes.
+std::string npy(const std::string& descr, bool fortran, const std::string& shape, const std::string& data) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  header.append(63 - (10 + header.size()) % 64, ' ');
+  header += '\n';
+  return std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xff) + char(header.size() >> 8) + header + data;
+}
+template <class T> std::string bytes_of(const std::vector<T>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+}
+
+} // namespace
+
+// eval reads and writes NumPy .npy arrays: the same velocities as from the same points in CSV (to
+// the bit for float64, to float32's rounding of the positions for a Fortran-ordered float32
+// array), the output an (N, d) float64 array; the printed JSON names the engine and its
+// parameters; bad arrays refused with one line naming --positions.
+TEST_F(Cli, EvalReadsAndWritesNpy) {
+  file("model.json", R"({"dim": 2, "s": 1.5, "forces": {"method": "direct"}})");
+  const std::vector<double> x = {0.1, 0.2, 0.7, 0.3, 0.4, 0.9, 0.55, 0.05}; // 4 points, C order
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 4; ++i) csv += std::to_string(x[2 * i]) + "," + std::to_string(x[2 * i + 1]) + "\n";
+  file("points.csv", csv);
+  file("points.npy", npy("<f8", false, "(4, 2)", bytes_of(x)));
+  const auto from_csv = kmdflow("eval model.json --positions points.csv --out v.csv");
+  const auto from_npy = kmdflow("eval model.json --positions points.npy");
+  ASSERT_EQ(from_csv.code, 0) << from_csv.err;
+  ASSERT_EQ(from_npy.code, 0) << from_npy.err;
+  const auto result = json::parse(from_npy.out);
+  EXPECT_EQ(result["engine"], "direct");
+  EXPECT_EQ(result["particles"], 4);
+  EXPECT_EQ(result["energy"], json::parse(from_csv.out)["energy"]);
+  // The default output of an .npy input is an .npy file beside it: header, then 4 × 2 doubles.
+  const std::string out = slurp(m_dir / "points-velocities.npy");
+  ASSERT_GT(out.size(), 10u + 64);
+  EXPECT_EQ(out.substr(0, 6), "\x93NUMPY");
+  const std::size_t header = static_cast<unsigned char>(out[8]) | (static_cast<unsigned char>(out[9]) << 8);
+  EXPECT_EQ((10 + header) % 64, 0u);
+  EXPECT_NE(out.find("'descr': '<f8'"), std::string::npos);
+  EXPECT_NE(out.find("'shape': (4, 2)"), std::string::npos);
+  ASSERT_EQ(out.size(), 10 + header + 8 * 8);
+  std::vector<double> v(8);
+  std::memcpy(v.data(), out.data() + 10 + header, 64);
+  std::ifstream in(m_dir / "v.csv");
+  std::string line;
+  std::getline(in, line);
+  for (int i = 0; i < 4; ++i) {
+    std::getline(in, line);
+    const auto comma = line.find(',');
+    EXPECT_EQ(v[2 * i], std::stod(line.substr(0, comma))) << i;
+    EXPECT_EQ(v[2 * i + 1], std::stod(line.substr(comma + 1))) << i;
+  }
+  // Fortran order, float32: columns stored one after the other.
+  std::vector<float> columns;
+  for (int d = 0; d < 2; ++d)
+    for (int i = 0; i < 4; ++i) columns.push_back(float(x[2 * i + d]));
+  file("fortran.npy", npy("<f4", true, "(4, 2)", bytes_of(columns)));
+  const auto f = kmdflow("eval model.json --positions fortran.npy --out -");
+  ASSERT_EQ(f.code, 0) << f.err;
+  std::stringstream rows(f.out);
+  std::getline(rows, line);
+  EXPECT_EQ(line, "vx,vy");
+  for (int i = 0; i < 4; ++i) {
+    std::getline(rows, line);
+    const auto comma = line.find(',');
+    // Positions moved by ≤ 2^-24 change velocities of size O(1) by O(2^-24 · max |G''|).
+    EXPECT_NEAR(std::stod(line.substr(0, comma)), v[2 * i], 1e-4 * (1 + std::abs(v[2 * i]))) << i;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {npy(">f8", false, "(4, 2)", bytes_of(x)), "big-endian"},
+      {npy("<f8", false, "(8,)", bytes_of(x)), "shape"},
+      {npy("<f8", false, "(4, 2)", bytes_of(x).substr(0, 40)), "truncated"},
+      {npy("<c16", false, "(2, 2)", bytes_of(x)), "dtype"},
+      {npy("<f8", false, "(4, 2)", bytes_of(std::vector<double>{0.1, NAN, 0.7, 0.3, 0.4, 0.9, 0.55, 0.05})), "finite"},
+      {"x,y\n0.1,0.2\n", "not an .npy file"},
+  };
+  for (const auto& [content, reason] : bad) {
+    file("bad.npy", content);
+    const auto b = kmdflow("eval model.json --positions bad.npy --out bad-v.npy");
+    EXPECT_EQ(b.code, 2) << reason;
+    EXPECT_NE(b.err.find("--positions"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find(reason), std::string::npos) << b.err;
+    EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
+    EXPECT_FALSE(fs::exists(m_dir / "bad-v.npy"));
+  }
 }
 
 TEST_F(Cli, DefaultExampleAndInfo) {
@@ -700,13 +793,13 @@ TEST_F(Cli, StudyScaling) {
   std::ifstream csv(m_dir / "study" / "scaling.csv");
   std::string line;
   std::getline(csv, line);
-  EXPECT_EQ(line, "N,t,distance,energy_particles,energy_pde,wall_s");
+  EXPECT_EQ(line, "N,t,distance,energy_particles,energy_pde,wall_s,seed");
   int rows = 0;
   while (std::getline(csv, line)) {
     std::stringstream ss(line);
     std::vector<double> v;
     for (std::string f; std::getline(ss, f, ',');) v.push_back(std::stod(f));
-    ASSERT_EQ(v.size(), 6u);
+    ASSERT_EQ(v.size(), 7u);
     EXPECT_NEAR(v[2], 1 / (std::sqrt(12.0) * v[0]), 2e-3 / (std::sqrt(12.0) * v[0])) << line;
     EXPECT_GE(v[3], v[4] * (1 - 1e-3)) << "the particle energy lies above the PDE's: " << line;
     ++rows;
@@ -715,12 +808,71 @@ TEST_F(Cli, StudyScaling) {
   const auto study = json::parse(slurp(m_dir / "study" / "study.json"));
   EXPECT_EQ(study["sigma"], 1.0);
   EXPECT_EQ(study["energy_particles"], "full");
+  EXPECT_EQ(study["predicted_slope_t0"], -1.0); // N^{-σ/d} for quantile points
+  EXPECT_EQ(study["seeds"], 1);
   EXPECT_TRUE(fs::exists(m_dir / "study" / "pde" / "trajectory.h5"));
   EXPECT_TRUE(fs::exists(m_dir / "study" / "particles-400" / "series.csv"));
   const auto missing = kmdflow("study scaling scaling.json --counts 0 --out other");
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("--counts"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(m_dir / "other"));
+  const auto no_seeds = kmdflow("study scaling scaling.json --counts 50 --seeds 0 --out other");
+  EXPECT_EQ(no_seeds.code, 2);
+  EXPECT_NE(no_seeds.err.find("--seeds"), std::string::npos) << no_seeds.err;
+  EXPECT_FALSE(fs::exists(m_dir / "other"));
+}
+
+// `study scaling --seeds K` with iid points: K runs per N with consecutive seeds, their rows in
+// scaling.csv, and the plot's record of the mean and standard deviation over seeds at each N with
+// the iid sampling's predicted slope −1/2. At t = 0 the expected squared distance of N iid points
+// in Ḣ^{-1} is (1/N) Σ_{k≠0} (1 − |ρ̂(k)|²)/(2πk)² (for ρ = 1 + 0.5 cos 2πx: (1/N)(1/12 − 0.125/(4π²))).
+TEST_F(Cli, StudyScalingSeeds) {
+  file("scaling.json", R"({"dim": 1, "s": 1, "pde": {"grid": 256}, "particles": {"seed": 7},
+    "initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.5}], "sampling": "iid"},
+    "time": {"t_end": 0.2, "dt": 0.01}, "output": {"snapshot_every": 0.1}})");
+  const int seeds = 8;
+  const auto r = kmdflow("study scaling scaling.json --counts 100,400 --seeds 8 --out study");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (int k = 1; k < seeds; ++k) EXPECT_TRUE(fs::exists(m_dir / "study" / ("particles-400-seed" + std::to_string(k))));
+  std::ifstream csv(m_dir / "study" / "scaling.csv");
+  std::string line;
+  std::getline(csv, line);
+  std::map<std::pair<long, long>, int> runs; // (N, seed) → rows
+  std::map<long, std::vector<double>> initial; // N → distances at t = 0
+  while (std::getline(csv, line)) {
+    std::stringstream ss(line);
+    std::vector<double> v;
+    for (std::string f; std::getline(ss, f, ',');) v.push_back(std::stod(f));
+    ASSERT_EQ(v.size(), 7u);
+    ++runs[{long(v[0]), long(v[6])}];
+    if (v[1] == 0) initial[long(v[0])].push_back(v[2]);
+  }
+  EXPECT_EQ(runs.size(), 2u * seeds);
+  for (const auto& [key, rows] : runs) EXPECT_EQ(rows, 3) << key.first << " seed " << key.second;
+  EXPECT_EQ(runs.begin()->first.second, 7); // the config's seed first
+  const auto plots = json::parse(slurp(m_dir / "study" / "plots.json"));
+  const json& distance = plots["distance.png"];
+  EXPECT_EQ(distance["predicted_slope_t0"], -0.5);
+  EXPECT_EQ(distance["seeds"], seeds);
+  const json& first = distance["curves"][0];
+  ASSERT_EQ(first["t"], 0.0);
+  const double expected_sq = 1.0 / 12 - 0.125 / (4 * M_PI * M_PI);
+  for (int i = 0; i < 2; ++i) {
+    const long n = first["N"][i];
+    const auto& d = initial[n];
+    ASSERT_EQ(d.size(), std::size_t(seeds));
+    double mean = 0, sq = 0;
+    for (double x : d) mean += x / seeds, sq += x * x / seeds;
+    EXPECT_NEAR(first["mean"][i].get<double>(), mean, 1e-12 * mean);
+    double var = 0;
+    for (double x : d) var += (x - mean) * (x - mean) / (seeds - 1);
+    EXPECT_NEAR(first["sd"][i].get<double>(), std::sqrt(var), 1e-9 * mean);
+    // E[distance²] = expected_sq / N. Each squared distance is a weighted sum of independent
+    // χ²₂ modes, 61% of it in k = ±1, so nearly exponential: the mean of 8 has a relative spread
+    // of about 0.35 and lies in [0.3, 3] times its expectation but for odds below 1e-3.
+    EXPECT_GT(sq * n / expected_sq, 0.3) << n;
+    EXPECT_LT(sq * n / expected_sq, 3.0) << n;
+  }
 }
 
 // model "relu": the run directory (loss in series.csv, directions and time-dependent masses in
@@ -806,6 +958,21 @@ TEST_F(Cli, StudyRatesQuick) {
     ++checked;
   }
   EXPECT_EQ(checked, 3); // PDE and particles at s = 1, the PDE at s = 2
+  // The family plots draw each fitted case's window and the theory's value from the same table.
+  const auto plots = json::parse(slurp(m_dir / "rates" / "plots.json"));
+  const json& family2 = plots["rates_family2.png"];
+  EXPECT_EQ(family2["axes"], "log-log");
+  bool found = false;
+  for (const auto& fit : family2["fits"])
+    if (fit["run"] == "f2_s2_r1") {
+      found = true;
+      EXPECT_EQ(fit["predicted"].get<double>(), 3.0);
+      EXPECT_NEAR(fit["measured"].get<double>(), 3.0, 0.15);
+      EXPECT_LT(fit["window"][0].get<double>(), fit["window"][1].get<double>());
+    }
+  EXPECT_TRUE(found) << family2.dump();
+  for (const auto& fit : plots["rates_family1.png"]["fits"])
+    if (fit["run"] == "f1_uniform_near") EXPECT_EQ(fit["predicted"].get<double>(), 2.0);
 }
 
 // The `kernel` block (DESIGN.md §7): bad input names the key; each family runs and evaluates.

@@ -3,7 +3,7 @@
 //   kmdflow run [CONFIG.json] [--set KEY=VALUE]... [--out DIR] [--force]
 //   kmdflow run --resume RUN_DIR
 //   kmdflow eval CONFIG.json --positions FILE [--out FILE.csv]
-//   kmdflow study scaling CONFIG.json --counts N1,N2,... [--out DIR] [--force]
+//   kmdflow study scaling CONFIG.json --counts N1,N2,... [--seeds K] [--out DIR] [--force]
 //   kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]
 //   kmdflow study rates [--quick] --out DIR [--families 1,2,3,4,5]
 //   kmdflow plot RUN_DIR
@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
   scaling_cmd->add_option("config", scaling.config, "Configuration file (JSON)")->required();
   scaling_cmd->add_option("--counts", scaling.counts, "Particle counts, e.g. 1000,10000,100000")
       ->delimiter(',')->required();
+  scaling_cmd->add_option("--seeds", scaling.seeds,
+                          "Particle runs per N with seeds particles.seed, +1, ... (random samplings; default 1)");
   scaling_cmd->add_option("--out", scaling.out, "Study directory (default: runs/<config>-scaling-<date>)");
   scaling_cmd->add_option("--set", scaling.overrides, "Override a key")->type_name("KEY=VALUE")->take_all();
   scaling_cmd->add_flag("--force", scaling.force, "Replace an existing study directory");

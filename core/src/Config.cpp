@@ -333,16 +333,21 @@ void check_counts(const json& time, const json& output) {
     throw ConfigError("output.checkpoint_every", figure(count) + " checkpoints over t_end: at most 10^6");
 }
 
-json resolve_output(Block& top, double t_end) {
+/// output: `log_log` where the energy decays like a power law and its plot has log-log axes
+/// (s > 1, kernels other than the Sobolev one, ReLU networks): then rows and frames are also
+/// log-spaced by default (10 rows and 2 frames per decade of t from dt), and the evenly spaced
+/// frames are dropped, since the dynamics of such runs spread over decades.
+json resolve_output(Block& top, double t_end, bool log_log) {
   Block b(top.raw("output"), "output");
   json o;
   if (b.has("dir")) o["dir"] = b.string("dir");
-  o["snapshot_every"] = b.number("snapshot_every", t_end / 10, "must be a number > 0", positive);
-  o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
-  o["series_per_decade"] = b.integer("series_per_decade", 0,
+  o["series_per_decade"] = b.integer("series_per_decade", log_log ? 10 : 0,
                                      "must be an integer >= 0 (log-spaced rows per decade of t)", non_negative_integer);
-  o["snapshot_per_decade"] = b.integer("snapshot_per_decade", 0,
+  o["snapshot_per_decade"] = b.integer("snapshot_per_decade", log_log ? 2 : 0,
                                        "must be an integer >= 0 (log-spaced frames per decade of t)", non_negative_integer);
+  const bool log_frames = o["snapshot_per_decade"].get<long long>() > 0;
+  o["snapshot_every"] = b.number("snapshot_every", log_frames ? t_end : t_end / 10, "must be a number > 0", positive);
+  o["series_every"] = b.number("series_every", t_end / 200, "must be a number > 0", positive);
   o["checkpoint_every"] = b.number("checkpoint_every", t_end / 20,
                                    "must be a number > 0 (simulated time between checkpoints)", positive);
   o["checkpoint_wall"] = b.number("checkpoint_wall", 600.0,
@@ -455,7 +460,7 @@ json resolve_relu(Block& top, json c, std::uint64_t seed_if_missing, const std::
     c["relu"] = r;
   }
   c["time"] = resolve_time(top, {"euler", "rk4", "rk45", "ssprk3"}, "rk45", 100.0, 0.1);
-  c["output"] = resolve_output(top, c["time"]["t_end"]);
+  c["output"] = resolve_output(top, c["time"]["t_end"], true);
   check_counts(c["time"], c["output"]);
   top.raw("kmdflow");
   top.finish();
@@ -637,7 +642,8 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     throw ConfigError("precision", "\"float\" is available with the particle solver and forces.method \"direct\" "
                                    "only (the other engines and the PDE solver compute in double)");
   if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
-  c["output"] = resolve_output(top, c["time"]["t_end"]);
+  const bool power_law = c["kernel"]["type"] != "sobolev" || c["s"].get<double>() > 1;
+  c["output"] = resolve_output(top, c["time"]["t_end"], power_law);
   check_counts(c["time"], c["output"]);
   top.raw("kmdflow"); // metadata written by a run; ignored on input
   top.finish();

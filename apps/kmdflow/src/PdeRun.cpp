@@ -40,6 +40,8 @@ public:
     trajectory.write_static_field("target_density", m_shape, m_setup.target_cells);
   }
 
+  std::optional<double> target_minimum() const override { return m_setup.target->minimum(); }
+
   bool lands_on_outputs() const override { return true; }
   void advance(double& t, double t_stop, double tolerance) override {
     const double taken = m_solver->step(std::min(m_dt_max, t_stop - t));

@@ -167,6 +167,10 @@ public:
     return record;
   }
   H5mdParticles trajectory_layout() const override { return H5mdParticles::torus(m_dim, m_setup.weights); }
+  std::optional<double> target_minimum() const override {
+    const Density* target = m_setup.target->density();
+    return target ? std::optional<double>(target->minimum()) : std::nullopt;
+  }
 
   void write_static(const fs::path&, H5mdWriter& trajectory) override {
     const Density* target = m_setup.target->density();

@@ -75,7 +75,7 @@ bool is_kmdflow_file(const std::string& name) {
   static const char* const names[] = {"config.json",  "summary.json", "series.csv",  "trajectory.h5", "run.log",
                                       "study.json",   "scaling.csv",  "teacher.csv", "rates.csv",     "rates.md",
                                       "energy.png",   "density.png",  "distance.png", "wall.png",     "relu_rates.csv",
-                                      "relu_rates.md", "relu_rates.png"};
+                                      "relu_rates.md", "relu_rates.png", "plots.json"};
   const auto ends_with = [&](const std::string& suffix) {
     return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
@@ -350,29 +350,43 @@ int report_run_end(const fs::path& dir, const std::string& status, const std::st
   return 0;
 }
 
-/// The late-time fits of summary.json: an exponential rate over the second half of the run and a
-/// power-law exponent over its last 1.5 decades, with the theory's values where they apply
-/// (DESIGN.md §2).
-json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& energies, double t,
-                      const json& c) {
+/// The late-time fits of summary.json, of one named quantity: the energy, or the dissipation
+/// −dE/dt where the energy is infinite (2s ≤ d; the interaction energy turns negative there). An
+/// exponential rate over the second half of the run and a power-law exponent over its last 1.5
+/// decades, with the theory's values where DESIGN.md §2 gives them: the rate 2 min ν for s = 1
+/// (exact near a uniform target; the late-time rate, with a factor t^−β, otherwise) and the
+/// exponent (s + r)/(s − 1) for s > 1 from a perturbation of regularity r of the uniform target
+/// (one more for the dissipation). kmdflow plot draws these same values.
+json energy_decay_fit(const std::vector<double>& times, const std::vector<double>& values, double t,
+                      const std::string& quantity, std::optional<double> target_minimum, const json& c) {
   std::vector<double> tt, log_e, log_t, log_e_late;
   for (std::size_t i = 0; i < times.size(); ++i) {
-    if (!(energies[i] > 0)) continue;
-    if (times[i] >= 0.5 * t) tt.push_back(times[i]), log_e.push_back(std::log(energies[i]));
-    if (times[i] >= t / 30 && times[i] > 0) log_t.push_back(std::log(times[i])), log_e_late.push_back(std::log(energies[i]));
+    if (!(values[i] > 0)) continue;
+    if (times[i] >= 0.5 * t) tt.push_back(times[i]), log_e.push_back(std::log(values[i]));
+    if (times[i] >= t / 30 && times[i] > 0) log_t.push_back(std::log(times[i])), log_e_late.push_back(std::log(values[i]));
   }
   const double rate = -slope(tt, log_e), exponent = -slope(log_t, log_e_late);
-  json fit = {{"exponential_rate", finite_or_null(rate)},
+  json fit = {{"quantity", quantity},
+              {"exponential_rate", finite_or_null(rate)},
               {"exponential_window", {0.5 * t, t}},
               {"power_law_exponent", finite_or_null(exponent)},
               {"power_law_window", {t / 30, t}}};
-  // DESIGN.md §2: rate 2 for s = 1 near a uniform target; (s + r)/(s − 1) for s > 1 from a
-  // perturbation of regularity r.
   if (c.value("model", "sobolev") != "sobolev" || c["kernel"]["type"] != "sobolev") return fit;
   const double s = c["s"];
-  if (s == 1 && c["target"]["type"] == "uniform") fit["predicted_rate"] = 2.0;
-  if (s > 1 && c["target"]["type"] == "uniform" && c["initial"]["type"] == "perturbed")
-    fit["predicted_exponent"] = (s + c["initial"]["r"].get<double>()) / (s - 1);
+  const bool uniform = c["target"]["type"] == "uniform";
+  if (s == 1 && target_minimum) {
+    fit["predicted_rate"] = 2 * *target_minimum;
+    fit["theory"] = uniform ? "rate 2 (DESIGN.md §2, s = 1, uniform target)"
+                            : format("late-time rate 2 min ν = %.4g, with a factor t^-β (DESIGN.md §2, s = 1)",
+                                     2 * *target_minimum);
+  }
+  if (s > 1 && uniform && c["initial"]["type"] == "perturbed") {
+    const double r = c["initial"]["r"];
+    const bool dissipation = quantity == "dissipation";
+    fit["predicted_exponent"] = (s + r) / (s - 1) + (dissipation ? 1 : 0);
+    fit["theory"] = format("exponent (s + r)/(s - 1)%s with r = %g (DESIGN.md §2, uniform target)",
+                           dissipation ? " + 1" : "", r);
+  }
   return fit;
 }
 
@@ -407,10 +421,12 @@ struct Fault {
   }
 };
 
-/// The rows of series.csv as far as a checkpoint recorded: times and energies (the energy, or
-/// the interaction energy where it is infinite) for the fits, which a resumed run continues.
+/// The rows of series.csv as far as a checkpoint recorded, which a resumed run continues: times,
+/// energies (the energy, or the interaction energy where it is infinite) for the check that the
+/// energy does not rise, and the fitted quantity (the energy, or the dissipation where it is
+/// infinite).
 void read_series(const fs::path& file, std::uintmax_t bytes, std::size_t rows, std::vector<double>& times,
-                 std::vector<double>& energies) {
+                 std::vector<double>& energies, std::vector<double>& fitted, bool& finite_energy) {
   std::ifstream in(file, std::ios::binary);
   std::string text(bytes, '\0');
   if (!in.read(text.data(), std::streamsize(bytes)))
@@ -419,7 +435,7 @@ void read_series(const fs::path& file, std::uintmax_t bytes, std::size_t rows, s
   std::string line;
   std::getline(lines, line); // the header
   while (std::getline(lines, line)) {
-    double field[4];
+    double field[5];
     const char* p = line.c_str();
     for (double& f : field) {
       char* end = nullptr;
@@ -429,6 +445,8 @@ void read_series(const fs::path& file, std::uintmax_t bytes, std::size_t rows, s
     }
     times.push_back(field[1]);
     energies.push_back(std::isfinite(field[2]) ? field[2] : field[3]);
+    fitted.push_back(std::isfinite(field[2]) ? field[2] : field[4]);
+    finite_energy = finite_energy && std::isfinite(field[2]);
   }
   if (times.size() != rows)
     throw std::runtime_error("'" + file.string() + "' holds " + std::to_string(times.size()) +
@@ -457,8 +475,10 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   const double tolerance = 1e-9 * std::min(dt, t_end);
   OutputSchedule outputs(c, tolerance);
   OutputClock checkpoints(c["output"]["checkpoint_every"], t_end);
-  // The energy, or the interaction energy where it is infinite (2s ≤ d), for the fits.
-  std::vector<double> times, energies;
+  // The energy, or the interaction energy where it is infinite (2s ≤ d), for the check that it
+  // does not rise; the energy, or the dissipation where it is infinite, for the fits.
+  std::vector<double> times, energies, fitted;
+  bool finite_energy = true;
   json resumptions = json::array();
   std::optional<StagedFile> series;
   std::optional<H5mdWriter> trajectory;
@@ -474,7 +494,8 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
     resumptions.push_back({{"step", step}, {"t", t}, {"from", resume->file}, {"at", timestamp("%Y-%m-%dT%H:%M:%S%z")}});
     const std::uintmax_t bytes = k.record.at("series_bytes");
     series.emplace(dir / "series.csv", bytes);
-    read_series(staged_or_final(dir / "series.csv"), bytes, k.record.at("series_rows"), times, energies);
+    read_series(staged_or_final(dir / "series.csv"), bytes, k.record.at("series_rows"), times, energies, fitted,
+                finite_energy);
     trajectory.emplace(dir / "trajectory.h5", k.record.at("frames").get<long>(), k.record.at("series_rows").get<long>());
     log.line(format("kmdflow %s: resumed from %s at step %ld, t = %.17g (%s, %s)", KMDFLOW_VERSION,
                     resume->file.c_str(), step, t, backend_name().c_str(), threads_text().c_str()));
@@ -514,6 +535,8 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
                                     {"max_speed", row.max_speed}});
     times.push_back(t);
     energies.push_back(std::isfinite(row.energy) ? row.energy : row.interaction_energy);
+    fitted.push_back(std::isfinite(row.energy) ? row.energy : row.dissipation);
+    finite_energy = finite_energy && std::isfinite(row.energy);
     // A gradient flow's energy does not rise; where it has, by more than round-off could explain,
     // the steps are beyond the integrator's stability limit and what follows is not the flow.
     const double first = energies.front(), now = energies.back();
@@ -629,7 +652,8 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   summary["threads"] = backend_threads();
   if (!resumptions.empty()) summary["resumptions"] = resumptions;
   model.summarise(summary);
-  summary[model.decay_key()] = energy_decay_fit(times, energies, t, c);
+  const std::string quantity = model.decay_key() == "loss_decay" ? "loss" : finite_energy ? "energy" : "dissipation";
+  summary[model.decay_key()] = energy_decay_fit(times, fitted, t, quantity, model.target_minimum(), c);
   write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 
   std::vector<std::string> lines{format("kmdflow: %ld steps to t = %g in %.1f s (%s, %s, %s)", step, t,

@@ -24,6 +24,7 @@ struct StudyScalingOptions {
   std::string config;
   std::vector<std::string> overrides;
   std::vector<long long> counts; ///< --counts N1,N2,...
+  long long seeds = 1;           ///< --seeds K: particle runs per N (seeds seed, seed+1, ...)
   std::string out;               ///< --out DIR (default: runs/<config>-scaling-<date>)
   bool force = false;
 };

@@ -183,6 +183,9 @@ public:
   virtual std::vector<std::string> report() const = 0;
   /// summary.json's key of the late-time decay fit.
   virtual std::string decay_key() const { return "energy_decay"; }
+  /// min ν of the target's density, for the theory's rate 2 min ν at s = 1 (DESIGN.md §2);
+  /// none where the target has no density (samples) or the model has no such theory.
+  virtual std::optional<double> target_minimum() const { return std::nullopt; }
   /// Adds to a checkpoint all the model needs to continue bit for bit (state, step size,
   /// counters, the first and last diagnostics); restore() takes it back (std::runtime_error if
   /// the checkpoint does not fit the model).
@@ -200,8 +203,9 @@ template <class Row> std::vector<double> row_values(const Row& row) {
 }
 template <class Row> Row row_from(const Checkpoint& checkpoint, const std::string& name) {
   const auto& values = checkpoint.array(name, long(sizeof(Row) / sizeof(double)));
+  static_assert(std::is_trivially_copyable_v<Row> && sizeof(Row) % sizeof(double) == 0, "a struct of doubles");
   Row row;
-  std::memcpy(&row, values.data(), sizeof(Row));
+  std::memcpy(static_cast<void*>(&row), values.data(), sizeof(Row)); // trivially copyable: a byte copy
   return row;
 }
 
