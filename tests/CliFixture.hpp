@@ -42,10 +42,13 @@ protected:
     return p;
   }
 
-  /// Runs `kmdflow ARGS` in the scratch directory; `environment`: assignments put before it.
+  /// Runs `kmdflow ARGS` in the scratch directory; `environment`: assignments put before it. The
+  /// machine reads as idle (KMDFLOW_LOADAVG=/dev/null: no busy-machine note on stderr, whatever
+  /// else runs) unless `environment` says otherwise.
   Result kmdflow(const std::string& args, const std::string& environment = "") {
     const auto out = m_dir / "stdout.txt", err = m_dir / "stderr.txt";
-    const std::string command = "cd '" + m_dir.string() + "' && OMP_PROC_BIND=false " + environment + " '" +
+    const std::string command = "cd '" + m_dir.string() + "' && OMP_PROC_BIND=false KMDFLOW_LOADAVG=/dev/null " +
+                                environment + " '" +
                                 KMDFLOW_BINARY "' " + args + " > '" + out.string() + "' 2> '" + err.string() + "'";
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};

@@ -445,6 +445,49 @@ TEST_F(Cli, EvalReadsAndWritesNpy) {
   }
 }
 
+// The default thread count: one thread for the small 1D problems whose steps are a few short
+// kernels (the sorted engine with at most 6000 particles, counted in the file for initial.type
+// file; the 1D PDE on at most 8192 cells), all cores otherwise; --threads wins.
+TEST_F(Cli, DefaultThreadsFollowTheProblemSize) {
+  const int cores = int(std::thread::hardware_concurrency());
+  if (cores < 2 || std::getenv("OMP_NUM_THREADS")) GTEST_SKIP() << "needs 2 cores and no OMP_NUM_THREADS";
+  std::string csv = "x\n";
+  for (int i = 0; i < 100; ++i) csv += std::to_string((i + 0.3) / 100) + "\n";
+  file("hundred.csv", csv);
+  const std::string quick = R"("time": {"t_end": 0.02, "dt": 0.01}, "output": {"plots": false})";
+  const std::vector<std::pair<std::string, int>> cases = {
+      {R"({"dim": 1, "s": 1, "particles": {"count": 100}, )" + quick + "}", 1},
+      {R"({"dim": 1, "s": 1, "initial": {"type": "file", "path": "hundred.csv"}, )" + quick + "}", 1},
+      {R"({"dim": 1, "s": 1, "solver": "pde", "pde": {"grid": 256}, )" + quick + "}", 1},
+      {R"({"dim": 1, "s": 1, "particles": {"count": 7000}, )" + quick + "}", cores},
+      {R"({"dim": 2, "s": 1, "particles": {"count": 100}, )" + quick + "}", cores},
+  };
+  int k = 0;
+  for (const auto& [config, threads] : cases) {
+    file("t.json", config);
+    const std::string out = "t" + std::to_string(k++);
+    const auto r = kmdflow("run t.json --out " + out);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(json::parse(slurp(m_dir / out / "config.json"))["kmdflow"]["threads"], threads) << config;
+  }
+  file("t.json", cases[0].first); // a small 1D problem, on 2 threads when asked
+  const auto r = kmdflow("--threads 2 run t.json --out forced");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "forced" / "config.json"))["kmdflow"]["threads"], 2);
+
+  // A busy machine (the load average leaves fewer idle cores than threads): a note on stderr
+  // with the advice, not a different thread count; none where the user chose the threads.
+  file("t.json", cases.back().first);
+  const std::string busy = "KMDFLOW_LOADAVG=" + file("busy", std::to_string(cores - 0.5) + " 1.00 0.50 2/300 4242\n").string();
+  const auto b = kmdflow("run t.json --out busy-run", busy);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.err.find("note: the machine is busy"), std::string::npos) << b.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "busy-run" / "config.json"))["kmdflow"]["threads"], cores);
+  EXPECT_EQ(kmdflow("--threads 2 run t.json --out busy-chosen", busy).err.find("note:"), std::string::npos);
+  const std::string idle = "KMDFLOW_LOADAVG=" + file("idle", "0.00 0.00 0.00 1/300 4242\n").string();
+  EXPECT_EQ(kmdflow("run t.json --out idle-run", idle).err.find("note:"), std::string::npos);
+}
+
 TEST_F(Cli, DefaultExampleAndInfo) {
   const auto info = kmdflow("info --json", "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u KMP_BLOCKTIME");
   ASSERT_EQ(info.code, 0) << info.err;
@@ -972,7 +1015,9 @@ TEST_F(Cli, StudyRatesQuick) {
     }
   EXPECT_TRUE(found) << family2.dump();
   for (const auto& fit : plots["rates_family1.png"]["fits"])
-    if (fit["run"] == "f1_uniform_near") EXPECT_EQ(fit["predicted"].get<double>(), 2.0);
+    if (fit["run"] == "f1_uniform_near") {
+      EXPECT_EQ(fit["predicted"].get<double>(), 2.0);
+    }
 }
 
 // The `kernel` block (DESIGN.md §7): bad input names the key; each family runs and evaluates.

@@ -138,9 +138,11 @@ int main(int argc, char** argv) {
   try {
     if (*plot_cmd) return kmdflow::app::plot_command(plot_dir);
     Kokkos::InitializationSettings settings;
+    const bool chosen = threads > 0; // by the user: no advice
     if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);
     if (threads > 0) settings.set_num_threads(threads);
     Kokkos::ScopeGuard kokkos(settings);
+    kmdflow::app::enable_busy_machine_note(!chosen);
     if (*run_cmd) return kmdflow::app::run_command(run);
     if (*eval_cmd) return kmdflow::app::eval_command(eval);
     if (*scaling_cmd) return kmdflow::app::study_scaling_command(scaling);

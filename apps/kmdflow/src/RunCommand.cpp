@@ -1,5 +1,7 @@
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
+#include <kmdflow/NpyFile.hpp>
+#include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
@@ -9,11 +11,13 @@
 #include <kmdflow/Config.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 namespace kmdflow::app {
 
@@ -57,10 +61,52 @@ int default_threads(const RunOptions& options) {
     const bool integer_s = kernel["type"] == "sobolev" && c.contains("s") && std::floor(c["s"].get<double>()) == c["s"].get<double>();
     const std::string method = c["forces"]["method"];
     const bool sorted = integer_s && (method == "sorted" || method == "auto");
-    return sorted && c["particles"].contains("count") && c["particles"]["count"].get<long>() <= 6000 ? 1 : 0;
+    if (!sorted) return 0;
+    if (c["initial"]["type"] == "file") {
+      // The file gives the count (before Kokkos starts: without its views). One that holds at
+      // most 6000 particles is under a megabyte as CSV or .npy; an H5MD file takes all cores.
+      const std::string path = c["initial"]["path"];
+      std::error_code ec;
+      const auto bytes = fs::file_size(path, ec);
+      if (ec || bytes > (1u << 20) || is_h5md_path(path)) return 0;
+      std::size_t count = 0;
+      if (is_npy_path(path)) {
+        count = read_npy(path).shape.at(0);
+      } else {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) count += line.find_first_not_of(" \t\r") != std::string::npos;
+        count -= count > 0; // the header
+      }
+      return count <= 6000 ? 1 : 0;
+    }
+    return c["particles"]["count"].get<long>() <= 6000 ? 1 : 0;
   } catch (const std::exception&) {
     return 0; // the run itself says what is wrong
   }
+}
+
+namespace {
+std::atomic<bool> note_enabled{true};
+} // namespace
+
+void enable_busy_machine_note(bool enabled) { note_enabled = enabled; }
+
+void busy_machine_note() {
+  if (!note_enabled.exchange(false)) return; // once
+  const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
+  const unsigned cores = std::thread::hardware_concurrency();
+  double load = 0;
+  // KMDFLOW_LOADAVG: another file in /proc/loadavg's format (for the tests).
+  const char* loadavg = std::getenv("KMDFLOW_LOADAVG");
+  if (std::FILE* f = std::fopen(loadavg ? loadavg : "/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  if (threads < 2 || cores == 0 || !(cores - load < threads - 0.5)) return;
+  std::fprintf(stderr,
+               "kmdflow: note: the machine is busy (load %.1f on %u cores): %d threads will wait on each other "
+               "behind the other work; --threads 1 may run faster (results agree to round-off)\n",
+               load, cores, threads);
 }
 
 int resume_command(const std::string& dir_name) {

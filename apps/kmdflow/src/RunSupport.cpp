@@ -461,6 +461,7 @@ int run_model(RunModel& model, const json& c, const json& resolved, const fs::pa
   const double checkpoint_wall = c["output"]["checkpoint_wall"];
   // The log first: it locks the directory against a second process (a --resume of a live run).
   RunLog log(dir / "run.log");
+  busy_machine_note();
   if (!resume) {
     json recorded = c;
     recorded["kmdflow"] = provenance();

@@ -114,6 +114,7 @@ int study_scaling_command(const StudyScalingOptions& options) {
     dir = fs::path("runs") / (stem + "-scaling-" + timestamp("%Y%m%d-%H%M%S"));
   }
   prepare_run_directory(dir, options.force);
+  busy_machine_note();
   const double predicted_slope = sampling == "iid"        ? -0.5
                                  : sampling == "jittered" ? -std::min(sigma / dim, 0.5 + 1.0 / dim)
                                                           : -sigma / dim;
