@@ -42,9 +42,10 @@ def sobolev_order(config):
 
 
 def power_law_decay(config):
-    """Whether the energy decays like a power law and is plotted on log-log axes: s > 1, kernels
-    other than the Sobolev one (the same rule as the default log-spaced outputs of a run)."""
-    s = sobolev_order(config)
+    """Whether the energy decays like a power law and is plotted on log-log axes: s > 1 for the
+    Sobolev and Bessel kernels (for s ≤ 1 every mode decays at a rate bounded below: exponential),
+    always for the Gaussian kernel (the same rule as the default log-spaced outputs of a run)."""
+    s = order(config)
     return s is None or s > 1
 
 
@@ -459,7 +460,7 @@ def plot_relu(run_dir, config, series):
                   label=f"fit: $\\propto t^{{-{exponent:.3g}}}$, t ∈ [{window[0]:.3g}, {window[1]:.3g}]")
         caveat = ("the linear theory needs the initialisation's regularity r: kmdflow study relu-rates"
                   if "density" in config["relu"]["teacher"] else "a teacher of atoms lies outside the linear theory")
-        title += f"\nfitted late-time exponent of the loss {exponent:.3f} ({caveat})"
+        title += f"\nfitted late-time exponent of the loss {exponent:.3f}\n({caveat})"
         record["fit"] = {"kind": "power_law", "value": exponent, "window": window}
     ax.set_xlabel("t")
     ax.set_ylabel("population loss")

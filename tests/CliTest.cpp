@@ -475,7 +475,7 @@ TEST_F(Cli, DefaultThreadsFollowTheProblemSize) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(slurp(m_dir / "forced" / "config.json"))["kmdflow"]["threads"], 2);
 
-  // A busy machine (the load average leaves fewer idle cores than threads): a note on stderr
+  // A busy machine (other work leaves fewer idle cores than threads): a note on stderr
   // with the advice, not a different thread count; none where the user chose the threads.
   file("t.json", cases.back().first);
   const std::string busy = "KMDFLOW_LOADAVG=" + file("busy", std::to_string(cores - 0.5) + " 1.00 0.50 2/300 4242\n").string();

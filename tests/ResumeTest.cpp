@@ -235,7 +235,9 @@ TEST_F(Resume, RefusesWhatItCannotContinue) {
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(expect), std::string::npos) << "expected '" << expect << "' in: " << r.err;
-    if (!dir.empty()) EXPECT_TRUE(before == listing(dir)) << args << ": the directory changed";
+    if (!dir.empty()) {
+      EXPECT_TRUE(before == listing(dir)) << args << ": the directory changed";
+    }
   };
   ASSERT_TRUE(killed(kmdflow("run run.json --out stopped", "KMDFLOW_FAULT=after-step:17")));
   ASSERT_TRUE(fs::exists(m_dir / "stopped" / "checkpoint.h5"));

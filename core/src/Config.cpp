@@ -642,7 +642,11 @@ json resolve_config(const json& input, std::uint64_t seed_if_missing, const std:
     throw ConfigError("precision", "\"float\" is available with the particle solver and forces.method \"direct\" "
                                    "only (the other engines and the PDE solver compute in double)");
   if (top.has("relu")) throw ConfigError("relu", "only used with model \"relu\"");
-  const bool power_law = c["kernel"]["type"] != "sobolev" || c["s"].get<double>() > 1;
+  // Power-law decay: s > 1 for the Sobolev and Bessel kernels (for s ≤ 1 every mode's rate is
+  // bounded below), always for the Gaussian kernel.
+  const json& kernel = c["kernel"];
+  const double order = kernel["type"] == "sobolev" ? c["s"].get<double>() : kernel.value("s", INFINITY);
+  const bool power_law = order > 1;
   c["output"] = resolve_output(top, c["time"]["t_end"], power_law);
   check_counts(c["time"], c["output"]);
   top.raw("kmdflow"); // metadata written by a run; ignored on input

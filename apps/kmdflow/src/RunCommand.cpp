@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -91,22 +92,48 @@ std::atomic<bool> note_enabled{true};
 
 void enable_busy_machine_note(bool enabled) { note_enabled = enabled; }
 
+namespace {
+
+/// The cores that other work keeps busy now: /proc/stat's busy and idle jiffies over 0.1 s (this
+/// process sleeps meanwhile). KMDFLOW_LOADAVG: a file whose first number is taken instead (tests).
+double busy_cores(unsigned cores) {
+  if (const char* file = std::getenv("KMDFLOW_LOADAVG")) {
+    double busy = 0;
+    if (std::FILE* f = std::fopen(file, "r")) {
+      if (std::fscanf(f, "%lf", &busy) != 1) busy = 0;
+      std::fclose(f);
+    }
+    return busy;
+  }
+  auto sample = [](double& busy, double& idle) {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle_ = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (!(stat >> cpu >> user >> nice >> system >> idle_ >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
+      return false;
+    busy = user + nice + system + irq + softirq + steal, idle = idle_ + iowait;
+    return true;
+  };
+  double busy0, idle0, busy1, idle1;
+  if (!sample(busy0, idle0)) return 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!sample(busy1, idle1) || busy1 + idle1 <= busy0 + idle0) return 0;
+  return cores * (busy1 - busy0) / (busy1 - busy0 + idle1 - idle0);
+}
+
+} // namespace
+
 void busy_machine_note() {
   if (!note_enabled.exchange(false)) return; // once
   const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
   const unsigned cores = std::thread::hardware_concurrency();
-  double load = 0;
-  // KMDFLOW_LOADAVG: another file in /proc/loadavg's format (for the tests).
-  const char* loadavg = std::getenv("KMDFLOW_LOADAVG");
-  if (std::FILE* f = std::fopen(loadavg ? loadavg : "/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
-    std::fclose(f);
-  }
-  if (threads < 2 || cores == 0 || !(cores - load < threads - 0.5)) return;
+  if (threads < 2 || cores == 0) return;
+  const double busy = busy_cores(cores);
+  if (!(cores - busy < threads - 0.5)) return;
   std::fprintf(stderr,
-               "kmdflow: note: the machine is busy (load %.1f on %u cores): %d threads will wait on each other "
-               "behind the other work; --threads 1 may run faster (results agree to round-off)\n",
-               load, cores, threads);
+               "kmdflow: note: the machine is busy (other work keeps %.1f of its %u cores busy): %d threads will "
+               "wait on each other behind it; --threads 1 may run faster (results agree to round-off)\n",
+               busy, cores, threads);
 }
 
 int resume_command(const std::string& dir_name) {

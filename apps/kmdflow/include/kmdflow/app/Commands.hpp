@@ -20,8 +20,8 @@ int run_command(const RunOptions& options);
 /// ≤ 6000 particles, counted in a CSV or .npy file for initial.type file), whose many short
 /// kernels run faster on one thread. Needs no Kokkos.
 int default_threads(const RunOptions& options);
-/// A note on stderr when other work keeps the machine's cores busy (the 1-minute load average of
-/// /proc/loadavg leaves fewer idle cores than the host threads): threads then wait on each other
+/// A note on stderr when other work keeps the machine's cores busy (/proc/stat over 0.1 s leaves
+/// fewer idle cores than the host threads): threads then wait on each other
 /// behind that work, and --threads 1 may run faster. kmdflow does not choose threads by load
 /// itself, so that a run's results do not depend on what else ran beside it. Said once per process,
 /// when a run starts (after its input was checked), unless disabled: main() disables it where the
