@@ -198,7 +198,18 @@ int run_command(const RunOptions& options) {
   if (!options.resume.empty()) return resume_command(options.resume);
   // Everything that can be the input's fault is checked before the run directory exists, and
   // the directory is made only once the model is built.
-  const json resolved = load_config(options.config, options.overrides);
+  json resolved;
+  if (options.config_text.empty()) {
+    resolved = load_config(options.config, options.overrides);
+  } else {
+    json raw;
+    try {
+      raw = json::parse(options.config_text);
+    } catch (const json::exception& e) {
+      throw ConfigError("config", std::string("not JSON: ") + e.what());
+    }
+    resolved = load_config_json(std::move(raw), options.overrides);
+  }
   if (resolved["model"] == "relu") {
     ReluSetup setup = make_relu_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);

@@ -254,6 +254,11 @@ json load_config(const std::string& path, const std::vector<std::string>& overri
         if (p.is_relative()) raw[block]["path"] = (base / p).lexically_normal().string();
       }
   }
+  return load_config_json(std::move(raw), overrides, report);
+}
+
+json load_config_json(json raw, const std::vector<std::string>& overrides, bool report) {
+  if (!raw.is_object()) throw ConfigError("config", "the configuration must be a JSON object {...}");
   const json before = raw;
   for (const auto& o : overrides) apply_override(raw, o);
   follow_switches(before, raw, overrides, report);

@@ -8,7 +8,8 @@
 namespace kmdflow::app {
 
 struct RunOptions {
-  std::string config;                 ///< empty: the bundled default example
+  std::string config;                 ///< empty: the bundled default example (or config_text)
+  std::string config_text;            ///< a configuration as JSON text instead of a file (Python)
   std::vector<std::string> overrides; ///< --set KEY=VALUE
   std::string out;                    ///< --out DIR
   bool force = false;                 ///< --force: replace an existing run directory

@@ -86,6 +86,9 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
 /// solver=...` without `--set time.integrator` drops the integrator for the solver's default;
 /// both said on stderr where `report`.
 nlohmann::json load_config(const std::string& path, const std::vector<std::string>& overrides, bool report = true);
+/// The same for a configuration given as JSON (Python's dicts): paths in it relative to the
+/// current directory.
+nlohmann::json load_config_json(nlohmann::json raw, const std::vector<std::string>& overrides, bool report = true);
 
 /// Refuses coincident particles where the kernel's gradient is unbounded (2s < d + 1):
 /// ConfigError naming `key` and the two particles.

@@ -1,0 +1,274 @@
+// kmdflow._core: the engines of the command line, from Python (nanobind). The pure-Python package
+// kmdflow (python/kmdflow/__init__.py) wraps it; names here are private to that package.
+//
+//   Model(config_json, base_dir)   the kernel, target and engine a configuration describes
+//     .velocities(x, weights)      v = dx/dt, an (N, d) float64 array (x read in place, no copy)
+//     .energy(x, weights)          {"energy", "interaction_energy", "dissipation", "max_speed"}
+//   run(config_path, config_json, overrides, out, force)    `kmdflow run`, in this process
+//   set_threads(n), threads(), finalize()
+//
+// Kokkos starts on first use (threads from set_threads, else OMP_NUM_THREADS, else all cores) and
+// stops at interpreter exit, after every model has released its views. The GIL is released while
+// the engines run.
+
+#include <kmdflow/Config.hpp>
+#include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Setup.hpp>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace nb = nanobind;
+using nlohmann::json;
+
+namespace {
+
+int requested_threads = 0;
+class Model;
+std::set<Model*> live_models; // released before Kokkos stops
+
+void ensure_kokkos() {
+  if (Kokkos::is_initialized()) return;
+  if (Kokkos::is_finalized()) throw std::runtime_error("kmdflow has shut down (interpreter exit): no more computations");
+  Kokkos::InitializationSettings settings;
+  if (requested_threads > 0) settings.set_num_threads(requested_threads);
+  settings.set_disable_warnings(true);
+  Kokkos::initialize(settings);
+}
+
+std::string dtype_name(const nb::dlpack::dtype& t) {
+  const char* kind = t.code == uint8_t(nb::dlpack::dtype_code::Float)  ? "float"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Int)  ? "int"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::UInt) ? "uint"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Bool) ? "bool"
+                                                                        : "complex";
+  return kind + std::to_string(int(t.bits));
+}
+
+using AnyArray = nb::ndarray<nb::ro>;
+
+/// Positions as the engines read them: float64, (N, d) or (N,) for d = 1, on the host, every
+/// coordinate in [0, 1). C-contiguous input is read in place; other strides are copied.
+struct Points {
+  const double* data = nullptr;
+  std::size_t n = 0;
+  bool flat = false;                 ///< given as (N,)
+  std::unique_ptr<double[]> copy;    ///< where the input was not C-contiguous
+};
+
+Points points(const AnyArray& x, int dim) {
+  if (x.device_type() != nb::device::cpu::value)
+    throw kmdflow::ConfigError("x", "must be a host (CPU) array in this build of kmdflow (no GPU support)");
+  if (x.dtype() != nb::dtype<double>())
+    throw kmdflow::ConfigError("x", "must be a float64 array (got " + dtype_name(x.dtype()) + "): convert it first, "
+                                    "e.g. x.astype(numpy.float64)");
+  Points p;
+  p.flat = x.ndim() == 1;
+  if (!(x.ndim() == 2 && int(x.shape(1)) == dim) && !(p.flat && dim == 1)) {
+    std::string shape = "(";
+    for (std::size_t a = 0; a < x.ndim(); ++a) shape += (a ? ", " : "") + std::to_string(x.shape(a));
+    throw kmdflow::ConfigError("x", "must have shape (N, " + std::to_string(dim) + ")" +
+                                        (dim == 1 ? " or (N,)" : "") + " (got " + shape + (x.ndim() == 1 ? ",)" : ")"));
+  }
+  p.n = x.shape(0);
+  if (p.n == 0) throw kmdflow::ConfigError("x", "holds no particles");
+  const auto* base = static_cast<const double*>(x.data());
+  const int64_t s0 = x.stride(0), s1 = p.flat ? 1 : x.stride(1);
+  if (s0 == (p.flat ? 1 : dim) && s1 == 1) {
+    p.data = base;
+  } else {
+    p.copy.reset(new double[p.n * dim]);
+    for (std::size_t i = 0; i < p.n; ++i)
+      for (int d = 0; d < dim; ++d) p.copy[i * dim + d] = base[int64_t(i) * s0 + d * s1];
+    p.data = p.copy.get();
+  }
+  for (std::size_t k = 0; k < p.n * std::size_t(dim); ++k)
+    if (!(p.data[k] >= 0.0 && p.data[k] < 1.0))
+      throw kmdflow::ConfigError("x", "particle " + std::to_string(k / dim) + " (counting from 0) lies outside the "
+                                      "torus [0, 1)^" + std::to_string(dim) + " (x % 1.0 wraps it)");
+  return p;
+}
+
+class Model {
+public:
+  Model(const std::string& config_text, const std::string& base_dir) {
+    json raw;
+    try {
+      raw = json::parse(config_text);
+    } catch (const json::exception& e) {
+      throw kmdflow::ConfigError("config", std::string("not JSON: ") + e.what());
+    }
+    const json resolved = kmdflow::resolve_config(raw, 0, base_dir);
+    if (resolved["model"] != "sobolev" || resolved["solver"] != "particles")
+      throw kmdflow::ConfigError("model", "kmdflow.Model evaluates particles under model \"sobolev\" with solver "
+                                          "\"particles\" (ReLU networks and the PDE: kmdflow.run)");
+    ensure_kokkos();
+    m_setup = std::make_unique<kmdflow::app::ParticleSetup>();
+    m_setup->config = m_setup->resolved = resolved;
+    kmdflow::app::make_model(*m_setup);
+    m_dim = resolved["dim"];
+    live_models.insert(this);
+  }
+  ~Model() {
+    live_models.erase(this);
+    release();
+  }
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  /// Drops every view (before Kokkos stops at interpreter exit).
+  void release() {
+    m_flow.reset();
+    m_setup.reset();
+  }
+
+  int dim() const { return m_dim; }
+  std::string config() const { return alive().config.dump(); }
+  std::string engine() const { return m_engine; }
+  std::string engine_parameters() const { return m_engine_parameters; }
+  std::uintptr_t input_address() const { return m_input_address; }
+
+  nb::object velocities(const AnyArray& x, const nb::object& weights) {
+    const Points p = points(x, m_dim);
+    const std::size_t n = p.n;
+    auto* out = new double[n * m_dim];
+    nb::capsule owner(out, [](void* d) noexcept { delete[] static_cast<double*>(d); });
+    compute(p, weights, out, nullptr);
+    if (p.flat) return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<1>>(out, {n}, owner));
+    return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(out, {n, std::size_t(m_dim)}, owner));
+  }
+
+  nb::dict energy(const AnyArray& x, const nb::object& weights) {
+    const Points p = points(x, m_dim);
+    std::unique_ptr<double[]> v(new double[p.n * m_dim]);
+    kmdflow::Energies e;
+    compute(p, weights, v.get(), &e);
+    nb::dict result;
+    result["energy"] = std::isfinite(e.energy) ? nb::cast(e.energy) : nb::none();
+    result["interaction_energy"] = e.interaction_energy;
+    result["dissipation"] = e.dissipation;
+    result["max_speed"] = e.max_speed;
+    return result;
+  }
+
+private:
+  const kmdflow::app::ParticleSetup& alive() const {
+    if (!m_setup) throw std::runtime_error("kmdflow has shut down (interpreter exit): no more computations");
+    return *m_setup;
+  }
+
+  /// Weights as the command line reads them: finite, > 0, normalised to sum 1; None: 1/N.
+  kmdflow::ScalarView<Kokkos::HostSpace> read_weights(const nb::object& weights, std::size_t n) {
+    kmdflow::ScalarView<Kokkos::HostSpace> w("kmdflow::python::weights", n);
+    if (weights.is_none()) {
+      Kokkos::deep_copy(w, 1.0 / double(n));
+      return w;
+    }
+    AnyArray a;
+    if (!nb::try_cast(weights, a) || a.ndim() != 1 || a.shape(0) != n || a.dtype() != nb::dtype<double>() ||
+        a.device_type() != nb::device::cpu::value)
+      throw kmdflow::ConfigError("weights", "must be a float64 host array of shape (N,) = (" + std::to_string(n) + ",)");
+    const auto* base = static_cast<const double*>(a.data());
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      w(i) = base[int64_t(i) * a.stride(0)];
+      if (!(w(i) > 0) || !std::isfinite(w(i)))
+        throw kmdflow::ConfigError("weights", "particle " + std::to_string(i) +
+                                                  " (counting from 0) has a weight that is not a finite number > 0");
+      total += w(i);
+    }
+    if (!std::isfinite(total)) throw kmdflow::ConfigError("weights", "their sum overflows a double (scale them down)");
+    for (std::size_t i = 0; i < n; ++i) w(i) /= total;
+    return w;
+  }
+
+  void compute(const Points& p, const nb::object& weights, double* out, kmdflow::Energies* energies) {
+    const auto& setup = alive();
+    const std::size_t n = p.n;
+    // The input checks of `kmdflow eval`: coincident particles where the gradient is unbounded,
+    // an engine that can treat this kernel for this many particles.
+    kmdflow::PointView<Kokkos::HostSpace> host(const_cast<double*>(p.data), n, m_dim);
+    kmdflow::app::check_distinct(host, *setup.kernel, "x");
+    const bool uniform = weights.is_none();
+    if (!uniform || !m_flow || m_flow->count() != n) {
+      kmdflow::app::check_engine(setup.resolved, *setup.kernel, *setup.target, n);
+      m_flow = kmdflow::app::make_flow(setup, read_weights(weights, n));
+    }
+    {
+      nb::gil_scoped_release released;
+      auto x = Kokkos::create_mirror_view_and_copy(kmdflow::MemorySpace(), kmdflow::ConstPointView<Kokkos::HostSpace>(p.data, n, m_dim));
+      kmdflow::PointView<Kokkos::HostSpace> v_host(out, n, m_dim);
+      auto v = Kokkos::create_mirror_view(kmdflow::MemorySpace(), v_host);
+      m_input_address = reinterpret_cast<std::uintptr_t>(x.data());
+      m_flow->velocity(x, v);
+      if (energies) *energies = m_flow->energies(x, v);
+      Kokkos::deep_copy(v_host, v);
+    }
+    m_engine = m_flow->engine().name();
+    m_engine_parameters = m_flow->engine().parameters().dump();
+    if (!uniform) m_flow.reset(); // weighted flows are not kept: the next call may weigh otherwise
+  }
+
+  std::unique_ptr<kmdflow::app::ParticleSetup> m_setup;
+  std::unique_ptr<kmdflow::ParticleFlow> m_flow; ///< for the last N with uniform weights
+  int m_dim = 0;
+  std::uintptr_t m_input_address = 0;
+  std::string m_engine, m_engine_parameters = "{}"; ///< of the last evaluation
+};
+
+void finalize() {
+  for (Model* m : live_models) m->release();
+  if (Kokkos::is_initialized()) Kokkos::finalize();
+}
+
+} // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "kmdflow's engines (private: use the package kmdflow)";
+  m.attr("__version__") = KMDFLOW_VERSION_STRING;
+  nb::exception<kmdflow::ConfigError>(m, "ConfigError", PyExc_ValueError);
+
+  nb::class_<Model>(m, "Model")
+      .def(nb::init<const std::string&, const std::string&>(), nb::arg("config_json"), nb::arg("base_dir"))
+      .def_prop_ro("dim", &Model::dim)
+      .def_prop_ro("config_json", &Model::config)
+      .def_prop_ro("engine", &Model::engine)
+      .def_prop_ro("engine_parameters_json", &Model::engine_parameters)
+      .def_prop_ro("_input_address", &Model::input_address)
+      .def("velocities", &Model::velocities, nb::arg("x"), nb::arg("weights").none() = nb::none())
+      .def("energy", &Model::energy, nb::arg("x"), nb::arg("weights").none() = nb::none());
+
+  m.def("run", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,
+                  const std::string& out, bool force) {
+    kmdflow::app::RunOptions options;
+    options.config = path;
+    options.config_text = text;
+    options.overrides = overrides;
+    options.out = out;
+    options.force = force;
+    ensure_kokkos();
+    nb::gil_scoped_release released;
+    return kmdflow::app::run_command(options);
+  });
+  m.def("set_threads", [](int n) {
+    if (n < 1) throw kmdflow::ConfigError("threads", "must be a positive integer");
+    if (Kokkos::is_initialized() && n != Kokkos::DefaultHostExecutionSpace().concurrency())
+      throw std::runtime_error("set_threads: kmdflow already runs on " +
+                               std::to_string(Kokkos::DefaultHostExecutionSpace().concurrency()) +
+                               " threads (set them before the first computation)");
+    requested_threads = n;
+  });
+  m.def("threads", []() {
+    ensure_kokkos();
+    return Kokkos::DefaultHostExecutionSpace().concurrency();
+  });
+  m.def("finalize", &finalize);
+}
