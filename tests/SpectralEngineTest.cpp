@@ -212,7 +212,9 @@ TEST(Spectral, ParametersFollowTheCostModel) {
         EXPECT_GE(p.modes, previous.modes) << "d = " << dim << ", N = " << n;
       }
       // Cells at least r_c / reach wide, so that the neighbour cells cover the cut-off.
-      if (p.cells > 1) EXPECT_LE(p.cutoff, double(p.cell_reach) / p.cells) << "d = " << dim << ", N = " << n;
+      if (p.cells > 1) {
+        EXPECT_LE(p.cutoff, double(p.cell_reach) / p.cells) << "d = " << dim << ", N = " << n;
+      }
       previous = p;
     }
   }
