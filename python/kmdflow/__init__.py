@@ -117,13 +117,14 @@ class Model:
         """The engine's parameters (grid, cutoff, tolerance, ...) of the last evaluation."""
         return json.loads(self._model.engine_parameters_json)
 
-    def velocities(self, x, weights=None):
-        """v_i = dx_i/dt = −∇(k * (μ_N − ν))(x_i) as a new float64 array of x's shape.
+    def velocities(self, x, weights=None, out=None):
+        """v_i = dx_i/dt = −∇(k * (μ_N − ν))(x_i) as a new float64 array of x's shape, or written
+        into `out` (a C-contiguous float64 array of that shape, not x) and returned.
 
         x: float64 array (N, d), or (N,) for d = 1, every coordinate in [0, 1) (numpy, or any
         DLPack producer on the host); C-contiguous arrays are read in place. weights: None (1/N
         each) or N positive numbers, normalised to sum 1."""
-        return self._model.velocities(x, weights)
+        return self._model.velocities(x, weights, out)
 
     def energy(self, x, weights=None):
         """{"energy": ½‖μ_N − ν‖² (None where infinite, 2s ≤ d), "interaction_energy": without the

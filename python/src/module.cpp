@@ -90,10 +90,22 @@ Points points(const AnyArray& x, int dim) {
       for (int d = 0; d < dim; ++d) p.copy[i * dim + d] = base[int64_t(i) * s0 + d * s1];
     p.data = p.copy.get();
   }
-  for (std::size_t k = 0; k < p.n * std::size_t(dim); ++k)
-    if (!(p.data[k] >= 0.0 && p.data[k] < 1.0))
-      throw kmdflow::ConfigError("x", "particle " + std::to_string(k / dim) + " (counting from 0) lies outside the "
-                                      "torus [0, 1)^" + std::to_string(dim) + " (x % 1.0 wraps it)");
+  // The first coordinate outside [0, 1) (NaN included), found by the host threads.
+  const double* data = p.data;
+  const std::size_t count = p.n * std::size_t(dim);
+  std::size_t first = count;
+  {
+    nb::gil_scoped_release released;
+    Kokkos::parallel_reduce(
+        "kmdflow::python::check_torus", Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, count),
+        [=](std::size_t k, std::size_t& lowest) {
+          if (!(data[k] >= 0.0 && data[k] < 1.0) && k < lowest) lowest = k;
+        },
+        Kokkos::Min<std::size_t>(first));
+  }
+  if (first < count)
+    throw kmdflow::ConfigError("x", "particle " + std::to_string(first / dim) + " (counting from 0) lies outside the "
+                                    "torus [0, 1)^" + std::to_string(dim) + " (x % 1.0 wraps it)");
   return p;
 }
 
@@ -136,14 +148,25 @@ public:
   std::string engine_parameters() const { return m_engine_parameters; }
   std::uintptr_t input_address() const { return m_input_address; }
 
-  nb::object velocities(const AnyArray& x, const nb::object& weights) {
+  nb::object velocities(const AnyArray& x, const nb::object& weights, const nb::object& out) {
     const Points p = points(x, m_dim);
     const std::size_t n = p.n;
-    auto* out = new double[n * m_dim];
-    nb::capsule owner(out, [](void* d) noexcept { delete[] static_cast<double*>(d); });
-    compute(p, weights, out, nullptr);
-    if (p.flat) return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<1>>(out, {n}, owner));
-    return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(out, {n, std::size_t(m_dim)}, owner));
+    if (!out.is_none()) {
+      // Into the caller's array (x's shape, float64, C-contiguous, writable): no allocation.
+      nb::ndarray<double, nb::c_contig, nb::device::cpu> target;
+      if (!nb::try_cast(out, target, false) || target.ndim() != x.ndim() || target.shape(0) != n ||
+          (target.ndim() == 2 && int(target.shape(1)) != m_dim))
+        throw kmdflow::ConfigError("out", "must be a writable C-contiguous float64 array of x's shape");
+      if (target.data() == static_cast<const void*>(p.data))
+        throw kmdflow::ConfigError("out", "must not be x itself (the engines read x while they write out)");
+      compute(p, weights, target.data(), nullptr);
+      return out;
+    }
+    auto* values = new double[n * m_dim];
+    nb::capsule owner(values, [](void* d) noexcept { delete[] static_cast<double*>(d); });
+    compute(p, weights, values, nullptr);
+    if (p.flat) return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {n}, owner));
+    return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(values, {n, std::size_t(m_dim)}, owner));
   }
 
   nb::dict energy(const AnyArray& x, const nb::object& weights) {
@@ -193,25 +216,45 @@ private:
   void compute(const Points& p, const nb::object& weights, double* out, kmdflow::Energies* energies) {
     const auto& setup = alive();
     const std::size_t n = p.n;
-    // The input checks of `kmdflow eval`: coincident particles where the gradient is unbounded,
-    // an engine that can treat this kernel for this many particles.
-    kmdflow::PointView<Kokkos::HostSpace> host(const_cast<double*>(p.data), n, m_dim);
-    kmdflow::app::check_distinct(host, *setup.kernel, "x");
+    // The input checks of `kmdflow eval`: an engine that can treat this kernel for this many
+    // particles; coincident particles where the gradient is unbounded. The engines find those
+    // themselves, but for the 1D direct engine, which skips them: sorting 10⁶ points would add 15%
+    // to a 2D spectral call, so the command line's check runs first only there, and otherwise
+    // where the engine fails or the velocities come out non-finite, to name the particles.
     const bool uniform = weights.is_none();
     if (!uniform || !m_flow || m_flow->count() != n) {
       kmdflow::app::check_engine(setup.resolved, *setup.kernel, *setup.target, n);
       m_flow = kmdflow::app::make_flow(setup, read_weights(weights, n));
     }
-    {
+    // Where the engine fails or the velocities come out non-finite, the command line's check
+    // says why if it can (coincident particles, naming them).
+    auto explain = [&] {
+      kmdflow::PointView<Kokkos::HostSpace> host(const_cast<double*>(p.data), n, m_dim);
+      kmdflow::app::check_distinct(host, *setup.kernel, "x");
+    };
+    if (m_dim == 1 && m_flow->engine().name() == "direct") explain();
+    try {
       nb::gil_scoped_release released;
-      auto x = Kokkos::create_mirror_view_and_copy(kmdflow::MemorySpace(), kmdflow::ConstPointView<Kokkos::HostSpace>(p.data, n, m_dim));
+      const kmdflow::ConstPointView<Kokkos::HostSpace> x_host(p.data, n, m_dim);
+      auto x = Kokkos::create_mirror_view_and_copy(kmdflow::MemorySpace(), x_host); // the same view on the host
       kmdflow::PointView<Kokkos::HostSpace> v_host(out, n, m_dim);
       auto v = Kokkos::create_mirror_view(kmdflow::MemorySpace(), v_host);
       m_input_address = reinterpret_cast<std::uintptr_t>(x.data());
       m_flow->velocity(x, v);
       if (energies) *energies = m_flow->energies(x, v);
       Kokkos::deep_copy(v_host, v);
+    } catch (const kmdflow::ConfigError&) {
+      throw;
+    } catch (const std::exception&) {
+      explain();
+      throw;
     }
+    for (std::size_t k = 0; k < n * std::size_t(m_dim); ++k)
+      if (!std::isfinite(out[k])) {
+        explain();
+        throw std::runtime_error("the velocity of particle " + std::to_string(k / m_dim) +
+                                 " (counting from 0) is not finite");
+      }
     m_engine = m_flow->engine().name();
     m_engine_parameters = m_flow->engine().parameters().dump();
     if (!uniform) m_flow.reset(); // weighted flows are not kept: the next call may weigh otherwise
@@ -243,7 +286,8 @@ NB_MODULE(_core, m) {
       .def_prop_ro("engine", &Model::engine)
       .def_prop_ro("engine_parameters_json", &Model::engine_parameters)
       .def_prop_ro("_input_address", &Model::input_address)
-      .def("velocities", &Model::velocities, nb::arg("x"), nb::arg("weights").none() = nb::none())
+      .def("velocities", &Model::velocities, nb::arg("x"), nb::arg("weights").none() = nb::none(),
+           nb::arg("out").none() = nb::none())
       .def("energy", &Model::energy, nb::arg("x"), nb::arg("weights").none() = nb::none());
 
   m.def("run", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,

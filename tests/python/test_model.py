@@ -132,3 +132,40 @@ def test_threads_are_fixed_once_running():
     kmdflow.set_threads(running)  # the same: fine
     with pytest.raises(RuntimeError, match="set them before the first computation"):
         kmdflow.set_threads(running + 1)
+
+
+@pytest.mark.parametrize("dim,s,method", [(1, 0.75, "direct"), (1, 0.75, "spectral"), (2, 1, "spectral"),
+                                          (2, 1, "direct"), (3, 1, "spectral")])
+def test_coincident_particles_are_named_for_every_engine(dim, s, method):
+    # 2s < d + 1: the gradient is unbounded where two particles meet (eval refuses them so).
+    x = np.random.default_rng(5).random((400, dim))
+    x[7] = x[3]
+    with pytest.raises(kmdflow.ConfigError, match="x: particles 3 and 7 coincide"):
+        kmdflow.Model(dim=dim, s=s, forces={"method": method}).velocities(x)
+
+
+def test_out_and_dlpack_producers():
+    m = kmdflow.Model(dim=2, s=1.5, forces={"method": "direct"})
+    x = np.random.default_rng(6).random((300, 2))
+    v = m.velocities(x)
+    out = np.full_like(x, np.nan)
+    assert m.velocities(x, out=out) is out
+    assert np.array_equal(out, v)
+    for bad in (np.empty((300, 3)), np.empty((300, 2), dtype=np.float32), np.empty((2, 300)).T, x):
+        with pytest.raises(kmdflow.ConfigError, match="out"):
+            m.velocities(x, out=bad)
+
+    class Producer:
+        """Only the DLPack protocol (as PyTorch, CuPy and JAX arrays offer it)."""
+
+        def __init__(self, array):
+            self.array = array
+
+        def __dlpack__(self, **kwargs):
+            return self.array.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self.array.__dlpack_device__()
+
+    assert np.array_equal(m.velocities(Producer(x)), v)
+    assert m._model._input_address == x.ctypes.data  # read in place through DLPack too
