@@ -238,3 +238,5 @@ def run(config, out=None, overrides=None, force=False):
 def open_run(path):
     """The Run of an existing run directory."""
     return Run(path)
+
+from . import relu  # noqa: E402,F401  (kmdflow.relu.Model)

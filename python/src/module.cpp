@@ -12,6 +12,7 @@
 // the engines run.
 
 #include <kmdflow/Config.hpp>
+#include <kmdflow/ReluModel.hpp>
 #include <kmdflow/app/Commands.hpp>
 #include <kmdflow/app/Setup.hpp>
 
@@ -267,7 +268,161 @@ private:
   std::string m_engine, m_engine_parameters = "{}"; ///< of the last evaluation
 };
 
+/// A two-layer ReLU network on S^d against a teacher (model "relu"): the loss and the velocities
+/// of a state, N × (d+2) (directions θ_i and masses m_i in the WFR form; w_i and a_i in the
+/// parameters form).
+class ReluNet {
+public:
+  ReluNet(const std::string& config_text, const std::string& base_dir, const nb::object& teacher) {
+    json raw;
+    try {
+      raw = json::parse(config_text);
+    } catch (const json::exception& e) {
+      throw kmdflow::ConfigError("config", std::string("not JSON: ") + e.what());
+    }
+    const json resolved = kmdflow::resolve_config(raw, 0, base_dir);
+    if (resolved["model"] != "relu") throw kmdflow::ConfigError("model", "kmdflow.relu.Model is for model \"relu\"");
+    ensure_kokkos();
+    m_d = resolved["dim"];
+    m_form = kmdflow::parse_relu_form(resolved["relu"]["form"]);
+    kmdflow::PointView<Kokkos::HostSpace> atoms;
+    kmdflow::ScalarView<Kokkos::HostSpace> weights;
+    if (teacher.is_none()) {
+      json one = resolved;
+      one["particles"]["count"] = 1; // the teacher alone matters here
+      auto setup = kmdflow::app::make_relu_setup(one);
+      atoms = setup.teacher;
+      weights = setup.teacher_weights;
+    } else {
+      // An array (M, d+2): directions (normalised here) and masses, as a neuron file's columns.
+      const std::size_t columns = std::size_t(m_d) + 2;
+      const Points t = rows(teacher, columns, "teacher");
+      atoms = kmdflow::PointView<Kokkos::HostSpace>("kmdflow::python::teacher", t.n, m_d + 1);
+      weights = kmdflow::ScalarView<Kokkos::HostSpace>("kmdflow::python::teacher_weights", t.n);
+      for (std::size_t i = 0; i < t.n; ++i) {
+        double n2 = 0;
+        for (int a = 0; a <= m_d; ++a) n2 += t.data[i * columns + a] * t.data[i * columns + a];
+        if (!(n2 > 0) || !std::isfinite(n2))
+          throw kmdflow::ConfigError("teacher", "row " + std::to_string(i) + ": a zero or non-finite direction");
+        for (int a = 0; a <= m_d; ++a) atoms(i, a) = t.data[i * columns + a] / std::sqrt(n2);
+        weights(i) = t.data[i * columns + m_d + 1];
+        if (!std::isfinite(weights(i))) throw kmdflow::ConfigError("teacher", "row " + std::to_string(i) + ": a non-finite mass");
+      }
+    }
+    m_teacher = kmdflow::PointView<Kokkos::HostSpace>("kmdflow::python::teacher_rows", atoms.extent(0), m_d + 2);
+    for (std::size_t i = 0; i < atoms.extent(0); ++i) {
+      for (int a = 0; a <= m_d; ++a) m_teacher(i, a) = atoms(i, a);
+      m_teacher(i, m_d + 1) = weights(i);
+    }
+    m_model = std::make_unique<kmdflow::ReluModel>(m_d, m_form, atoms, weights);
+    live_relu.insert(this);
+  }
+  ~ReluNet() {
+    live_relu.erase(this);
+    release();
+  }
+  ReluNet(const ReluNet&) = delete;
+  ReluNet& operator=(const ReluNet&) = delete;
+  void release() {
+    m_model.reset();
+    m_teacher = {};
+  }
+
+  int dim() const { return m_d; }
+  double teacher_loss() const { return alive().teacher_loss(); }
+  nb::object teacher() const {
+    const std::size_t m = m_teacher.extent(0), columns = std::size_t(m_d) + 2;
+    auto* values = new double[m * columns];
+    std::copy(m_teacher.data(), m_teacher.data() + m * columns, values);
+    nb::capsule owner(values, [](void* d) noexcept { delete[] static_cast<double*>(d); });
+    return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(values, {m, columns}, owner));
+  }
+
+  nb::object velocities(const nb::object& state) {
+    auto x = device_state(state);
+    const std::size_t n = x.extent(0), columns = x.extent(1);
+    auto* values = new double[n * columns];
+    nb::capsule owner(values, [](void* d) noexcept { delete[] static_cast<double*>(d); });
+    {
+      nb::gil_scoped_release released;
+      kmdflow::PointView<Kokkos::HostSpace> v_host(values, n, columns);
+      auto v = Kokkos::create_mirror_view(kmdflow::MemorySpace(), v_host);
+      alive().velocity(x, v);
+      Kokkos::deep_copy(v_host, v);
+    }
+    return nb::cast(nb::ndarray<nb::numpy, double, nb::ndim<2>>(values, {n, columns}, owner));
+  }
+
+  nb::dict diagnostics(const nb::object& state) {
+    auto x = device_state(state);
+    kmdflow::ReluDiagnostics d;
+    {
+      nb::gil_scoped_release released;
+      d = alive().diagnostics(x);
+    }
+    nb::dict result;
+    result["loss"] = d.loss;
+    result["dissipation"] = d.dissipation;
+    result["max_speed"] = d.max_speed;
+    return result;
+  }
+
+private:
+  kmdflow::ReluModel& alive() const {
+    if (!m_model) throw std::runtime_error("kmdflow has shut down (interpreter exit): no more computations");
+    return *m_model;
+  }
+
+  /// A float64 host array (rows, columns) as C-ordered values (copied where strided).
+  static Points rows(const nb::object& object, std::size_t columns, const std::string& key) {
+    AnyArray a;
+    if (!nb::try_cast(object, a) || a.ndim() != 2 || a.shape(1) != columns || a.dtype() != nb::dtype<double>() ||
+        a.device_type() != nb::device::cpu::value)
+      throw kmdflow::ConfigError(key, "must be a float64 host array of shape (N, d + 2 = " + std::to_string(columns) + ")");
+    Points p;
+    p.n = a.shape(0);
+    if (p.n == 0) throw kmdflow::ConfigError(key, "holds no neurons");
+    p.copy.reset(new double[p.n * columns]);
+    const auto* base = static_cast<const double*>(a.data());
+    for (std::size_t i = 0; i < p.n; ++i)
+      for (std::size_t j = 0; j < columns; ++j) {
+        p.copy[i * columns + j] = base[int64_t(i) * a.stride(0) + int64_t(j) * a.stride(1)];
+        if (!std::isfinite(p.copy[i * columns + j]))
+          throw kmdflow::ConfigError(key, "row " + std::to_string(i) + " (counting from 0) holds a non-finite number");
+      }
+    p.data = p.copy.get();
+    return p;
+  }
+
+  /// The state on the engines' memory: WFR directions normalised onto the sphere, masses ≥ 0.
+  kmdflow::PointView<> device_state(const nb::object& state) {
+    const std::size_t columns = std::size_t(m_d) + 2;
+    Points p = rows(state, columns, "state");
+    kmdflow::PointView<Kokkos::HostSpace> host(p.copy.get(), p.n, columns);
+    if (m_form == kmdflow::ReluForm::wfr)
+      for (std::size_t i = 0; i < p.n; ++i) {
+        double n2 = 0;
+        for (int a = 0; a <= m_d; ++a) n2 += host(i, a) * host(i, a);
+        if (!(n2 > 0)) throw kmdflow::ConfigError("state", "row " + std::to_string(i) + ": a zero direction");
+        for (int a = 0; a <= m_d; ++a) host(i, a) /= std::sqrt(n2);
+        if (host(i, m_d + 1) < 0)
+          throw kmdflow::ConfigError("state", "row " + std::to_string(i) + ": the mass must be >= 0 in the WFR form");
+      }
+    kmdflow::PointView<> x("kmdflow::python::relu_state", p.n, columns);
+    Kokkos::deep_copy(x, host);
+    return x;
+  }
+
+  int m_d = 0;
+  kmdflow::ReluForm m_form = kmdflow::ReluForm::wfr;
+  std::unique_ptr<kmdflow::ReluModel> m_model;
+  kmdflow::PointView<Kokkos::HostSpace> m_teacher; ///< M × (d+2): directions and masses
+  static inline std::set<ReluNet*> live_relu;
+  friend void finalize();
+};
+
 void finalize() {
+  for (ReluNet* r : ReluNet::live_relu) r->release();
   for (Model* m : live_models) m->release();
   if (Kokkos::is_initialized()) Kokkos::finalize();
 }
@@ -289,6 +444,15 @@ NB_MODULE(_core, m) {
       .def("velocities", &Model::velocities, nb::arg("x"), nb::arg("weights").none() = nb::none(),
            nb::arg("out").none() = nb::none())
       .def("energy", &Model::energy, nb::arg("x"), nb::arg("weights").none() = nb::none());
+
+  nb::class_<ReluNet>(m, "ReluNet")
+      .def(nb::init<const std::string&, const std::string&, const nb::object&>(), nb::arg("config_json"),
+           nb::arg("base_dir"), nb::arg("teacher").none())
+      .def_prop_ro("dim", &ReluNet::dim)
+      .def_prop_ro("teacher_loss", &ReluNet::teacher_loss)
+      .def_prop_ro("teacher", &ReluNet::teacher)
+      .def("velocities", &ReluNet::velocities, nb::arg("state"))
+      .def("diagnostics", &ReluNet::diagnostics, nb::arg("state"));
 
   m.def("run", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,
                   const std::string& out, bool force) {
