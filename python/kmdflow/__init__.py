@@ -239,4 +239,4 @@ def open_run(path):
     """The Run of an existing run directory."""
     return Run(path)
 
-from . import relu  # noqa: E402,F401  (kmdflow.relu.Model)
+from . import relu, study  # noqa: E402,F401  (kmdflow.relu.Model, kmdflow.study.scaling, ...)

@@ -466,6 +466,20 @@ NB_MODULE(_core, m) {
     nb::gil_scoped_release released;
     return kmdflow::app::run_command(options);
   });
+  m.def("study_scaling", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,
+                            const std::vector<long long>& counts, long long seeds, const std::string& out, bool force) {
+    kmdflow::app::StudyScalingOptions options;
+    options.config = path;
+    options.config_text = text;
+    options.overrides = overrides;
+    options.counts = counts;
+    options.seeds = seeds;
+    options.out = out;
+    options.force = force;
+    ensure_kokkos();
+    nb::gil_scoped_release released;
+    return kmdflow::app::study_scaling_command(options);
+  });
   m.def("set_threads", [](int n) {
     if (n < 1) throw kmdflow::ConfigError("threads", "must be a positive integer");
     if (Kokkos::is_initialized() && n != Kokkos::DefaultHostExecutionSpace().concurrency())

@@ -60,7 +60,16 @@ double interpolate(const std::vector<std::pair<double, double>>& rows, double t)
 
 int study_scaling_command(const StudyScalingOptions& options) {
   const WallClock wall;
-  const json resolved = load_config(options.config, options.overrides);
+  json resolved;
+  if (options.config_text.empty()) {
+    resolved = load_config(options.config, options.overrides);
+  } else {
+    try {
+      resolved = load_config_json(json::parse(options.config_text), options.overrides);
+    } catch (const json::parse_error& e) {
+      throw ConfigError("config", std::string("not JSON: ") + e.what());
+    }
+  }
   if (options.counts.empty()) throw ConfigError("--counts", "give the particle counts, e.g. --counts 1000,10000");
   for (long long n : options.counts)
     if (n < 2 || n > (1LL << 31) - 1) throw ConfigError("--counts", "each count must be an integer in [2, 2^31)");

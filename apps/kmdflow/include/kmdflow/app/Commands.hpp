@@ -32,6 +32,7 @@ void enable_busy_machine_note(bool enabled);
 
 struct StudyScalingOptions {
   std::string config;
+  std::string config_text; ///< a configuration as JSON text instead of a file (Python)
   std::vector<std::string> overrides;
   std::vector<long long> counts; ///< --counts N1,N2,...
   long long seeds = 1;           ///< --seeds K: particle runs per N (seeds seed, seed+1, ...)
