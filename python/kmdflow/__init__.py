@@ -33,13 +33,30 @@ import atexit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from . import _core  # noqa: E402
-from ._core import ConfigError  # noqa: E402
+try:
+    from . import _core
+    from ._core import ConfigError
+except ImportError:  # the plots and the study scripts (kmdflow.plot, ...) run without it
+    _core = None
 
-__version__ = _core.__version__
+    class ConfigError(ValueError):
+        """Bad input (the command line's one-line message)."""
+
+__version__ = _core.__version__ if _core else "0.1.0"
 __all__ = ["Model", "Run", "ConfigError", "run", "open_run", "set_threads", "threads", "__version__"]
 
-atexit.register(_core.finalize)
+if _core:
+    atexit.register(_core.finalize)
+else:
+
+    class _Missing:
+        """Stands in for the extension where it was not built: says so on first use."""
+
+        def __getattr__(self, name):
+            raise ImportError("kmdflow's extension kmdflow._core is not built here: run scripts/build "
+                              "(or pip install .)")
+
+    _core = _Missing()
 
 
 def set_threads(n):

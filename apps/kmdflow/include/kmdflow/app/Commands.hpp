@@ -44,11 +44,11 @@ struct StudyScalingOptions {
 int study_scaling_command(const StudyScalingOptions& options);
 
 /// `kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]`: runs
-/// python/kmdflow_relu_rates.py with this binary.
+/// python3 -m kmdflow.relu_rates with this binary.
 int study_relu_rates_command(bool quick, const std::string& out, const std::string& dims);
 
 /// `kmdflow study rates [--quick] --out DIR [--families 1,2,3,4,5]`: the convergence-rate study
-/// (python/kmdflow_rates.py with this binary).
+/// (python3 -m kmdflow.rates with this binary).
 int study_rates_command(bool quick, const std::string& out, const std::string& families);
 
 struct EvalOptions {
@@ -61,7 +61,8 @@ int eval_command(const EvalOptions& options);
 
 int info_command(bool json);
 
-/// Runs the plotting script on a run directory (python3 python/kmdflow_plot.py DIR).
+/// Runs the plots on a run directory (python3 -m kmdflow.plot DIR, the package found beside the
+/// program: PlotCommand.cpp).
 int plot_command(const std::string& run_dir, bool quiet = false);
 
 } // namespace kmdflow::app

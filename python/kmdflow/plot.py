@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots of a kmdflow run directory (DESIGN.md §7), written next to its results.
 
-    python3 python/kmdflow_plot.py RUN_DIR [--quiet]      (or: ./kmdflow plot RUN_DIR)
+    python3 -m kmdflow.plot RUN_DIR [--quiet]      (or: ./kmdflow plot RUN_DIR)
 
 energy.png   the full energy (where finite; else the interaction energy, on linear axes, beside)
              and the dissipation against t on log axes, with the theory's reference: e^{-2t} for s = 1, and the slope

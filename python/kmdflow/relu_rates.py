@@ -5,7 +5,7 @@ and towards few-atom teachers; fits the late-time loss exponent and compares it 
 theory's (d+3+2r)/(d+1) = (s+r)/(s-1), s = (d+3)/2 (DESIGN.md §2).
 
     kmdflow study relu-rates [--quick] [--out DIR]      (runs this script)
-    python3 python/kmdflow_relu_rates.py --kmdflow ./kmdflow --out DIR [--quick]
+    python3 -m kmdflow.relu_rates --kmdflow ./kmdflow --out DIR [--quick]
 
 Writes DIR/relu_rates.csv (case,d,r,init,teacher,N,window,measured,predicted,rel_diff),
 DIR/relu_rates.md and DIR/relu_rates.png; each run is a complete run directory DIR/<case>/.
@@ -87,7 +87,7 @@ QUICK = {1: (128, 32, 300, (30, 300)), 2: (144, 8, 200, (10, 100)), 3: (128, 4, 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kmdflow", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kmdflow"))
+    parser.add_argument("--kmdflow", required=True, help="the kmdflow command line to run")
     parser.add_argument("--out", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dims", default="1,2,3")

@@ -14,7 +14,7 @@ under DIR/runs/. Families:
      ‖μ − ν‖²_{Ḣ^σ} ~ t^{−(r−σ)/(s−1)} for σ ∈ {−1, 0} below r (PDE), over 1 ≪ t ≪ (2πK)^{2s−2}.
   3. particles against the PDE: where the particle energy leaves the PDE curve and the floor it
      reaches, against ζ(2s)/(2πN)^{2s} for N equally spaced points.
-  4. two-layer ReLU networks: python/kmdflow_relu_rates.py (its table is included).
+  4. two-layer ReLU networks: kmdflow.relu_rates (its table is included).
   5. beyond the theory: s = 0.5, 0.75 in d = 1 and s = 1 in d = 2, 3.
 """
 
@@ -33,7 +33,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import zeta  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Study:
@@ -366,7 +365,7 @@ def main():
     if "4" in families:
         print("family 4 (relu-rates)", flush=True)
         relu_out = os.path.join(args.out, "relu")
-        command = [sys.executable, os.path.join(HERE, "kmdflow_relu_rates.py"), "--kmdflow", study.binary, "--out", relu_out]
+        command = [sys.executable, "-m", "kmdflow.relu_rates", "--kmdflow", study.binary, "--out", relu_out]
         if args.quick:
             command.append("--quick")
         subprocess.run(command, check=True)
