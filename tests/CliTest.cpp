@@ -494,6 +494,8 @@ TEST_F(Cli, DefaultExampleAndInfo) {
   const auto j = json::parse(info.out);
   EXPECT_TRUE(j.contains("kokkos"));
   EXPECT_GE(j["threads"].get<int>(), 1);
+  EXPECT_EQ(j["licence"].get<std::string>().rfind("Apache-2.0", 0), 0u);
+  EXPECT_TRUE(fs::exists(fs::path(KMDFLOW_SOURCE_DIR) / "LICENSE"));
   // The OpenMP runtime spins briefly by default (main.cpp), and as the user says where set.
   EXPECT_EQ(j["openmp_wait"], "GOMP_SPINCOUNT=3000 KMP_BLOCKTIME=1");
   EXPECT_EQ(json::parse(kmdflow("info --json", "OMP_WAIT_POLICY=active").out)["openmp_wait"], "OMP_WAIT_POLICY=active");

@@ -24,6 +24,7 @@ int info_command(bool as_json) {
   info["dimensions"] = {1, 2, 3};
   info["engines"] = {"direct", "sorted", "spectral"};
   info["kernels"] = kernel_family_names();
+  info["licence"] = "Apache-2.0 (LICENSE); cite with CITATION.cff";
   if (as_json) {
     std::cout << info.dump(2) << std::endl;
     return 0;
@@ -46,7 +47,8 @@ int info_command(bool as_json) {
                  for (const auto& name : kernel_family_names()) list += (list.empty() ? "" : ", ") + name;
                  return list;
                }() << "\n"
-            << "  FFT           " << info["fft"].get<std::string>() << "\n";
+            << "  FFT           " << info["fft"].get<std::string>() << "\n"
+            << "  licence       " << info["licence"].get<std::string>() << "\n";
   Kokkos::print_configuration(std::cout, false);
   return 0;
 }
