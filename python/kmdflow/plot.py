@@ -31,6 +31,15 @@ def load_series(run_dir):
     return np.atleast_1d(data)
 
 
+def save(fig, path, tight=True):
+    """Writes a figure (laid out tight unless it uses constrained layout) and closes it."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 GREEK = {"sigma": "σ", "lambda": "λ"}
 
 
@@ -158,10 +167,7 @@ def plot_energy(run_dir, config, series):
         axes[0].legend(fontsize=8)
         axes[0].grid(True, which="both", alpha=0.3)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = os.path.join(run_dir, "energy.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save(fig, os.path.join(run_dir, "energy.png"))
     record["axes"] = "log-log" if power_law else "semi-log"
     return path, record
 
@@ -296,11 +302,7 @@ def plot_pde_density(run_dir, config):
         record["colour_scales"] = scales
     what = "PDE density" + (", (x, y) marginal" if dim == 3 else "")
     fig.suptitle(f"{what} (d = {dim}, {n}^{dim} cells, {kernel_label(config)})")
-    if dim == 1:
-        fig.tight_layout()
-    path = os.path.join(run_dir, "density.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save(fig, os.path.join(run_dir, "density.png"), tight=dim == 1)  # 2D, 3D: constrained layout
     return path, record
 
 
@@ -331,10 +333,7 @@ def plot_study_scaling(study_dir, quiet):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"particles against the mean-field PDE (d = {study['config']['dim']}, {kernel_label(study['config'])})")
-    fig.tight_layout()
-    written.append(os.path.join(study_dir, "energy.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(save(fig, os.path.join(study_dir, "energy.png")))
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     times = sorted(set(data["t"]))
@@ -368,10 +367,7 @@ def plot_study_scaling(study_dir, quiet):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"distance to the PDE ({sampling} sampling)")
-    fig.tight_layout()
-    written.append(os.path.join(study_dir, "distance.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(save(fig, os.path.join(study_dir, "distance.png")))
     record["distance.png"] = {"curves": curves, "predicted_slope_t0": predicted, "sampling": sampling, "seeds": seeds}
 
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
@@ -403,10 +399,7 @@ def plot_study_scaling(study_dir, quiet):
     used = (f"{count} thread{'' if count == 1 else 's'}" if count is not None
             else "threads chosen per N: see each run's summary.json")
     ax.set_title(f"wall time ({used}, {study['kmdflow']['backend']})", fontsize=10)
-    fig.tight_layout()
-    written.append(os.path.join(study_dir, "wall.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(save(fig, os.path.join(study_dir, "wall.png")))
     record["wall.png"] = {"N": ns, "wall_s": wall.tolist(), "reference": "N log N"}
     write_record(study_dir, record)
     if not quiet:
@@ -428,10 +421,7 @@ def plot_density(run_dir, config):
         fig = plot_density_2d(run_dir, config, shots, weights, target, dim)
         what = "particles over the target density" if dim == 2 else "particles, (x, y) projection"
     fig.suptitle(f"{what} (d = {dim}, N = {len(weights)}, {kernel_label(config)})")
-    fig.tight_layout()
-    path = os.path.join(run_dir, "density.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save(fig, os.path.join(run_dir, "density.png"))
     return path, {"frames": [float(time) for time, _ in shots], "spacing": "log" if log_spaced else "even"}
 
 
@@ -467,10 +457,7 @@ def plot_relu(run_dir, config, series):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    written.append(os.path.join(run_dir, "energy.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(save(fig, os.path.join(run_dir, "energy.png")))
 
     teacher = np.atleast_2d(np.genfromtxt(os.path.join(run_dir, "teacher.csv"), delimiter=",", skip_header=1))
     d = int(config["dim"])
@@ -507,10 +494,7 @@ def plot_relu(run_dir, config, series):
             ax.set_box_aspect((1, 1, 1))
             ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"neurons (sized by mass) and the teacher, N = {positions.shape[1]}")
-    fig.tight_layout()
-    written.append(os.path.join(run_dir, "density.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    written.append(save(fig, os.path.join(run_dir, "density.png")))
     write_record(run_dir, {"energy.png": record,
                            "density.png": {"frames": [float(times[k]) for k in chosen], "spacing": "log"}})
     return written

@@ -33,8 +33,33 @@ using nlohmann::json;
 namespace {
 
 int requested_threads = 0;
-class Model;
-std::set<Model*> live_models; // released before Kokkos stops
+
+/// What holds Kokkos views on Python's behalf: released before Kokkos stops at interpreter exit
+/// (a view that outlives Kokkos aborts the process), whatever Python collects later.
+class Holder {
+public:
+  Holder() { live().insert(this); }
+  virtual ~Holder() { live().erase(this); }
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+  /// Drops every view.
+  virtual void release() = 0;
+  static std::set<Holder*>& live() {
+    static std::set<Holder*> holders;
+    return holders;
+  }
+};
+
+/// A configuration given as JSON text, resolved as the command line resolves a file's.
+json resolve_text(const std::string& config_text, const std::string& base_dir) {
+  json raw;
+  try {
+    raw = json::parse(config_text);
+  } catch (const json::exception& e) {
+    throw kmdflow::ConfigError("config", std::string("not JSON: ") + e.what());
+  }
+  return kmdflow::resolve_config(raw, 0, base_dir);
+}
 
 void ensure_kokkos() {
   if (Kokkos::is_initialized()) return;
@@ -110,16 +135,10 @@ Points points(const AnyArray& x, int dim) {
   return p;
 }
 
-class Model {
+class Model final : public Holder {
 public:
   Model(const std::string& config_text, const std::string& base_dir) {
-    json raw;
-    try {
-      raw = json::parse(config_text);
-    } catch (const json::exception& e) {
-      throw kmdflow::ConfigError("config", std::string("not JSON: ") + e.what());
-    }
-    const json resolved = kmdflow::resolve_config(raw, 0, base_dir);
+    const json resolved = resolve_text(config_text, base_dir);
     if (resolved["model"] != "sobolev" || resolved["solver"] != "particles")
       throw kmdflow::ConfigError("model", "kmdflow.Model evaluates particles under model \"sobolev\" with solver "
                                           "\"particles\" (ReLU networks and the PDE: kmdflow.run)");
@@ -128,17 +147,10 @@ public:
     m_setup->config = m_setup->resolved = resolved;
     kmdflow::app::make_model(*m_setup);
     m_dim = resolved["dim"];
-    live_models.insert(this);
   }
-  ~Model() {
-    live_models.erase(this);
-    release();
-  }
-  Model(const Model&) = delete;
-  Model& operator=(const Model&) = delete;
+  ~Model() override { release(); }
 
-  /// Drops every view (before Kokkos stops at interpreter exit).
-  void release() {
+  void release() override {
     m_flow.reset();
     m_setup.reset();
   }
@@ -271,16 +283,10 @@ private:
 /// A two-layer ReLU network on S^d against a teacher (model "relu"): the loss and the velocities
 /// of a state, N × (d+2) (directions θ_i and masses m_i in the WFR form; w_i and a_i in the
 /// parameters form).
-class ReluNet {
+class ReluNet final : public Holder {
 public:
   ReluNet(const std::string& config_text, const std::string& base_dir, const nb::object& teacher) {
-    json raw;
-    try {
-      raw = json::parse(config_text);
-    } catch (const json::exception& e) {
-      throw kmdflow::ConfigError("config", std::string("not JSON: ") + e.what());
-    }
-    const json resolved = kmdflow::resolve_config(raw, 0, base_dir);
+    const json resolved = resolve_text(config_text, base_dir);
     if (resolved["model"] != "relu") throw kmdflow::ConfigError("model", "kmdflow.relu.Model is for model \"relu\"");
     ensure_kokkos();
     m_d = resolved["dim"];
@@ -315,15 +321,10 @@ public:
       m_teacher(i, m_d + 1) = weights(i);
     }
     m_model = std::make_unique<kmdflow::ReluModel>(m_d, m_form, atoms, weights);
-    live_relu.insert(this);
   }
-  ~ReluNet() {
-    live_relu.erase(this);
-    release();
-  }
-  ReluNet(const ReluNet&) = delete;
-  ReluNet& operator=(const ReluNet&) = delete;
-  void release() {
+  ~ReluNet() override { release(); }
+
+  void release() override {
     m_model.reset();
     m_teacher = {};
   }
@@ -417,13 +418,26 @@ private:
   kmdflow::ReluForm m_form = kmdflow::ReluForm::wfr;
   std::unique_ptr<kmdflow::ReluModel> m_model;
   kmdflow::PointView<Kokkos::HostSpace> m_teacher; ///< M × (d+2): directions and masses
-  static inline std::set<ReluNet*> live_relu;
-  friend void finalize();
 };
 
+/// A command of the command line in this process (kmdflow.run, kmdflow.study.scaling): the
+/// configuration from a file or JSON text, with the GIL released while it runs.
+template <class Options>
+int in_process(Options& options, const std::string& path, const std::string& text,
+               const std::vector<std::string>& overrides, const std::string& out, bool force,
+               int (*command)(const Options&)) {
+  options.config = path;
+  options.config_text = text;
+  options.overrides = overrides;
+  options.out = out;
+  options.force = force;
+  ensure_kokkos();
+  nb::gil_scoped_release released;
+  return command(options);
+}
+
 void finalize() {
-  for (ReluNet* r : ReluNet::live_relu) r->release();
-  for (Model* m : live_models) m->release();
+  for (Holder* h : Holder::live()) h->release();
   if (Kokkos::is_initialized()) Kokkos::finalize();
 }
 
@@ -457,28 +471,14 @@ NB_MODULE(_core, m) {
   m.def("run", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,
                   const std::string& out, bool force) {
     kmdflow::app::RunOptions options;
-    options.config = path;
-    options.config_text = text;
-    options.overrides = overrides;
-    options.out = out;
-    options.force = force;
-    ensure_kokkos();
-    nb::gil_scoped_release released;
-    return kmdflow::app::run_command(options);
+    return in_process(options, path, text, overrides, out, force, kmdflow::app::run_command);
   });
   m.def("study_scaling", [](const std::string& path, const std::string& text, const std::vector<std::string>& overrides,
                             const std::vector<long long>& counts, long long seeds, const std::string& out, bool force) {
     kmdflow::app::StudyScalingOptions options;
-    options.config = path;
-    options.config_text = text;
-    options.overrides = overrides;
     options.counts = counts;
     options.seeds = seeds;
-    options.out = out;
-    options.force = force;
-    ensure_kokkos();
-    nb::gil_scoped_release released;
-    return kmdflow::app::study_scaling_command(options);
+    return in_process(options, path, text, overrides, out, force, kmdflow::app::study_scaling_command);
   });
   m.def("set_threads", [](int n) {
     if (n < 1) throw kmdflow::ConfigError("threads", "must be a positive integer");
