@@ -578,6 +578,18 @@ TEST_F(Cli, SetDoesWhatOneMeans) {
   EXPECT_NE(uniform.err.find("dropped target.components"), std::string::npos) << uniform.err;
   EXPECT_EQ(json::parse(slurp(m_dir / "u" / "config.json"))["target"], json({{"type", "uniform"}}));
 
+  // initial.sampling belongs to every density type: it survives a switch of initial.type.
+  const auto lattice = kmdflow("run --set initial.sampling=lattice --set particles.count=64 --set dim=2 "
+                               "--set initial.type=uniform --out l" + quick);
+  ASSERT_EQ(lattice.code, 0) << lattice.err;
+  EXPECT_EQ(lattice.err.find("initial.sampling"), std::string::npos) << lattice.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "l" / "config.json"))["initial"]["sampling"], "lattice");
+  file("iid.json", R"({"initial": {"type": "fourier", "modes": [{"k": 1, "amplitude": 0.3}], "sampling": "iid"}})");
+  const auto kept = kmdflow("run iid.json --set initial.type=uniform --set particles.count=10 --out k" + quick);
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  EXPECT_NE(kept.err.find("dropped initial.modes ("), std::string::npos) << kept.err;
+  EXPECT_EQ(json::parse(slurp(m_dir / "k" / "config.json"))["initial"]["sampling"], "iid");
+
   const auto pde = kmdflow("run --set solver=pde --out p" + quick);
   ASSERT_EQ(pde.code, 0) << pde.err;
   EXPECT_NE(pde.err.find("time.integrator \"rk4\" dropped"), std::string::npos) << pde.err;

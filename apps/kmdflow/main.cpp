@@ -7,6 +7,7 @@
 //   kmdflow study relu-rates [--quick] [--out DIR] [--dims 1,2,3]
 //   kmdflow study rates [--quick] --out DIR [--families 1,2,3,4,5]
 //   kmdflow plot RUN_DIR
+//   kmdflow convert RUN_DIR --to xyz|npz [--out FILE]
 //   kmdflow info [--json]
 //
 // Exit codes: 0 ok, 1 runtime failure, 2 bad input (one `error: ...` line on stderr).
@@ -119,6 +120,12 @@ int main(int argc, char** argv) {
   auto* plot_cmd = app.add_subcommand("plot", "Plot a run or study directory (energy, dissipation, densities)");
   plot_cmd->add_option("run_dir", plot_dir, "Run directory")->required();
 
+  std::string convert_dir, convert_to, convert_out;
+  auto* convert_cmd = app.add_subcommand("convert", "A run's trajectory as extended XYZ (OVITO, ASE) or a numpy .npz");
+  convert_cmd->add_option("run_dir", convert_dir, "Run directory")->required();
+  convert_cmd->add_option("--to", convert_to, "xyz or npz")->required()->check(CLI::IsMember({"xyz", "npz"}));
+  convert_cmd->add_option("--out", convert_out, "Output file (default: RUN_DIR/trajectory.xyz or .npz)");
+
   bool info_json = false;
   auto* info_cmd = app.add_subcommand("info", "Versions, backend and threads");
   info_cmd->add_flag("--json", info_json, "Machine-readable output");
@@ -137,6 +144,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*plot_cmd) return kmdflow::app::plot_command(plot_dir);
+    if (*convert_cmd) return kmdflow::app::convert_command(convert_dir, convert_to, convert_out);
     Kokkos::InitializationSettings settings;
     const bool chosen = threads > 0; // by the user: no advice
     if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);

@@ -83,4 +83,13 @@ int plot_command(const std::string& run_dir, bool quiet) {
   return run_module("kmdflow.plot", args);
 }
 
+int convert_command(const std::string& run_dir, const std::string& to, const std::string& out) {
+  const fs::path dir(run_dir);
+  if (!fs::is_regular_file(dir / "config.json"))
+    throw ConfigError(run_dir, "is not a kmdflow run directory (no config.json)");
+  std::vector<std::string> args{run_dir, "--to", to};
+  if (!out.empty()) args.insert(args.end(), {"--out", out});
+  return run_module("kmdflow.convert", args);
+}
+
 } // namespace kmdflow::app

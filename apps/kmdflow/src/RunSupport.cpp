@@ -75,7 +75,8 @@ bool is_kmdflow_file(const std::string& name) {
   static const char* const names[] = {"config.json",  "summary.json", "series.csv",  "trajectory.h5", "run.log",
                                       "study.json",   "scaling.csv",  "teacher.csv", "rates.csv",     "rates.md",
                                       "energy.png",   "density.png",  "distance.png", "wall.png",     "relu_rates.csv",
-                                      "relu_rates.md", "relu_rates.png", "plots.json"};
+                                      "relu_rates.md", "relu_rates.png", "plots.json", "trajectory.xyz",
+                                      "trajectory.npz"};
   const auto ends_with = [&](const std::string& suffix) {
     return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };

@@ -221,8 +221,11 @@ void follow_switches(const json& before, json& raw, const std::vector<std::strin
       continue;
     json fresh = json::object();
     std::string dropped;
+    // initial.sampling belongs to every type but file: it stays.
+    const bool shared_sampling = block == "initial" && raw[block].value("type", json()) != "file";
     for (const auto& [key, value] : raw[block].items()) {
-      if (key == "type" || overridden(overrides, block + "." + key)) fresh[key] = value;
+      if (key == "type" || overridden(overrides, block + "." + key) || (shared_sampling && key == "sampling"))
+        fresh[key] = value;
       else dropped += (dropped.empty() ? "" : ", ") + block + "." + key;
     }
     raw[block] = fresh;

@@ -65,4 +65,7 @@ int info_command(bool json);
 /// program: PlotCommand.cpp).
 int plot_command(const std::string& run_dir, bool quiet = false);
 
+/// `kmdflow convert RUN_DIR --to xyz|npz [--out FILE]`: python3 -m kmdflow.convert.
+int convert_command(const std::string& run_dir, const std::string& to, const std::string& out);
+
 } // namespace kmdflow::app
