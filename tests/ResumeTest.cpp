@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
+#include <thread>
 #include <sstream>
 #include <sys/file.h>
 #include <vector>
@@ -178,6 +179,26 @@ TEST_F(Resume, WallClockCheckpoints) {
   EXPECT_EQ(summary["resumptions"][0]["step"], 5);
 }
 
+// A run started on a machine with more cores than this one (its recorded thread count edited to
+// 4096) resumes on this machine's cores, with the warning that the continuation is not
+// bit-identical.
+TEST_F(Resume, OnFewerCoresUsesAllOfThem) {
+  file("run.json", R"({"dim": 2, "s": 1.5, "initial": {"type": "uniform", "sampling": "iid"},
+    "particles": {"count": 100, "seed": 2}, "time": {"t_end": 0.1, "dt": 0.005},
+    "output": {"plots": false, "checkpoint_every": 0.02}})");
+  ASSERT_TRUE(killed(kmdflow("--threads 1 run run.json --out big", "KMDFLOW_FAULT=after-step:9")));
+  auto config = json::parse(slurp(m_dir / "big" / "config.json"));
+  config["kmdflow"]["threads"] = 4096;
+  file("big/config.json", config.dump(2));
+  const auto r = kmdflow("run --resume big");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const int cores = int(std::thread::hardware_concurrency());
+  EXPECT_EQ(json::parse(slurp(m_dir / "big" / "summary.json"))["threads"], cores);
+  if (cores > 1) {
+    EXPECT_NE(r.err.find("will not be bit-identical"), std::string::npos) << r.err;
+  }
+}
+
 // A write that fails (a full disk; here a file size limit, which fails writes as a full disk
 // does): exit 1, one error line naming the file and the reason, summary.json says where the run
 // stopped, series.csv ends with a whole row, the trajectory stays trajectory.h5.part; once there
@@ -213,6 +234,10 @@ TEST_F(Resume, FullDiskFailsCleanlyAndResumes) {
   EXPECT_FALSE(fs::exists(m_dir / "full" / "trajectory.h5"));
   std::stringstream rows(slurp(m_dir / "full" / "series.csv"));
   for (std::string row; std::getline(rows, row);) EXPECT_EQ(std::count(row.begin(), row.end(), ','), 6) << row;
+  // kmdflow plot shows the stopped run from its trajectory.h5.part.
+  const auto plotted = kmdflow("plot full");
+  EXPECT_EQ(plotted.code, 0) << plotted.err;
+  EXPECT_TRUE(fs::exists(m_dir / "full" / "density.png"));
   const auto resumed = kmdflow("run --resume full");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   expect_identical("reference", "full", "full disk");

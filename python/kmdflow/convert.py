@@ -27,12 +27,14 @@ import numpy as np
 def frames(run_dir):
     """The trajectory's contents as arrays (see the module's docstring)."""
     path = os.path.join(run_dir, "trajectory.h5")
-    if not os.path.exists(path):
-        raise ValueError(f"{run_dir}: no trajectory.h5 (an unfinished run: resume it first)")
+    if not os.path.exists(path) and not os.path.exists(path + ".part"):
+        raise ValueError("no trajectory.h5")
     with open(os.path.join(run_dir, "config.json")) as handle:
         config = json.load(handle)
     data = {"config": json.dumps(config)}
-    with h5py.File(path, "r") as f:
+    from .plot import trajectory  # the .part of a run that stopped on a failed write too
+
+    with trajectory(run_dir) as f:
         if "fields/density" in f:
             data["density"] = f["fields/density/value"][()]
             data["time"] = f["fields/density/time"][()]

@@ -31,6 +31,15 @@ def load_series(run_dir):
     return np.atleast_1d(data)
 
 
+def trajectory(run_dir):
+    """The run's trajectory.h5, or where a run stopped on a failed write, its trajectory.h5.part
+    (a complete SWMR file up to the last frame written)."""
+    path = os.path.join(run_dir, "trajectory.h5")
+    if not os.path.exists(path) and os.path.exists(path + ".part"):
+        return h5py.File(path + ".part", "r", swmr=True)
+    return h5py.File(path, "r")
+
+
 def save(fig, path, tight=True):
     """Writes a figure (laid out tight unless it uses constrained layout) and closes it."""
     if tight:
@@ -199,7 +208,7 @@ def choose_frames(times, count, log_spaced):
 
 
 def snapshots(run_dir, log_spaced):
-    with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
+    with trajectory(run_dir) as f:
         positions = f["particles/all/position/value"]
         times = f["particles/all/position/time"][()]
         weights = f["particles/all/mass"][()]
@@ -257,7 +266,7 @@ def plot_density_2d(run_dir, config, shots, weights, target, dim):
 
 
 def pde_snapshots(run_dir, log_spaced):
-    with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
+    with trajectory(run_dir) as f:
         values = f["fields/density/value"]
         times = f["fields/density/time"][()]
         target = f["fields/target_density/value"][()] if "fields/target_density" in f else None
@@ -461,7 +470,7 @@ def plot_relu(run_dir, config, series):
 
     teacher = np.atleast_2d(np.genfromtxt(os.path.join(run_dir, "teacher.csv"), delimiter=",", skip_header=1))
     d = int(config["dim"])
-    with h5py.File(os.path.join(run_dir, "trajectory.h5"), "r") as f:
+    with trajectory(run_dir) as f:
         positions = f["particles/all/position/value"][()]
         masses = f["particles/all/mass/value"][()]
         times = f["particles/all/position/time"][()]

@@ -47,10 +47,14 @@ std::string first_difference(const json& from, const json& to) {
 
 int default_threads(const RunOptions& options) {
   try {
-    // A resumed run continues with the threads it started with: the same results, bit for bit.
+    // A resumed run continues with the threads it started with: the same results, bit for bit;
+    // on a machine with fewer cores, with all of them (resume_command says the results will
+    // differ in their last bits).
     if (!options.resume.empty()) {
       const json config = read_config_file((fs::path(options.resume) / "config.json").string());
-      return config.value(json::json_pointer("/kmdflow/threads"), 0);
+      const int recorded = config.value(json::json_pointer("/kmdflow/threads"), 0);
+      const int cores = int(std::thread::hardware_concurrency());
+      return cores > 0 && recorded > cores ? cores : recorded;
     }
     // 1D problems whose steps are a few short kernels run faster on one thread, and far faster on
     // a busy machine: the 1D PDE on at most 8192 cells, the sorted engine (integer s) with at most
