@@ -257,6 +257,8 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
       m_dim = int(m_positions.shape.at(1));
     }
     if (is_group(m_file, "/particles/all/mass")) reopen_group(m_masses, "/particles/all/mass");
+    // Files written before the edges were time dependent hold them as a plain dataset: left as is.
+    if (is_group(m_file, "/particles/all/box/edges")) reopen_group(m_edges, "/particles/all/box/edges");
     // The time series under /fields (cut to `frames`) and /observables (cut to `rows`).
     auto reopen_all = [&](const char* parent, std::map<std::string, FrameSeries>& series, long keep) {
       if (!is_group(m_file, parent)) return;
@@ -275,6 +277,7 @@ H5mdWriter::H5mdWriter(std::filesystem::path path, long frames, long rows) : m_p
     for (auto& [name, f] : m_fields) f.close();
     for (auto& [name, f] : m_observables) f.close();
     m_masses.close();
+    m_edges.close();
     m_positions.close();
     H5Fclose(m_file);
     m_file = -1;
@@ -347,8 +350,9 @@ void H5mdWriter::write_particles(const H5mdParticles& particles) {
     array_attribute<int>(box, "dimension", H5T_NATIVE_INT, {m_dim});
     string_array_attribute(box, "boundary", std::vector<std::string>(m_dim, torus ? "periodic" : "none"));
     if (torus) {
-      const std::vector<double> edges(m_dim, 1.0);
-      write_dataset(box, "edges", {hsize_t(m_dim)}, edges.data(), "edges");
+      // The unit cell [0, 1)^d, as a time-dependent element beside each frame of positions (H5MD 1.1
+      // allows either form; MDAnalysis reads only this one: box/edges/value[frame]).
+      m_edges.create(group_handle(box, "edges"), {std::size_t(m_dim)});
     } else {
       string_attribute(box, "kmdflow_geometry",
                        "unit sphere S^" + std::to_string(m_dim - 1) + " in R^" + std::to_string(m_dim));
@@ -377,6 +381,10 @@ void H5mdWriter::append_frame(long step, double time, const PointView<Kokkos::Ho
   begin_frames();
   guarded([&] {
     m_positions.append(positions.data(), step, time);
+    if (m_edges.value >= 0) {
+      const std::vector<double> edges(m_dim, 1.0);
+      m_edges.append(edges.data(), step, time);
+    }
     m_frames = std::max(m_frames, m_positions.frames);
     check(H5Fflush(m_file, H5F_SCOPE_GLOBAL), "flush the file", 0);
   });
@@ -439,6 +447,7 @@ void H5mdWriter::close() {
   for (auto& [name, f] : m_observables) f.close();
   m_observables.clear();
   m_masses.close();
+  m_edges.close();
   m_positions.close();
   // On the disk before it takes its final name.
   bool closed = H5Fflush(m_file, H5F_SCOPE_GLOBAL) >= 0;

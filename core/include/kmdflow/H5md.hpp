@@ -31,7 +31,8 @@ struct H5mdParticles {
   std::size_t count = 0;
   ScalarView<Kokkos::HostSpace> weights; ///< torus: /particles/all/mass[i]
 
-  /// Box boundary "periodic", edges 1; the weights as the dataset /particles/all/mass.
+  /// Box boundary "periodic", edges 1 (a time-dependent element, a row per frame, as MDAnalysis
+  /// reads it); the weights as the dataset /particles/all/mass.
   static H5mdParticles torus(int dim, const ScalarView<Kokkos::HostSpace>& weights) {
     return {Box::torus, dim, weights.extent(0), weights};
   }
@@ -94,7 +95,7 @@ private:
   std::size_t m_count;
   long m_frames = 0;
   long long m_file = -1;
-  FrameSeries m_positions, m_masses;
+  FrameSeries m_positions, m_masses, m_edges;
   std::map<std::string, FrameSeries> m_fields, m_observables;
   bool m_failed = false; ///< a write failed: close() leaves the file as NAME.part
   bool m_swmr = false;   ///< in SWMR mode: no new objects
