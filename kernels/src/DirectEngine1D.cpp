@@ -55,7 +55,7 @@ DirectEngine1D<ExecutionSpace>::DirectEngine1D(const ExecutionSpace& space,
                                                std::size_t particle_count, const PointView<>& atoms,
                                                const ScalarView<>& atom_weights, Precision precision)
     : m_space(space), m_kernel(kernel), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_precision(precision) {
+      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_precision(precision), m_begin(0), m_end(particle_count) {
   if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
     throw std::invalid_argument("DirectEngine1D: one weight per atom is needed");
   const std::size_t total = m_particles + m_atoms;
@@ -87,14 +87,25 @@ void DirectEngine1D<ExecutionSpace>::load_sources(const ConstPointView<>& x, con
 }
 
 template <class ExecutionSpace>
+bool DirectEngine1D<ExecutionSpace>::set_target_rows(std::size_t begin, std::size_t end) {
+  if (begin > end || end > m_particles) throw std::invalid_argument("DirectEngine1D: target rows outside [0, N)");
+  m_begin = begin, m_end = end;
+  return true;
+}
+
+template <class ExecutionSpace>
 void DirectEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
                                                 const ConstScalarView<>& w, const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::velocities");
   load_sources(x, w);
+  const auto rows = std::make_pair(m_begin, m_end);
+  const auto targets = Kokkos::subview(x, rows, Kokkos::ALL);
+  const auto out = Kokkos::subview(v, rows, Kokkos::ALL);
   // G'(0) = 0, so the self term needs no exclusion.
   auto run = [&](auto derivative) {
     using Real = typename decltype(derivative)::value_type;
-    detail::tiled_pair_sum<1, 1, Real, 4>(m_space, "kmdflow::direct::velocity", x, m_sources, m_velocity_weights, v,
+    detail::tiled_pair_sum<1, 1, Real, 4>(m_space, "kmdflow::direct::velocity", targets, m_sources,
+                                          m_velocity_weights, out,
                                           detail::OfDifference<decltype(derivative)>{derivative});
   };
   if (m_precision == Precision::fp32) m_kernel.with_derivative<float>(run);
@@ -105,15 +116,19 @@ template <class ExecutionSpace>
 double DirectEngine1D<ExecutionSpace>::pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::direct::pair_energy");
   load_sources(x, w);
-  const auto rows = Kokkos::subview(m_rows, std::make_pair(std::size_t(0), m_particles), Kokkos::ALL);
+  const auto block = std::make_pair(m_begin, m_end);
+  const auto rows = Kokkos::subview(m_rows, std::make_pair(std::size_t(0), m_end - m_begin), Kokkos::ALL);
+  const auto targets = Kokkos::subview(x, block, Kokkos::ALL);
   auto run = [&](auto value) {
     using Real = typename decltype(value)::value_type;
-    detail::tiled_pair_sum<1, 1, Real, 4>(m_space, "kmdflow::direct::energy_rows", x, m_sources, m_energy_weights,
-                                          rows, detail::OfDifferenceOffDiagonal<decltype(value)>{value});
+    detail::tiled_pair_sum<1, 1, Real, 4>(m_space, "kmdflow::direct::energy_rows", targets, m_sources,
+                                          m_energy_weights, rows,
+                                          detail::OfDifferenceOffDiagonal<decltype(value)>{value}, int(m_begin));
   };
   if (m_precision == Precision::fp32) m_kernel.with_value<float>(run);
   else m_kernel.with_value<double>(run);
-  return weighted_sum(m_space, "kmdflow::direct::energy_sum", w, rows, m_particles) + m_atom_energy;
+  return weighted_sum(m_space, "kmdflow::direct::energy_sum", Kokkos::subview(w, block), rows, m_end - m_begin) +
+         (m_begin == 0 ? m_atom_energy : 0.0);
 }
 
 template class DirectEngine1D<kmdflow::ExecutionSpace>;

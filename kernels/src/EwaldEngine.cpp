@@ -221,7 +221,7 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
                                               const ScalarView<>& atom_weights, Precision precision)
     : m_space(space), m_tables(detail::ewald_tables(kernel)),
       m_singular_gradient(kernel.has_singular_gradient()), m_particles(particle_count),
-      m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+      m_atoms(atoms.data() ? atoms.extent(0) : 0), m_end(particle_count) {
   if (kernel.dim() != Dim) throw std::invalid_argument("EwaldEngine: the kernel's dimension differs");
   if (m_tables->k_max > max_modes_per_axis)
     throw std::invalid_argument("EwaldEngine: the kernel needs more than 48 Fourier modes per axis");
@@ -270,15 +270,18 @@ EwaldEngine<ExecutionSpace, Dim>::EwaldEngine(const ExecutionSpace& space, const
   const auto weights = m_weights;
   auto bind = [&](auto gradient, auto gradient_float, auto value) {
     if (precision == Precision::fp32)
-      m_short_range_velocities = [s, points, gradient_float](const ConstPointView<>& x, const auto& q, const PointView<>& v) {
-        detail::tiled_pair_sum<Dim, Dim, float>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient_float);
+      m_short_range_velocities = [s, points, gradient_float](const ConstPointView<>& x, const auto& q,
+                                                             const PointView<>& v, int first) {
+        detail::tiled_pair_sum<Dim, Dim, float>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient_float,
+                                                first);
       };
     else
-      m_short_range_velocities = [s, points, gradient](const ConstPointView<>& x, const auto& q, const PointView<>& v) {
-        detail::tiled_pair_sum<Dim, Dim, double>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient);
+      m_short_range_velocities = [s, points, gradient](const ConstPointView<>& x, const auto& q,
+                                                       const PointView<>& v, int first) {
+        detail::tiled_pair_sum<Dim, Dim, double>(s, "kmdflow::ewald::short_range", x, points, q, v, gradient, first);
       };
-    m_short_range_rows = [s, weights, value](const PointView<memory_space>& p, const auto& rows) {
-      detail::tiled_pair_sum<Dim, 1>(s, "kmdflow::ewald::short_range_energy", p, p, weights, rows, value);
+    m_short_range_rows = [s, points, weights, value](const PointView<memory_space>& p, const auto& rows, int first) {
+      detail::tiled_pair_sum<Dim, 1>(s, "kmdflow::ewald::short_range_energy", p, points, weights, rows, value, first);
     };
   };
   kernel.visit([&](const auto& k) {
@@ -372,11 +375,20 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors_by_mode() {
 
 
 template <class ExecutionSpace, int Dim>
+bool EwaldEngine<ExecutionSpace, Dim>::set_target_rows(std::size_t begin, std::size_t end) {
+  if (begin > end || end > m_particles) throw std::invalid_argument("EwaldEngine: target rows outside [0, N)");
+  m_begin = begin, m_end = end;
+  return true;
+}
+
+template <class ExecutionSpace, int Dim>
 void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
                                                   const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::ewald::velocities");
   load_points(x, w);
   const auto& t = *m_tables;
+  const std::size_t begin = m_begin, end = m_end; // the targets: all, or this process's share
+  const auto block = std::make_pair(begin, end);
 
   // Short range: v_i = −Σ_j q_j ∇h(x_ij) over minimum images with r < ½ (or the real-space
   // kernel over its images).
@@ -386,7 +398,8 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     Kokkos::parallel_for(
         "kmdflow::ewald::negate", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, weights.extent(0)),
         KOKKOS_LAMBDA(std::size_t j) { negated(j) = -weights(j); });
-    m_short_range_velocities(x, negated, v);
+    m_short_range_velocities(Kokkos::subview(x, block, Kokkos::ALL), negated, Kokkos::subview(v, block, Kokkos::ALL),
+                             int(begin));
   }
   // Long range: v_i += Σ_{k∈H} 2L̂(k) 2πk Im(e^{2πik·x_i} ρ̂(k)).
   if (!t.symbols.empty()) {
@@ -399,7 +412,7 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     StructureFactors<ExecutionSpace, Dim> powers{0, m_points, m_weights, m_rows, k_max};
     const int n_rows = int(rows.extent(0));
     Kokkos::parallel_for(
-        "kmdflow::ewald::long_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_particles),
+        "kmdflow::ewald::long_range", Kokkos::RangePolicy<ExecutionSpace>(m_space, begin, end),
         KOKKOS_LAMBDA(int i) {
           double re[Dim][2 * max_modes_per_axis + 1], im[Dim][2 * max_modes_per_axis + 1];
           powers.powers(i, 1.0, re, im);
@@ -436,14 +449,14 @@ void EwaldEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, con
     // Only worth the O(N²) check when something is wrong: a velocity that is not finite.
     int bad = 0;
     Kokkos::parallel_reduce(
-        "kmdflow::ewald::check_finite", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, n),
+        "kmdflow::ewald::check_finite", Kokkos::RangePolicy<ExecutionSpace>(m_space, begin, end),
         KOKKOS_LAMBDA(std::size_t i, int& count) {
           for (int d = 0; d < Dim; ++d) count += !Kokkos::isfinite(v(i, d));
         },
         bad);
     if (bad) {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), points);
-      for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t i = begin; i < end; ++i)
         for (std::size_t j = 0; j < h.extent(0); ++j) {
           bool same = i != j;
           for (int d = 0; same && d < Dim; ++d) same = h(i, d) == h(j, d);
@@ -465,14 +478,26 @@ double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, 
   const auto& t = *m_tables;
   const std::size_t total = m_points.extent(0);
 
-  // Short range: ½ Σ_{p≠q} q_p q_q h(r_pq) over minimum images with r < ½.
+  // Short range: ½ Σ_{p≠q} q_p q_q h(r_pq) over minimum images with r < ½: the rows of this
+  // process's particles, and the atoms' rows with the first share.
+  const std::size_t begin = m_begin, end = m_end;
+  const bool first_share = begin == 0;
   Kokkos::View<double**, Kokkos::LayoutRight, memory_space> rows("kmdflow::ewald::energy_rows", total, 1);
-  m_short_range_rows(m_points, rows);
+  m_short_range_rows(Kokkos::subview(m_points, std::make_pair(begin, end), Kokkos::ALL),
+                     Kokkos::subview(rows, std::make_pair(begin, end), Kokkos::ALL), int(begin));
+  if (first_share && m_atoms > 0)
+    m_short_range_rows(Kokkos::subview(m_points, std::make_pair(m_particles, total), Kokkos::ALL),
+                       Kokkos::subview(rows, std::make_pair(m_particles, total), Kokkos::ALL), int(m_particles));
   const auto weights = m_weights;
+  const std::size_t particles = m_particles;
   double short_range = 0;
   Kokkos::parallel_reduce(
       "kmdflow::ewald::short_range_energy_sum", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-      KOKKOS_LAMBDA(std::size_t p, double& e) { e += 0.5 * weights(p) * rows(p, 0); }, short_range);
+      KOKKOS_LAMBDA(std::size_t p, double& e) {
+        if ((p >= begin && p < end) || (first_share && p >= particles)) e += 0.5 * weights(p) * rows(p, 0);
+      },
+      short_range);
+  if (!first_share) return short_range; // the rest is the first share's
   const auto [sum_q, sum_q2] = detail::weight_sums(m_space, "kmdflow::ewald::weight_sums", weights);
 
   // Long range: ½ Σ_{k≠0} L̂ |ρ̂|² = Σ_H ½·2L̂ |ρ̂|².

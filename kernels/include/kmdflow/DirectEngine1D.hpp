@@ -27,6 +27,7 @@ public:
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
+  bool set_target_rows(std::size_t begin, std::size_t end) override;
 
 private:
   void load_sources(const ConstPointView<>& x, const ConstScalarView<>& w);
@@ -40,6 +41,7 @@ private:
   Kokkos::View<double*, memory_space> m_velocity_weights, m_energy_weights;
   double m_atom_energy = 0.0; // ½ Σ_{m≠n} u_m u_n G(y_m − y_n)
   Precision m_precision = Precision::fp64;
+  std::size_t m_begin = 0, m_end = 0; // the target rows (set_target_rows; all by default)
 };
 
 } // namespace kmdflow

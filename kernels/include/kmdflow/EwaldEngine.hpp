@@ -73,6 +73,7 @@ public:
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w,
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
+  bool set_target_rows(std::size_t begin, std::size_t end) override;
 
   const detail::EwaldTables& tables() const { return *m_tables; }
 
@@ -90,6 +91,7 @@ private:
   std::shared_ptr<const detail::EwaldTables> m_tables;
   bool m_singular_gradient;
   std::size_t m_particles = 0, m_atoms = 0;
+  std::size_t m_begin = 0, m_end = 0;                  // the target rows (set_target_rows)
   PointView<memory_space> m_points;                    // particles, then atoms
   Kokkos::View<double*, memory_space> m_weights;       // w_j, then −u_m
   Kokkos::View<int* [5], memory_space> m_rows;         // k_0, k_1, first last, length, offset
@@ -98,10 +100,12 @@ private:
   Kokkos::View<int**, memory_space> m_modes;           // the wavevector of each
   Kokkos::View<double*, memory_space> m_negated;       // −w_j, then u_m: the velocity's weights
   // The short-range pair sums, bound at construction to the kernel's pair functors: v (+)= −Σ q ∇h
-  // over the loaded points; the rows Σ_p q_p h(x_q − x_p), p ≠ q.
-  std::function<void(const ConstPointView<>&, const Kokkos::View<double*, memory_space>&, const PointView<>&)>
+  // over the loaded points; the rows Σ_p q_p h(x_q − x_p), p ≠ q. The last argument: the index of
+  // the first target among the loaded points.
+  std::function<void(const ConstPointView<>&, const Kokkos::View<double*, memory_space>&, const PointView<>&, int)>
       m_short_range_velocities;
-  std::function<void(const PointView<memory_space>&, const Kokkos::View<double**, Kokkos::LayoutRight, memory_space>&)>
+  std::function<void(const PointView<memory_space>&, const Kokkos::View<double**, Kokkos::LayoutRight, memory_space>&,
+                     int)>
       m_short_range_rows;
 };
 

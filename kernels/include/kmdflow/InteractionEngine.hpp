@@ -27,6 +27,14 @@ public:
   /// ½ Σ_{i≠j} w_i w_j G(x_i − x_j) − Σ_{i,m} w_i u_m G(x_i − y_m) + ½ Σ_{m≠n} u_m u_n G(y_m − y_n):
   /// the pair part of the interaction energy, every diagonal term excluded (DESIGN.md §1).
   virtual double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) = 0;
+
+  /// A process's share of the work (DistributedEngine, runs on several MPI ranks): velocities()
+  /// then fills only the rows [begin, end) of v, still from every source, and pair_energy()
+  /// returns the part of its sum whose first particle lies in [begin, end), plus, where begin is 0,
+  /// the terms that belong to no particle (target atoms among themselves, the long range's
+  /// constants), so that the parts of a partition of [0, N) add up to the whole. Returns false
+  /// where the engine cannot split its work (the sorted and spectral engines).
+  virtual bool set_target_rows(std::size_t begin, std::size_t end) { return false; }
 };
 
 } // namespace kmdflow

@@ -38,6 +38,8 @@ template <class F> struct OfDifferenceOffDiagonal {
   }
 };
 
+/// op gets the target's index plus `first_target` (targets that are rows [first, …) of the sources:
+/// a process's share of the particles) and the source's index, so that i == p is still the diagonal.
 /// Real (double or float) is the precision of op's results (Kokkos::Array<Real, Components>): the
 /// weights are rounded to it and each thread sums one tile in it; the differences t_i − z_p that op
 /// gets are formed in double, and the tiles' sums accumulate in double. Each host thread takes
@@ -47,7 +49,8 @@ template <class F> struct OfDifferenceOffDiagonal {
 template <int Dim, int Components, class Real = double, int Unroll = 2, class ExecutionSpace, class TargetView,
           class SourceView, class WeightView, class OutputView, class PairOp>
 void tiled_pair_sum(const ExecutionSpace& space, const char* label, const TargetView& targets,
-                    const SourceView& sources, const WeightView& weights, const OutputView& out, PairOp op) {
+                    const SourceView& sources, const WeightView& weights, const OutputView& out, PairOp op,
+                    int first_target = 0) {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<double*, typename ExecutionSpace::scratch_memory_space,
@@ -109,7 +112,7 @@ void tiled_pair_sum(const ExecutionSpace& space, const char* label, const Target
                 Kokkos::Array<double, Dim> dx;
                 KMDFLOW_UNROLL
                 for (int d = 0; d < Dim; ++d) dx[d] = t[u][d] - z[d](p);
-                const auto value = pair(dx, i[u], p0 + p);
+                const auto value = pair(dx, first_target + i[u], p0 + p);
                 KMDFLOW_UNROLL
                 for (int c = 0; c < Components; ++c) {
                   const int slot = u * Components + c;
