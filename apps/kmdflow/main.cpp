@@ -14,6 +14,7 @@
 
 #include <kmdflow/Config.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Processes.hpp>
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
@@ -27,10 +28,17 @@
 
 namespace {
 
+// On several MPI ranks every rank meets the same bad input; rank 0 says so.
 int bad_input(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
+  if (kmdflow::app::process_rank() == 0) std::fprintf(stderr, "error: %s\n", message.c_str());
   return 2;
 }
+
+/// MPI, where a launcher started kmdflow: finalised whichever way main returns.
+struct Processes {
+  Processes(int& argc, char**& argv) { kmdflow::app::start_processes(argc, argv); }
+  ~Processes() { kmdflow::app::stop_processes(); }
+};
 
 // One line: the messages of nested libraries may carry newlines.
 std::string one_line(std::string s) {
@@ -58,6 +66,7 @@ void shorten_openmp_spinning(char** argv) {
 
 int main(int argc, char** argv) {
   shorten_openmp_spinning(argv);
+  const Processes processes(argc, argv);
   CLI::App app{"kmdflow: Wasserstein gradient flows of kernel mean discrepancies on the torus", "kmdflow"};
   app.set_version_flag("--version", std::string(KMDFLOW_VERSION));
   app.require_subcommand(1);
@@ -142,7 +151,16 @@ int main(int argc, char** argv) {
     return bad_input(one_line(e.what()) + " (see kmdflow --help)");
   }
 
+  // From here every rank but 0 serves rank 0's engines until it stops (Processes.hpp).
+  kmdflow::app::serve_from_here();
   try {
+    if (kmdflow::app::process_rank() > 0) {
+      Kokkos::InitializationSettings settings;
+      if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);
+      if (threads > 0) settings.set_num_threads(threads);
+      Kokkos::ScopeGuard kokkos(settings);
+      return kmdflow::app::serve_rank_zero();
+    }
     if (*plot_cmd) return kmdflow::app::plot_command(plot_dir);
     if (*convert_cmd) return kmdflow::app::convert_command(convert_dir, convert_to, convert_out);
     Kokkos::InitializationSettings settings;

@@ -58,8 +58,8 @@ def check_spack(src):
         fail(f"{path}: versions {versions} do not include the project's {project and project.group(1)}")
 
     variants = {first_string(c) for c in calls if name(c) == "variant"}
-    if "python" not in variants:
-        fail(f"{path}: no variant python (the README names +python)")
+    if not {"python", "mpi"} <= variants:
+        fail(f"{path}: variants {sorted(variants)} lack python or mpi (the README names +python, +mpi)")
 
     declared = cmake_variables(src / "CMakeLists.txt")
     defined = {first_string(c) for c in calls if name(c) in ("define", "define_from_variant")}

@@ -1,6 +1,7 @@
 #include <kmdflow/NpyFile.hpp>
 #include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Processes.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <cmath>
@@ -22,7 +23,10 @@ int eval_command(const EvalOptions& options) {
   }
   if (!to_stdout && out.has_parent_path() && !std::filesystem::is_directory(out.parent_path()))
     throw ConfigError("--out", "the directory of '" + out.string() + "' does not exist");
-  if (resolved["model"] == "relu") return eval_relu(resolved, options.positions, out);
+  if (resolved["model"] == "relu") {
+    require_one_process("model", "the ReLU model");
+    return eval_relu(resolved, options.positions, out);
+  }
   if (resolved["solver"] == "pde")
     throw ConfigError("solver", "eval evaluates particles: use solver \"particles\" (the PDE has no particles)");
   ParticleSetup setup;

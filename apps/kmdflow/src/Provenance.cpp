@@ -1,4 +1,5 @@
 #include <kmdflow/RealFft.hpp>
+#include <kmdflow/app/Processes.hpp>
 #include <kmdflow/app/Provenance.hpp>
 #include <kmdflow/app/Setup.hpp>
 
@@ -8,6 +9,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <unistd.h>
+
+#ifdef KMDFLOW_HAVE_MPI
+#include <mpi.h>
+#endif
 
 namespace kmdflow::app {
 
@@ -53,6 +58,23 @@ std::string collapse_spaces(const std::string& text) {
 
 } // namespace
 
+namespace {
+/// The MPI library and the ranks this run has ("Open MPI v6.0.0, 4 ranks").
+std::string mpi_text() {
+#ifdef KMDFLOW_HAVE_MPI
+  char library[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(library, &length);
+  std::string name(library, std::size_t(length));
+  name = name.substr(0, name.find_first_of(",\n"));
+  const int ranks = process_count();
+  return name + ", " + std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
+#else
+  return "none (this build runs on one process)";
+#endif
+}
+} // namespace
+
 nlohmann::json provenance() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
@@ -72,7 +94,7 @@ nlohmann::json provenance() {
           {"kokkos", kokkos},
           {"fft", fft},
           {"hdf5", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
-          {"mpi", "none (this build runs on one process)"},
+          {"mpi", mpi_text()},
           {"backend", backend_name()},
           {"device", device_name()},
           {"threads", backend_threads()},

@@ -3,6 +3,7 @@
 #include <kmdflow/NpyFile.hpp>
 #include <kmdflow/ParticleFile.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Processes.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
@@ -29,8 +30,14 @@ namespace {
 
 /// The setup a resolved configuration describes, run into `dir` (continuing `resume` if given).
 int run_resolved(const json& resolved, const fs::path& dir, bool force, const ResumeFrom* resume) {
-  if (resolved["model"] == "relu") return run_relu(make_relu_setup(resolved), dir, false, force, resume);
-  if (resolved["solver"] == "pde") return run_pde(make_pde_setup(resolved), dir, false, force, resume);
+  if (resolved["model"] == "relu") {
+    require_one_process("model", "the ReLU model");
+    return run_relu(make_relu_setup(resolved), dir, false, force, resume);
+  }
+  if (resolved["solver"] == "pde") {
+    require_one_process("solver", "the PDE solver");
+    return run_pde(make_pde_setup(resolved), dir, false, force, resume);
+  }
   return run_particles(make_particle_setup(resolved), dir, false, force, resume);
 }
 
@@ -129,6 +136,7 @@ double busy_cores(unsigned cores) {
 
 void busy_machine_note() {
   if (!note_enabled.exchange(false)) return; // once
+  if (process_count() > 1) return;            // the other ranks are this run's own work
   const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
   const unsigned cores = std::thread::hardware_concurrency();
   if (threads < 2 || cores == 0) return;
@@ -215,12 +223,14 @@ int run_command(const RunOptions& options) {
     resolved = load_config_json(std::move(raw), options.overrides);
   }
   if (resolved["model"] == "relu") {
+    require_one_process("model", "the ReLU model");
     ReluSetup setup = make_relu_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
     check_run_directory(dir, options.force);
     return run_relu(setup, dir, false, options.force);
   }
   if (resolved["solver"] == "pde") {
+    require_one_process("solver", "the PDE solver");
     PdeSetup setup = make_pde_setup(resolved);
     const fs::path dir = choose_run_directory(options.out, options.config, setup.config);
     check_run_directory(dir, options.force);

@@ -36,11 +36,15 @@ StopSignals::StopSignals() {
   stop_signal = 0;
   m_int = std::signal(SIGINT, on_stop_signal);
   m_term = std::signal(SIGTERM, on_stop_signal);
+  // On several MPI ranks, `./kmdflow --ranks` turns SIGINT and SIGTERM into SIGUSR1 for mpirun to
+  // forward (mpirun itself would kill the ranks at once).
+  m_usr1 = std::signal(SIGUSR1, on_stop_signal);
 }
 
 StopSignals::~StopSignals() {
   std::signal(SIGINT, m_int);
   std::signal(SIGTERM, m_term);
+  std::signal(SIGUSR1, m_usr1);
 }
 
 std::string timestamp(const char* format) {

@@ -3,6 +3,7 @@
 #include <kmdflow/PdeSolver.hpp>
 #include <kmdflow/Sampling.hpp>
 #include <kmdflow/SpectralEngine.hpp>
+#include <kmdflow/app/Processes.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <cstdio>
@@ -198,6 +199,8 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
                             *setup.target, weights.extent(0), setup.config["forces"]["tolerance"],
                             parse_precision(setup.config.value("precision", "double")),
                             parse_fft_planning(setup.config["forces"]["fft_planning"]));
+  // On several MPI ranks, the others build the same engine and share its work (Processes.hpp).
+  engine = distribute(std::move(engine), setup.config, weights.extent(0));
   return std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 

@@ -24,7 +24,8 @@ namespace kmdflow::app {
 /// Set by SIGINT/SIGTERM while a StopSignals guard is alive (0 otherwise).
 extern std::atomic<int> stop_signal;
 
-/// Catches SIGINT and SIGTERM for its lifetime, so that a run can stop cleanly.
+/// Catches SIGINT, SIGTERM and SIGUSR1 (what mpirun forwards) for its lifetime, so that a run can
+/// stop cleanly.
 class StopSignals {
 public:
   StopSignals();
@@ -35,6 +36,7 @@ public:
 private:
   void (*m_int)(int);
   void (*m_term)(int);
+  void (*m_usr1)(int);
 };
 
 std::string timestamp(const char* format);

@@ -6,8 +6,7 @@
 #   spack install kmdflow                            # OpenMP on the host
 #   spack install kmdflow +cuda cuda_arch=90         # NVIDIA H100/H200
 #   spack install kmdflow +python                    # and the Python module
-#
-# Distributed runs (a +mpi variant) come with MPI support itself, which kmdflow does not have yet.
+#   spack install kmdflow +mpi                       # runs across MPI ranks (README, "Several processes")
 from spack_repo.builtin.build_systems.cmake import CMakePackage
 from spack_repo.builtin.build_systems.cuda import CudaPackage
 
@@ -25,6 +24,7 @@ class Kmdflow(CMakePackage, CudaPackage):
     version("0.1.0")
 
     variant("python", default=False, description="Build the Python module (nanobind)")
+    variant("mpi", default=True, description="Runs across MPI ranks (the direct engine's pair sums)")
 
     depends_on("cxx", type="build")
     depends_on("cmake@3.22:", type="build")
@@ -51,6 +51,7 @@ class Kmdflow(CMakePackage, CudaPackage):
     depends_on("py-h5py", type="run")
     depends_on("py-matplotlib", type="run")
     depends_on("py-nanobind", type="build", when="+python")
+    depends_on("mpi", when="+mpi")
 
     def setup_run_environment(self, env):
         # The Python package (plots, studies, and the module with +python) installs beside the program.
@@ -60,6 +61,7 @@ class Kmdflow(CMakePackage, CudaPackage):
         return [
             self.define("Kokkos_ROOT", self.spec["kokkos"].prefix),
             self.define("KMDFLOW_ENABLE_PYTHON", "ON" if self.spec.satisfies("+python") else "OFF"),
+            self.define("KMDFLOW_ENABLE_MPI", "ON" if self.spec.satisfies("+mpi") else "OFF"),
             self.define("KMDFLOW_ENABLE_TESTS", self.run_tests),
             self.define("KMDFLOW_ENABLE_BENCHMARKS", False),
         ]

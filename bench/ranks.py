@@ -1,0 +1,66 @@
+"""Several MPI ranks against one process: the direct engine's time per step on 2 ranks × 1 thread
+against 1 rank × 2 threads and 1 × 1 (the same cores), d = 1, 2, 3, and the bytes each rank sends
+and receives per evaluation. Run inside the environment after scripts/build:
+
+    scripts/env python3 bench/ranks.py [--repeats 3]
+
+Each configuration runs rk4 steps of N iid particles (forces.method direct, no outputs but the
+series); the time per step is the median over the repeats of the series' wall-clock difference
+between its first and last row (the setup excluded)."""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+import numpy as np
+
+BINARY = os.environ.get("KMDFLOW_BINARY", os.path.join(os.path.dirname(__file__), "..", "build", "apps", "kmdflow"))
+MPIEXEC = shutil.which("mpirun")
+LAUNCH = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+SIZES = {1: 8000, 2: 3000, 3: 2000}
+STEPS = 4
+
+
+def step_time(dim, n, ranks, threads, work):
+    config = {"dim": dim, "s": 1.5, "particles": {"count": n, "seed": 1}, "forces": {"method": "direct"},
+              "initial": {"type": "uniform", "sampling": "iid"},
+              "time": {"t_end": STEPS * 0.01, "dt": 0.01, "integrator": "rk4"},
+              "output": {"plots": False, "series_every": 0.01, "snapshot_every": 1.0}}
+    path = os.path.join(work, "c.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    out = os.path.join(work, f"r{dim}-{ranks}-{threads}")
+    command = [BINARY, "run", path, "--out", out, "--force"]
+    if ranks > 1:
+        command = [MPIEXEC, *LAUNCH, "-np", str(ranks), *command]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), KMDFLOW_LOADAVG="/dev/null", OMP_PROC_BIND="false")
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    wall = np.genfromtxt(os.path.join(out, "series.csv"), delimiter=",", names=True)["wall_s"]
+    return (wall[-1] - wall[0]) / STEPS
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores; median of {args.repeats}; rk4: 4 velocity evaluations and 1 energy per step")
+    print(f"{'d':>2} {'N':>6} {'1×1 s/step':>11} {'1×2 s/step':>11} {'2×1 s/step':>11} {'2×1 vs 1×2':>11} "
+          f"{'efficiency':>10} {'bytes/rank/eval':>16}")
+    with tempfile.TemporaryDirectory() as work:
+        for dim, n in SIZES.items():
+            t = {}
+            for ranks, threads in ((1, 1), (1, 2), (2, 1)):
+                t[ranks, threads] = statistics.median(step_time(dim, n, ranks, threads, work) for _ in range(args.repeats))
+            # Each rank other than 0 receives the positions and weights and sends its rows back.
+            received = 8 * n * (dim + 1)
+            sent = 8 * (n // 2) * dim
+            print(f"{dim:>2} {n:>6} {t[1, 1]:>11.3f} {t[1, 2]:>11.3f} {t[2, 1]:>11.3f} {t[1, 2] / t[2, 1]:>10.2f}× "
+                  f"{t[1, 1] / (2 * t[2, 1]):>9.0%} {received + sent:>16,}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""kmdflow on several MPI ranks (README, "Several processes") against the same command on one
+process: eval's velocities and energies, a run's series and final positions, in d = 1, 2, 3 and on
+P = 1…4 ranks (oversubscribed on small machines), a rank left without particles; bad input, the
+engines and models that run on one process only, a failure on one rank and a stop by signal, each
+ending every rank at once with one `error:` line.
+
+Every process runs one thread, so that a velocity row is the same sum whichever rank computes it
+(they agree bit for bit); energies are sums over the ranks' shares, equal to the single process's
+up to summation order (≤ 1e-12 relative)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+BINARY = os.environ.get("KMDFLOW_BINARY")
+MPIEXEC = os.environ.get("MPIEXEC")
+pytestmark = pytest.mark.skipif(not BINARY or not MPIEXEC, reason="KMDFLOW_BINARY and MPIEXEC not set (ctest sets them)")
+LAUNCH = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1", KOKKOS_DISABLE_WARNINGS="1", KMDFLOW_LOADAVG="/dev/null")
+
+
+def kmdflow(*args, ranks=None, cwd, env=None, timeout=120):
+    command = [BINARY, *args] if ranks is None else [MPIEXEC, *LAUNCH, "-np", str(ranks), BINARY, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env or ENV, timeout=timeout)
+
+
+def config(dim, count=240, **extra):
+    c = {"dim": dim, "s": 1.5 if dim > 1 else 1.0, "particles": {"count": count, "seed": 3},
+         "forces": {"method": "direct"},
+         "initial": {"type": "fourier", "modes": [{"k": [1] + [0] * (dim - 1), "amplitude": 0.4}], "sampling": "iid"},
+         "time": {"t_end": 0.3, "dt": 0.05, "integrator": "rk4"},
+         "output": {"plots": False, "snapshot_every": 0.1, "series_every": 0.05}}
+    c.update(extra)
+    return c
+
+
+def write(path, value):
+    path.write_text(json.dumps(value))
+    return str(path)
+
+
+def relative(a, b):
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_eval_on_ranks_matches_one_process(tmp_path, dim):
+    # A samples target: its atoms are sources too. It asks for a bounded gradient, s ≥ (d+1)/2.
+    cfg = write(tmp_path / "c.json", config(dim, s=(dim + 1) / 2,
+                                            target={"type": "samples", "path": str(tmp_path / "atoms.csv")}))
+    rng = np.random.default_rng(dim)
+    header = ",".join("xyz"[:dim]) + ",w"
+    np.savetxt(tmp_path / "atoms.csv", np.column_stack([rng.random((50, dim)), np.full(50, 1 / 50)]),
+               delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "x.csv", np.column_stack([rng.random((333, dim)), np.full(333, 1 / 333)]),
+               delimiter=",", header=header, comments="")
+    one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    v1 = np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2)
+    e1 = json.loads(one.stdout)
+    for ranks in (1, 2, 3, 4):
+        out = f"v{ranks}r.csv"
+        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_array_equal(np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2), v1)
+        e = json.loads(r.stdout)
+        assert e.get("engine_parameters", {}).get("ranks", 1) == ranks
+        for key in ("interaction_energy", "dissipation"):
+            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_run_on_ranks_matches_one_process(tmp_path, dim):
+    cfg = write(tmp_path / "c.json", config(dim))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    series = np.genfromtxt(tmp_path / "one/series.csv", delimiter=",", names=True)
+    with h5py.File(tmp_path / "one/trajectory.h5") as f:
+        final = f["particles/all/position/value"][-1]
+    for ranks in (2, 3, 4):
+        r = kmdflow("run", cfg, "--out", f"p{ranks}", ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        s = np.genfromtxt(tmp_path / f"p{ranks}/series.csv", delimiter=",", names=True)
+        for key in ("energy", "interaction_energy", "dissipation", "max_speed"):
+            if np.all(np.isfinite(series[key])):
+                assert relative(s[key], series[key]) <= 1e-12, (ranks, key)
+        with h5py.File(tmp_path / f"p{ranks}/trajectory.h5") as f:
+            assert np.abs(f["particles/all/position/value"][-1] - final).max() <= 1e-12
+        recorded = json.loads((tmp_path / f"p{ranks}/config.json").read_text())["kmdflow"]
+        assert recorded["mpi"].endswith(f"{ranks} ranks") and recorded["engine_parameters"]["ranks"] == ranks
+        # Only rank 0 writes: one run directory, its files once.
+        assert sorted(os.listdir(tmp_path / f"p{ranks}")) == sorted(os.listdir(tmp_path / "one"))
+
+
+def test_a_rank_without_particles(tmp_path):
+    cfg = write(tmp_path / "c.json", config(2, count=3))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    r = kmdflow("run", cfg, "--out", "four", ranks=4, cwd=tmp_path)  # rank 3 owns no particle
+    assert r.returncode == 0, r.stderr
+    a = np.genfromtxt(tmp_path / "one/series.csv", delimiter=",", names=True)
+    b = np.genfromtxt(tmp_path / "four/series.csv", delimiter=",", names=True)
+    assert relative(b["interaction_energy"], a["interaction_energy"]) <= 1e-12
+
+
+def one_error_line(result):
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["--set", "s=-1"], "s"),
+    (["--set", "forces.method=auto"], "forces.method"),      # 1D, s = 1: the sorted engine
+    (["--set", "forces.method=spectral"], "forces.method"),
+    (["--set", "solver=pde"], "solver"),
+])
+def test_refusals_end_every_rank(tmp_path, overrides, key):
+    cfg = write(tmp_path / "c.json", config(1))
+    r = kmdflow("run", cfg, "--out", "refused", *overrides, ranks=3, cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r).startswith(f"error: {key}: ")
+    assert not (tmp_path / "refused").exists()
+
+
+def test_relu_model_runs_on_one_process(tmp_path):
+    cfg = write(tmp_path / "c.json", {"model": "relu", "dim": 2, "particles": {"count": 50},
+                                      "time": {"t_end": 0.1}, "output": {"plots": False}})
+    r = kmdflow("run", cfg, "--out", "relu", ranks=2, cwd=tmp_path)
+    assert r.returncode == 2 and one_error_line(r).startswith("error: model: ")
+
+
+def test_a_rank_that_cannot_build_its_engine_stops_all(tmp_path):
+    cfg = write(tmp_path / "c.json", config(2))
+    start = time.monotonic()
+    r = kmdflow("run", cfg, "--out", "failed", ranks=3, cwd=tmp_path,
+                env=dict(ENV, KMDFLOW_TEST_FAIL_RANK="2"), timeout=60)
+    assert time.monotonic() - start < 30
+    assert r.returncode == 1
+    assert "rank 2" in one_error_line(r)
+    assert not (tmp_path / "failed").exists()
+
+
+def test_a_failure_on_one_rank_mid_run_stops_all(tmp_path):
+    cfg = write(tmp_path / "c.json", config(2))
+    r = kmdflow("run", cfg, "--out", "failed", ranks=3, cwd=tmp_path,
+                env=dict(ENV, KMDFLOW_TEST_FAIL_RANK="1:9"), timeout=60)
+    assert r.returncode == 1
+    assert "rank 1" in one_error_line(r)
+    summary = json.loads((tmp_path / "failed/summary.json").read_text())
+    assert summary["status"] == "failed" and "rank 1" in summary["message"]
+    # What it wrote stays consistent: the series up to where it stopped.
+    series = np.genfromtxt(tmp_path / "failed/series.csv", delimiter=",", names=True)
+    assert series["t"][-1] <= summary["stopped_at"]["t"] + 1e-12
+
+
+def test_a_signal_stops_the_run_cleanly(tmp_path):
+    # SIGUSR1 to mpirun, which forwards it: what ./kmdflow --ranks sends on SIGINT and SIGTERM.
+    cfg = write(tmp_path / "c.json", config(2, count=2000, time={"t_end": 1000, "dt": 0.05, "integrator": "rk4"}))
+    p = subprocess.Popen([MPIEXEC, *LAUNCH, "-np", "2", BINARY, "run", cfg, "--out", "stopped"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "stopped/series.csv.part").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGUSR1)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err
+    summary = json.loads((tmp_path / "stopped/summary.json").read_text())
+    assert summary["status"] == "interrupted"  # and mpirun has ended: every rank with it
