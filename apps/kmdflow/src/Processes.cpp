@@ -311,17 +311,13 @@ int serve_rank_zero() {
         break;
       }
       case release_engine:
-        engine.reset();
-        exchange.reset();
-        x = v = PointView<>();
-        w = ScalarView<>();
-        break;
       case stop:
-        engine.reset();
+        engine.reset(); // its views are freed before Kokkos is finalised
         exchange.reset();
         x = v = PointView<>();
         w = ScalarView<>();
-        return 0;
+        if (request == stop) return 0;
+        break;
       default:
         std::fprintf(stderr, "kmdflow: rank %d: unknown request %d from rank 0\n", g_rank, request);
         return 1;
