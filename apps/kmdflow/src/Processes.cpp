@@ -7,6 +7,9 @@
 #include <Kokkos_Core.hpp>
 
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
 #include <cstring>
 #include <cstdlib>
 #include <stdexcept>
@@ -20,7 +23,14 @@ namespace kmdflow::app {
 
 namespace {
 int g_rank = 0, g_size = 1;
-bool g_started = false, g_stopped = false, g_serving = false;
+bool g_serving = false;
+[[maybe_unused]] bool g_started = false, g_stopped = false; // MPI started here, and finalised
+
+/// Whether an MPI launcher (mpirun, srun) started this process.
+bool launched() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_RANK") ||
+         std::getenv("PMI_SIZE");
+}
 } // namespace
 
 int process_count() { return g_size; }
@@ -42,7 +52,18 @@ void require_one_process(const std::string& key, const std::string& what) {
 
 #ifndef KMDFLOW_HAVE_MPI
 
-int start_processes(int&, char**&) { return 0; }
+// kmdflow itself never loads MPI (Open MPI's libraries take 0.5 s to load): under a launcher it
+// becomes kmdflow-mpi, the same program built with MPI, installed beside it.
+int start_processes(int&, char**& argv) {
+  if (!launched()) return 0;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto mpi = self.parent_path() / "kmdflow-mpi";
+  if (!ec && ::access(mpi.c_str(), X_OK) == 0) ::execv(mpi.c_str(), argv);
+  std::fprintf(stderr, "error: an MPI launcher started kmdflow, but %s is missing: this build has no MPI "
+                       "(cmake -DKMDFLOW_ENABLE_MPI=ON)\n", mpi.c_str());
+  std::exit(2);
+}
 void stop_processes() {}
 int serve_rank_zero() { return 0; }
 std::unique_ptr<InteractionEngine> distribute(std::unique_ptr<InteractionEngine> engine, const nlohmann::json&,
@@ -232,9 +253,7 @@ std::unique_ptr<InteractionEngine> build_from(const nlohmann::json& config, std:
 } // namespace
 
 int start_processes(int& argc, char**& argv) {
-  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_RANK") ||
-                        std::getenv("PMI_SIZE");
-  if (!launched) return 0;
+  if (!launched()) return 0;
   int provided = 0;
   // Only the main thread calls MPI (the OpenMP threads never do).
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {

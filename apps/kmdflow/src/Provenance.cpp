@@ -70,7 +70,7 @@ std::string mpi_text() {
   const int ranks = process_count();
   return name + ", " + std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
 #else
-  return "none (this build runs on one process)";
+  return "none (one process)";
 #endif
 }
 } // namespace
