@@ -153,21 +153,16 @@ int main(int argc, char** argv) {
 
   // From here every rank but 0 serves rank 0's engines until it stops (Processes.hpp).
   kmdflow::app::serve_from_here();
+  const bool rank_zero = kmdflow::app::process_rank() == 0;
   try {
-    if (kmdflow::app::process_rank() > 0) {
-      Kokkos::InitializationSettings settings;
-      if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);
-      if (threads > 0) settings.set_num_threads(threads);
-      Kokkos::ScopeGuard kokkos(settings);
-      return kmdflow::app::serve_rank_zero();
-    }
-    if (*plot_cmd) return kmdflow::app::plot_command(plot_dir);
-    if (*convert_cmd) return kmdflow::app::convert_command(convert_dir, convert_to, convert_out);
+    if (rank_zero && *plot_cmd) return kmdflow::app::plot_command(plot_dir);
+    if (rank_zero && *convert_cmd) return kmdflow::app::convert_command(convert_dir, convert_to, convert_out);
     Kokkos::InitializationSettings settings;
     const bool chosen = threads > 0; // by the user: no advice
     if (threads == 0 && *run_cmd) threads = kmdflow::app::default_threads(run);
     if (threads > 0) settings.set_num_threads(threads);
     Kokkos::ScopeGuard kokkos(settings);
+    if (!rank_zero) return kmdflow::app::serve_rank_zero();
     kmdflow::app::enable_busy_machine_note(!chosen);
     if (*run_cmd) return kmdflow::app::run_command(run);
     if (*eval_cmd) return kmdflow::app::eval_command(eval);

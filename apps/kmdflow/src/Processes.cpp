@@ -242,9 +242,7 @@ std::unique_ptr<InteractionEngine> build_from(const nlohmann::json& config, std:
   ParticleSetup setup;
   setup.config = setup.resolved = config;
   make_model(setup);
-  auto engine = make_engine(parse_force_method(config["forces"]["method"]), *setup.kernel, *setup.target, count,
-                            config["forces"]["tolerance"], parse_precision(config.value("precision", "double")),
-                            parse_fft_planning(config["forces"]["fft_planning"]));
+  auto engine = make_configured_engine(setup, count);
   const auto [begin, end] = target_rows(count, g_rank, g_size);
   if (!engine->set_target_rows(begin, end)) throw std::logic_error("the engine cannot split its work");
   return engine;

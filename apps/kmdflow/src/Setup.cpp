@@ -193,14 +193,17 @@ PdeSetup make_pde_setup(const json& resolved) {
   return setup;
 }
 
+std::unique_ptr<InteractionEngine> make_configured_engine(const ParticleSetup& setup, std::size_t count) {
+  const nlohmann::json& forces = setup.config["forces"];
+  return make_engine(parse_force_method(forces["method"]), *setup.kernel, *setup.target, count, forces["tolerance"],
+                     parse_precision(setup.config.value("precision", "double")),
+                     parse_fft_planning(forces["fft_planning"]));
+}
+
 std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const ScalarView<Kokkos::HostSpace>& weights) {
   auto w = Kokkos::create_mirror_view_and_copy(MemorySpace(), weights);
-  auto engine = make_engine(parse_force_method(setup.config["forces"]["method"]), *setup.kernel,
-                            *setup.target, weights.extent(0), setup.config["forces"]["tolerance"],
-                            parse_precision(setup.config.value("precision", "double")),
-                            parse_fft_planning(setup.config["forces"]["fft_planning"]));
   // On several MPI ranks, the others build the same engine and share its work (Processes.hpp).
-  engine = distribute(std::move(engine), setup.config, weights.extent(0));
+  auto engine = distribute(make_configured_engine(setup, weights.extent(0)), setup.config, weights.extent(0));
   return std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
 }
 

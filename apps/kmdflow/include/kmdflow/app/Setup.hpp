@@ -78,6 +78,8 @@ void check_engine(const nlohmann::json& resolved, const Kernel& kernel, const Ta
 ParticleSetup make_particle_setup(const nlohmann::json& resolved);
 
 /// The flow for given particle weights, with the configured engine.
+/// The engine the configuration's `forces` block (and `precision`) asks for, for `count` particles.
+std::unique_ptr<InteractionEngine> make_configured_engine(const ParticleSetup& setup, std::size_t count);
 std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const ScalarView<Kokkos::HostSpace>& weights);
 
 /// Loads a configuration as the command line gives it: the file (or the built-in default),
