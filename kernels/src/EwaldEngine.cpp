@@ -210,7 +210,9 @@ template <int Dim, class Pair, class Real = double> struct RealSpaceGradient {
 template <int Dim, class Pair> struct RealSpaceValue {
   Pair pair;
   KOKKOS_FUNCTION Kokkos::Array<double, 1> operator()(const Kokkos::Array<double, Dim>& dx, int i, int p) const {
-    return {i == p ? 0.0 : pair.template value<Dim, double>(dx)};
+    Kokkos::Array<double, 1> value;
+    value[0] = i == p ? 0.0 : pair.template value<Dim, double>(dx);
+    return value;
   }
 };
 } // namespace detail

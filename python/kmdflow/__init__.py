@@ -136,11 +136,14 @@ class Model:
 
     def velocities(self, x, weights=None, out=None):
         """v_i = dx_i/dt = −∇(k * (μ_N − ν))(x_i) as a new float64 array of x's shape, or written
-        into `out` (a C-contiguous float64 array of that shape, not x) and returned.
+        into `out` (a C-contiguous float64 array of that shape where x lives, not x) and returned.
 
-        x: float64 array (N, d), or (N,) for d = 1, every coordinate in [0, 1) (numpy, or any
-        DLPack producer on the host); C-contiguous arrays are read in place. weights: None (1/N
-        each) or N positive numbers, normalised to sum 1."""
+        x: float64 array (N, d), or (N,) for d = 1, every coordinate in [0, 1): numpy, or any
+        DLPack producer (PyTorch, CuPy, JAX); C-contiguous arrays are read in place. The result is
+        the same kind of array as x (numpy for numpy and unknown host producers) on the same
+        device: in kmdflow's CUDA build, GPU arrays are read and answered on the GPU
+        (kmdflow._core.execution_space == "Cuda"); a CPU build refuses them. weights: None (1/N
+        each) or N positive numbers (host or GPU), normalised to sum 1."""
         return self._model.velocities(x, weights, out)
 
     def energy(self, x, weights=None):

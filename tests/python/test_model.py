@@ -169,3 +169,49 @@ def test_out_and_dlpack_producers():
 
     assert np.array_equal(m.velocities(Producer(x)), v)
     assert m._model._input_address == x.ctypes.data  # read in place through DLPack too
+
+
+@pytest.mark.parametrize("dim,s,method", [(1, 1, "sorted"), (1, 1.5, "direct"), (2, 1.5, "spectral"), (3, 1, "direct")])
+def test_the_gpu_arrays_path_on_the_host(dim, s, method):
+    # The path GPU arrays take in the CUDA build (read in place as the engines' memory, strided
+    # input copied by a Kokkos kernel, results allocated there and returned through DLPack, weights
+    # copied to the host, checks by a parallel reduction), exercised here where the engines' memory
+    # is the host's: the same numbers as the host path. (On a GPU: tests/python/test_gpu_arrays.py.)
+    m = kmdflow.Model(dim=dim, s=s, forces={"method": method})
+    x = np.random.default_rng(dim).random((700, dim))
+    w = np.random.default_rng(9).random(700) + 0.5
+    v, vw, e = m.velocities(x), m.velocities(x, weights=w), m.energy(x)
+    # The same values for the exact engines; the spectral engine spreads with atomics (its last
+    # digits change from call to call).
+    tolerance = 1e-13 if method == "spectral" else 0
+
+    def same(a, b):
+        return np.abs(np.from_dlpack(a) - b).max() <= tolerance * np.abs(b).max()
+
+    kmdflow._core._host_arrays_take_the_device_path(True)
+    try:
+        d = m.velocities(x)
+        assert not isinstance(d, np.ndarray) and hasattr(d, "__dlpack__")  # an array-API object
+        assert same(d, v)
+        assert m._model._input_address == x.ctypes.data
+        wide = np.zeros((700, 2 * dim))
+        wide[:, ::2] = x
+        assert same(m.velocities(wide[:, ::2]), v)
+        assert m._model._input_address not in (x.ctypes.data, wide.ctypes.data)  # strided: copied
+        out = np.full_like(x, np.nan)
+        assert m.velocities(x, out=out) is out and same(out, v)
+        assert same(m.velocities(x, weights=w), vw)
+        assert m.energy(x)["dissipation"] == pytest.approx(e["dissipation"], rel=10 * tolerance, abs=0)
+        bad = x.copy()
+        bad[5, -1] = np.nan
+        with pytest.raises(kmdflow.ConfigError, match="x: particle 5 .* outside the torus"):
+            m.velocities(bad)
+    finally:
+        kmdflow._core._host_arrays_take_the_device_path(False)
+
+
+def test_what_is_not_an_array_is_refused():
+    m = kmdflow.Model(dim=2, s=1.5)
+    for bad in ("positions", None, [[0.1, 0.2]], 3.0):
+        with pytest.raises(kmdflow.ConfigError, match="x: must be an array"):
+            m.velocities(bad)

@@ -223,7 +223,8 @@ void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, co
         for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
         spread_point<Dim>(g, n, w, PointWeights<Dim>(es, n, x), weights(j));
       });
-  Kokkos::Experimental::contribute(grid, scatter);
+  auto target = grid; // contribute() takes a non-const view in Kokkos 4
+  Kokkos::Experimental::contribute(target, scatter);
 }
 
 /// Σ_g grid(g) Π_d kernel[d][g_d] over the w^d grid points of one target.
