@@ -267,7 +267,7 @@ TEST(Spectral, SlabSpreadingMatchesScatterView) {
     Kokkos::View<double*, MemorySpace> a("a", points), b("b", points);
     detail::spread_by_slabs<dim>(ExecutionSpace(), "slabs", a, list.points, list.weights, list.start, cells, slabs,
                                  es, grid);
-    Kokkos::Experimental::ScatterView<double*, Kokkos::LayoutRight, ExecutionSpace> scatter(b);
+    Kokkos::Experimental::ScatterView<double*, decltype(b)::array_layout, ExecutionSpace> scatter(b);
     detail::spread<dim>(ExecutionSpace(), "scatter", scatter, b, list.points, list.weights, es, grid);
     auto ha = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a);
     auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
