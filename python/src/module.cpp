@@ -21,8 +21,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -91,13 +91,13 @@ using AnyArray = nb::ndarray<nb::ro>;
 /// Where an array lives for the engines: the host, or (in a CUDA build) the GPU they run on.
 enum class Place { host, device };
 
-/// The place of an array given for `key`: host memory (pinned CUDA host memory included) or, in a
-/// CUDA build, memory of the GPU that Kokkos uses (device or managed memory).
 /// For the tests of a CPU build: host arrays take the path of GPU arrays (read in place as the
 /// engines' memory, strided ones copied by a Kokkos kernel, results allocated and answered there),
 /// which in a CPU build is host memory too (kmdflow._core._host_arrays_take_the_device_path).
 bool host_arrays_take_the_device_path = false;
 
+/// The place of an array given for `key`: host memory (pinned CUDA host memory included) or, in a
+/// CUDA build, memory of the GPU that Kokkos uses (device or managed memory).
 Place place_of(const AnyArray& a, const std::string& key) {
   if (a.device_type() == nb::device::cpu::value || a.device_type() == nb::device::cuda_host::value)
     return host_arrays_take_the_device_path &&
@@ -238,7 +238,7 @@ Framework framework_of(nb::handle x, Place place) {
   return place == Place::host ? Framework::numpy : Framework::other;
 }
 
-/// Memory for a result of n × columns values where the input lived, owned by the returned capsule
+/// Memory for a result of `count` values where the input lived, owned by the returned capsule
 /// (host: new[]; GPU: cudaMalloc, so that it outlives Kokkos if Python keeps it longer).
 std::pair<double*, nb::capsule> result_memory(std::size_t count, Place place) {
 #if defined(KOKKOS_ENABLE_CUDA)
