@@ -1,12 +1,13 @@
-"""Several MPI ranks against one process: the direct engine's time per step on 2 ranks × 1 thread
-against 1 rank × 2 threads and 1 × 1 (the same cores), d = 1, 2, 3, and the bytes each rank sends
-and receives per evaluation. Run inside the environment after scripts/build:
+"""Several MPI ranks against one process: an engine's time per step on 2 ranks × 1 thread against
+1 rank × 2 threads and 1 × 1 (the same cores), d = 1, 2, 3, and the bytes each rank sends and
+receives per evaluation. Run inside the environment after scripts/build:
 
-    scripts/env python3 bench/ranks.py [--repeats 3]
+    scripts/env python3 bench/ranks.py [--method direct|spectral] [--repeats 3]
 
-Each configuration runs rk4 steps of N iid particles (forces.method direct, no outputs but the
-series); the time per step is the median over the repeats of the series' wall-clock difference
-between its first and last row (the setup excluded)."""
+Each configuration runs rk4 steps of N iid particles (no outputs but the series); the time per step
+is the median over the repeats of the series' wall-clock difference between its first and last row
+(the setup excluded). The direct engine runs N = 8000, 3000, 2000 (d = 1, 2, 3), the spectral
+engine N = 10⁶ at tolerance 1e-6."""
 
 import argparse
 import json
@@ -21,14 +22,16 @@ import numpy as np
 BINARY = os.environ.get("KMDFLOW_BINARY", os.path.join(os.path.dirname(__file__), "..", "build", "apps", "kmdflow"))
 MPIEXEC = shutil.which("mpirun")
 LAUNCH = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
-SIZES = {1: 8000, 2: 3000, 3: 2000}
-STEPS = 4
+SIZES = {"direct": {1: 8000, 2: 3000, 3: 2000}, "spectral": {1: 10**6, 2: 10**6, 3: 10**6}}
+FORCES = {"direct": {"method": "direct"}, "spectral": {"method": "spectral", "tolerance": 1e-6}}
+STEPS = {"direct": 4, "spectral": 1}
 
 
-def step_time(dim, n, ranks, threads, work):
-    config = {"dim": dim, "s": 1.5, "particles": {"count": n, "seed": 1}, "forces": {"method": "direct"},
+def step_time(method, dim, n, ranks, threads, work):
+    steps = STEPS[method]
+    config = {"dim": dim, "s": 1.5, "particles": {"count": n, "seed": 1}, "forces": FORCES[method],
               "initial": {"type": "uniform", "sampling": "iid"},
-              "time": {"t_end": STEPS * 0.01, "dt": 0.01, "integrator": "rk4"},
+              "time": {"t_end": steps * 0.01, "dt": 0.01, "integrator": "rk4"},
               "output": {"plots": False, "series_every": 0.01, "snapshot_every": 1.0}}
     path = os.path.join(work, "c.json")
     with open(path, "w") as f:
@@ -40,25 +43,36 @@ def step_time(dim, n, ranks, threads, work):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), KMDFLOW_LOADAVG="/dev/null", OMP_PROC_BIND="false")
     subprocess.run(command, check=True, capture_output=True, env=env)
     wall = np.genfromtxt(os.path.join(out, "series.csv"), delimiter=",", names=True)["wall_s"]
-    return (wall[-1] - wall[0]) / STEPS
+    with open(os.path.join(out, "config.json")) as f:
+        parameters = json.load(f)["kmdflow"].get("engine_parameters", {})
+    return (wall[-1] - wall[0]) / steps, parameters
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--method", choices=sorted(SIZES), default="direct")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; median of {args.repeats}; rk4: 4 velocity evaluations and 1 energy per step")
-    print(f"{'d':>2} {'N':>6} {'1×1 s/step':>11} {'1×2 s/step':>11} {'2×1 s/step':>11} {'2×1 vs 1×2':>11} "
+    print(f"{args.method} engine; {os.cpu_count()} cores; median of {args.repeats}; rk4: 4 velocity evaluations "
+          f"and 1 energy per step")
+    print(f"{'d':>2} {'N':>8} {'1×1 s/step':>11} {'1×2 s/step':>11} {'2×1 s/step':>11} {'2×1 vs 1×2':>11} "
           f"{'efficiency':>10} {'bytes/rank/eval':>16}")
     with tempfile.TemporaryDirectory() as work:
-        for dim, n in SIZES.items():
+        for dim, n in SIZES[args.method].items():
             t = {}
             for ranks, threads in ((1, 1), (1, 2), (2, 1)):
-                t[ranks, threads] = statistics.median(step_time(dim, n, ranks, threads, work) for _ in range(args.repeats))
-            # Each rank other than 0 receives the positions and weights and sends its rows back.
+                runs = [step_time(args.method, dim, n, ranks, threads, work) for _ in range(args.repeats)]
+                t[ranks, threads] = statistics.median(time for time, _ in runs)
+                parameters = runs[-1][1]
+            # Each rank other than 0 receives the positions and weights and sends its rows back; the
+            # spectral engine's ranks also sum their Fourier coefficients (an Allreduce of the half
+            # grid's complex values, sent and received once each here).
             received = 8 * n * (dim + 1)
             sent = 8 * (n // 2) * dim
-            print(f"{dim:>2} {n:>6} {t[1, 1]:>11.3f} {t[1, 2]:>11.3f} {t[2, 1]:>11.3f} {t[1, 2] / t[2, 1]:>10.2f}× "
+            if "grid" in parameters:
+                g = parameters["grid"]
+                sent += 2 * 16 * g ** (dim - 1) * (g // 2 + 1)
+            print(f"{dim:>2} {n:>8} {t[1, 1]:>11.3f} {t[1, 2]:>11.3f} {t[2, 1]:>11.3f} {t[1, 2] / t[2, 1]:>10.2f}× "
                   f"{t[1, 1] / (2 * t[2, 1]):>9.0%} {received + sent:>16,}")
 
 

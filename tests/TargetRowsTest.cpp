@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -121,10 +122,87 @@ TEST(TargetRows, EmptySharesAddNothing) {
   EXPECT_LE(kmdflow::test::relative_l2(parts, whole), 0.0);
 }
 
-// The engines that cannot split say so (a run on several ranks then refuses them).
-TEST(TargetRows, SortedAndSpectralDoNotSplit) {
+// The engines that cannot split say so (a run on several ranks then refuses them): the sorted
+// engine, and the spectral engine until it has a way to sum its shares' Fourier coefficients.
+TEST(TargetRows, SortedDoesNotSplitNorSpectralAlone) {
   const Kernel kernel = SobolevKernel(1, 1.0);
   const Target target(std::make_shared<UniformDensity>(1), kernel);
   EXPECT_FALSE(make_engine(ForceMethod::sorted, kernel, target, 100)->set_target_rows(0, 50));
-  EXPECT_FALSE(make_engine(ForceMethod::spectral, kernel, target, 100, 1e-6)->set_target_rows(0, 50));
+  auto spectral = make_engine(ForceMethod::spectral, kernel, target, 100, 1e-6);
+  EXPECT_FALSE(spectral->set_target_rows(0, 50));
+  EXPECT_TRUE(spectral->set_target_rows(0, 100)); // the whole is no share
+  spectral->set_sum_across([](double*, std::size_t) {});
+  EXPECT_TRUE(spectral->set_target_rows(0, 50));
+}
+
+// The spectral engine's shares: each spreads its particles (the first share the atoms too), the
+// shares' Fourier coefficients are summed across the processes (set_sum_across), and each
+// interpolates and sums the short range for its rows. Here the processes are played in turn in one:
+// a first pass records each share's coefficients, a second hands every share their sum, as an
+// Allreduce would. The rows must be the whole engine's up to the rounding of that sum (the
+// coefficients are added in another order), and the shares' energies must add up to the whole.
+TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
+  const std::size_t n = 1201;
+  for (const auto& c : cases()) {
+    const int dim = c.kernel.dim();
+    const auto x = random_points(n, dim, 15);
+    const auto w = random_weights(n, 16);
+    std::shared_ptr<const Target> target;
+    if (c.atoms) {
+      auto y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_points(97, dim, 17));
+      auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_weights(97, 18));
+      target = std::make_shared<const Target>(y, u);
+    } else {
+      target = std::make_shared<const Target>(std::make_shared<UniformDensity>(dim), c.kernel);
+    }
+    auto spectral = [&] { return make_engine(ForceMethod::spectral, c.kernel, *target, n, 1e-8); };
+    PointView<> whole("whole", n, dim);
+    auto engine = spectral();
+    engine->velocities(x, w, whole);
+    const double energy = engine->pair_energy(x, w);
+
+    for (int ranks : {2, 3, 5}) {
+      // Per evaluation (velocities, then the energy), each share's coefficients, then their sum.
+      std::vector<std::vector<std::vector<double>>> parts(2, std::vector<std::vector<double>>(ranks));
+      std::vector<std::vector<double>> sums(2);
+      int evaluation = 0, rank = 0;
+      bool recording = true;
+      std::vector<std::unique_ptr<InteractionEngine>> engines;
+      for (int r = 0; r < ranks; ++r) {
+        engines.push_back(spectral());
+        engines.back()->set_sum_across([&](double* values, std::size_t count) {
+          if (recording) {
+            parts[evaluation][rank].assign(values, values + count);
+          } else {
+            ASSERT_EQ(sums[evaluation].size(), count);
+            std::copy(sums[evaluation].begin(), sums[evaluation].end(), values);
+          }
+        });
+        const auto [begin, end] = share(n, r, ranks);
+        ASSERT_TRUE(engines.back()->set_target_rows(begin, end)) << c.name;
+      }
+      PointView<> rows("rows", n, dim);
+      double energy_sum = 0;
+      for (int pass = 0; pass < 2; ++pass) {
+        recording = pass == 0;
+        energy_sum = 0;
+        Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
+        for (rank = 0; rank < ranks; ++rank) {
+          evaluation = 0;
+          engines[rank]->velocities(x, w, rows);
+          evaluation = 1;
+          energy_sum += engines[rank]->pair_energy(x, w);
+        }
+        if (recording)
+          for (int e = 0; e < 2; ++e) {
+            sums[e].assign(parts[e][0].size(), 0.0);
+            for (const auto& part : parts[e])
+              for (std::size_t k = 0; k < part.size(); ++k) sums[e][k] += part[k];
+          }
+      }
+      // Every row written once, by its share, and equal to the whole engine's up to rounding.
+      EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << c.name << ", " << ranks << " ranks";
+      EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << c.name << ", " << ranks << " ranks";
+    }
+  }
 }

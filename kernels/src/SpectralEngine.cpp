@@ -103,11 +103,12 @@ double long_range_energy(const ExecutionSpace& space, const Spectrum& spectrum, 
 }
 
 // v_i = −Σ_q w_q ∇h(x_i − x_q) over the cell-list neighbours closer than r_c, for the particles
-// (original index < particles); `coincident` receives 1 + the index of a particle that meets
-// another point where ∇h is unbounded. Targets and sources in cell order: consecutive targets share
-// their neighbours in cache, and the neighbours of a cell are contiguous in memory.
-template <int Dim, class ExecutionSpace, class Cells, class Singular, class Regular, class Flag>
-void short_range_velocities(const ExecutionSpace& space, const Cells& cells, std::size_t particles, double cutoff2,
+// of the share (original index in [begin, end)); `coincident` receives 1 + the index of a
+// particle that meets another point where ∇h is unbounded. Targets and sources in cell order:
+// consecutive targets share their neighbours in cache, and the neighbours of a cell are contiguous
+// in memory.
+template <int Dim, class ExecutionSpace, class Cells, class Share, class Singular, class Regular, class Flag>
+void short_range_velocities(const ExecutionSpace& space, const Cells& cells, const Share& share, double cutoff2,
                             Singular singular, Regular regular, bool singular_gradient, const Flag& coincident,
                             const PointView<>& v) {
   const auto points = cells.points;
@@ -118,7 +119,7 @@ void short_range_velocities(const ExecutionSpace& space, const Cells& cells, std
       "kmdflow::spectral::short_range", Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)),
       KOKKOS_LAMBDA(std::size_t p) {
         const std::size_t i = std::size_t(order(p));
-        if (i >= particles) return;
+        if (i >= share.particles || !share(p)) return;
         double xi[3] = {0, 0, 0}, g[3] = {0, 0, 0};
         for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
         detail::for_each_neighbour<Dim>(xi, nc, reach, start, points, [&](int q, const double* y, double u) {
@@ -134,9 +135,9 @@ void short_range_velocities(const ExecutionSpace& space, const Cells& cells, std
       });
 }
 
-// ½ Σ_{p≠q} q_p q_q h(r_pq) over the pairs closer than r_c.
-template <int Dim, class ExecutionSpace, class Cells>
-double short_range_energy(const ExecutionSpace& space, const Cells& cells, double cutoff2,
+// ½ Σ_{p≠q} q_p q_q h(r_pq) over the pairs closer than r_c, the rows p of the share.
+template <int Dim, class ExecutionSpace, class Cells, class Share>
+double short_range_energy(const ExecutionSpace& space, const Cells& cells, const Share& share, double cutoff2,
                           const detail::SpectralTables& tables) {
   const auto points = cells.points;
   const auto weights = cells.weights;
@@ -149,6 +150,7 @@ double short_range_energy(const ExecutionSpace& space, const Cells& cells, doubl
   Kokkos::parallel_reduce(
       "kmdflow::spectral::short_range_energy", Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)),
       KOKKOS_LAMBDA(std::size_t p, double& sum) {
+        if (!share(p)) return;
         double xi[3] = {0, 0, 0}, row = 0;
         for (int d = 0; d < Dim; ++d) xi[d] = points(p, d);
         detail::for_each_neighbour<Dim>(xi, nc, reach, start, points, [&](int q, const double*, double u) {
@@ -300,7 +302,7 @@ SpectralEngine<ExecutionSpace, Dim>::SpectralEngine(const ExecutionSpace& space,
                                                     std::size_t particle_count, const SpectralParameters& parameters,
                                                     const PointView<>& atoms, const ScalarView<>& atom_weights)
     : m_space(space), m_parameters(parameters), m_singular_gradient(kernel.has_singular_gradient()),
-      m_particles(particle_count), m_atoms(atoms.data() ? atoms.extent(0) : 0) {
+      m_particles(particle_count), m_atoms(atoms.data() ? atoms.extent(0) : 0), m_end(particle_count) {
   if (kernel.dim() != Dim) throw std::invalid_argument("SpectralEngine: the kernel's dimension differs");
   if (m_atoms != (atom_weights.data() ? atom_weights.extent(0) : 0))
     throw std::invalid_argument("SpectralEngine: one weight per atom is needed");
@@ -398,10 +400,10 @@ template <class ExecutionSpace, int Dim>
 void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
   if (m_slabs > 0)
     detail::spread_by_slabs<Dim>(m_space, "kmdflow::spectral::spread", m_grid, m_cells.points, m_cells.weights,
-                                 m_cells.start, m_cells.cells_per_axis, m_slabs, m_es, m_parameters.grid);
+                                 m_cells.start, m_cells.cells_per_axis, m_slabs, m_es, m_parameters.grid, share());
   else
     detail::spread<Dim>(m_space, "kmdflow::spectral::spread", m_scatter, m_grid, m_cells.points, m_cells.weights, m_es,
-                        m_parameters.grid);
+                        m_parameters.grid, share());
   m_space.fence();
   {
     Kokkos::Profiling::ScopedRegion fft("kmdflow::spectral::fft");
@@ -409,22 +411,42 @@ void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
   }
   detail::deconvolve<Dim>(m_space, "kmdflow::spectral::deconvolve", m_half, m_spectrum, m_correction,
                           m_parameters.grid, m_parameters.modes);
+  if (m_sum_across) {
+    // The shares' coefficients summed (the transform is linear): μ̂ of every point on every process.
+    Kokkos::Profiling::ScopedRegion sum("kmdflow::spectral::sum_across");
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_spectrum);
+    m_sum_across(reinterpret_cast<double*>(host.data()), 2 * host.extent(0));
+    Kokkos::deep_copy(m_spectrum, host);
+  }
 }
 
 template <class ExecutionSpace, int Dim>
-void SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v) {
+detail::ShareOfPoints<Kokkos::View<int*, typename ExecutionSpace::memory_space>>
+SpectralEngine<ExecutionSpace, Dim>::share() const {
+  return {m_cells.order, m_begin, m_end, m_particles, m_begin == 0};
+}
+
+template <class ExecutionSpace, int Dim>
+bool SpectralEngine<ExecutionSpace, Dim>::set_target_rows(std::size_t begin, std::size_t end) {
+  if (begin > end || end > m_particles) throw std::invalid_argument("SpectralEngine: target rows outside [0, N)");
+  if (!m_sum_across && !(begin == 0 && end == m_particles)) return false;
+  m_begin = begin;
+  m_end = end;
+  return true;
+}
+
+template <class ExecutionSpace, int Dim>
+int SpectralEngine<ExecutionSpace, Dim>::short_range_velocities(const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::short_range");
   Kokkos::View<int, memory_space> coincident("kmdflow::spectral::coincident");
   const double cutoff2 = m_parameters.cutoff * m_parameters.cutoff;
   detail::with_singular_gradient(m_tables->singular, [&](auto singular) {
-    ::kmdflow::short_range_velocities<Dim>(m_space, m_cells, m_particles, cutoff2, singular, m_tables->regular_gradient,
+    ::kmdflow::short_range_velocities<Dim>(m_space, m_cells, share(), cutoff2, singular, m_tables->regular_gradient,
                                            m_singular_gradient, coincident, v);
   });
   int flag = 0;
   Kokkos::deep_copy(flag, coincident);
-  if (flag)
-    throw std::runtime_error("particle " + std::to_string(flag - 1) +
-                             " coincides with another point: the velocity is unbounded there for s < (d+1)/2");
+  return flag;
 }
 
 template <class ExecutionSpace, int Dim>
@@ -432,8 +454,12 @@ void SpectralEngine<ExecutionSpace, Dim>::velocities(const ConstPointView<>& x, 
                                                      const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::velocities");
   load_points(x, w);
-  if (m_tables) short_range_velocities(v);
+  const int coincident = m_tables ? short_range_velocities(v) : 0;
+  // The long range (on several processes a collective: every share reaches it) before any error.
   long_range_velocities(v, m_tables != nullptr);
+  if (coincident)
+    throw std::runtime_error("particle " + std::to_string(coincident - 1) +
+                             " coincides with another point: the velocity is unbounded there for s < (d+1)/2");
 }
 
 template <class ExecutionSpace, int Dim>
@@ -457,7 +483,7 @@ void SpectralEngine<ExecutionSpace, Dim>::long_range_velocities(const PointView<
       m_fft->inverse();
     }
     detail::interpolate<Dim>(m_space, "kmdflow::spectral::interpolate", m_grid, m_cells.points, m_cells.order, m_es,
-                             m_parameters.grid, v, component, accumulate);
+                             m_parameters.grid, v, component, accumulate, share());
   }
 }
 
@@ -466,8 +492,10 @@ double SpectralEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& 
   Kokkos::Profiling::ScopedRegion region("kmdflow::spectral::pair_energy");
   load_points(x, w);
   const double cutoff2 = m_parameters.cutoff * m_parameters.cutoff;
-  const double short_range = m_tables ? short_range_energy<Dim>(m_space, m_cells, cutoff2, *m_tables) : 0.0;
+  const double short_range = m_tables ? short_range_energy<Dim>(m_space, m_cells, share(), cutoff2, *m_tables) : 0.0;
   transform_points();
+  // The long range and the constants belong to no particle: the first share's (set_target_rows).
+  if (m_begin != 0) return short_range;
   const double long_range = ::kmdflow::long_range_energy<Dim>(m_space, m_spectrum, m_symbol, m_parameters.grid,
                                                              m_parameters.modes);
   const auto [sum_q, sum_q2] = detail::weight_sums(m_space, "kmdflow::spectral::weight_sums", m_weights);

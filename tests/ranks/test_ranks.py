@@ -4,9 +4,10 @@ P = 1…4 ranks (oversubscribed on small machines), a rank left without particle
 engines and models that run on one process only, a failure on one rank and a stop by signal, each
 ending every rank at once with one `error:` line.
 
-Every process runs one thread, so that a velocity row is the same sum whichever rank computes it
-(they agree bit for bit); energies are sums over the ranks' shares, equal to the single process's
-up to summation order (≤ 1e-12 relative)."""
+Every process runs one thread, so that a velocity row of the direct engine is the same sum whichever
+rank computes it (they agree bit for bit); the spectral engine's ranks sum their Fourier
+coefficients, and energies are sums over the ranks' shares: equal to the single process's up to
+summation order (≤ 1e-12 relative)."""
 
 import json
 import os
@@ -75,6 +76,38 @@ def test_eval_on_ranks_matches_one_process(tmp_path, dim):
             assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
 
 
+@pytest.mark.parametrize("dim,s", [(1, 1.0), (2, 1.5), (2, 1.0), (3, 2.0)])
+def test_spectral_eval_on_ranks_matches_one_process(tmp_path, dim, s):
+    # The spectral engine's shares: each rank spreads its particles (rank 0 the atoms too), the
+    # ranks sum their Fourier coefficients (an Allreduce), each interpolates its rows. The sum's
+    # order differs from one process's, so the velocities agree to rounding, not bit for bit.
+    # A samples target (its atoms spread by rank 0) where its s allows one, s ≥ (d+1)/2; else the
+    # uniform target, with the singular short range of s < (d+1)/2.
+    target = {"type": "samples", "path": str(tmp_path / "atoms.csv")} if s >= (dim + 1) / 2 else {"type": "uniform"}
+    cfg = write(tmp_path / "c.json", config(dim, s=s, forces={"method": "spectral", "tolerance": 1e-8}, target=target))
+    rng = np.random.default_rng(10 + dim)
+    header = ",".join("xyz"[:dim]) + ",w"
+    np.savetxt(tmp_path / "atoms.csv", np.column_stack([rng.random((200, dim)), np.full(200, 1 / 200)]),
+               delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "x.csv", np.column_stack([rng.random((3001, dim)), np.full(3001, 1 / 3001)]),
+               delimiter=",", header=header, comments="")
+    one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    v1 = np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2)
+    e1 = json.loads(one.stdout)
+    assert e1["engine"] == "spectral"
+    for ranks in (2, 3, 4):
+        out = f"v{ranks}r.csv"
+        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
+        assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
+        e = json.loads(r.stdout)
+        assert e["engine"] == "spectral" and e["engine_parameters"]["ranks"] == ranks
+        for key in ("interaction_energy", "dissipation"):
+            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_run_on_ranks_matches_one_process(tmp_path, dim):
     cfg = write(tmp_path / "c.json", config(dim))
@@ -117,7 +150,7 @@ def one_error_line(result):
 @pytest.mark.parametrize("overrides, key", [
     (["--set", "s=-1"], "s"),
     (["--set", "forces.method=auto"], "forces.method"),      # 1D, s = 1: the sorted engine
-    (["--set", "forces.method=spectral"], "forces.method"),
+    (["--set", "forces.method=sorted"], "forces.method"),
     (["--set", "solver=pde"], "solver"),
 ])
 def test_refusals_end_every_rank(tmp_path, overrides, key):
@@ -146,8 +179,24 @@ def test_a_rank_that_cannot_build_its_engine_stops_all(tmp_path):
     assert not (tmp_path / "failed").exists()
 
 
-def test_a_failure_on_one_rank_mid_run_stops_all(tmp_path):
-    cfg = write(tmp_path / "c.json", config(2))
+def test_spectral_run_on_ranks_matches_one_process(tmp_path):
+    cfg = write(tmp_path / "c.json", config(2, count=2000, forces={"method": "spectral", "tolerance": 1e-8}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    series = np.genfromtxt(tmp_path / "one/series.csv", delimiter=",", names=True)
+    r = kmdflow("run", cfg, "--out", "two", ranks=2, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    s = np.genfromtxt(tmp_path / "two/series.csv", delimiter=",", names=True)
+    for key in ("energy", "interaction_energy", "dissipation", "max_speed"):
+        assert relative(s[key], series[key]) <= 1e-11, key
+    with h5py.File(tmp_path / "one/trajectory.h5") as a, h5py.File(tmp_path / "two/trajectory.h5") as b:
+        assert np.abs(a["particles/all/position/value"][-1] - b["particles/all/position/value"][-1]).max() <= 1e-12
+
+
+@pytest.mark.parametrize("method", ["direct", "spectral"])
+def test_a_failure_on_one_rank_mid_run_stops_all(tmp_path, method):
+    # The spectral engine's ranks meet in a collective inside each evaluation: a failure on one
+    # must still end every rank, not leave them waiting.
+    cfg = write(tmp_path / "c.json", config(2, forces={"method": method}))
     r = kmdflow("run", cfg, "--out", "failed", ranks=3, cwd=tmp_path,
                 env=dict(ENV, KMDFLOW_TEST_FAIL_RANK="1:9"), timeout=60)
     assert r.returncode == 1

@@ -126,6 +126,11 @@ template <class F> std::string attempt(F&& f) {
   }
 }
 
+/// How the engines' shares sum what they all need (the spectral engine's Fourier coefficients).
+void sum_across_ranks(double* values, std::size_t count) {
+  MPI_Allreduce(MPI_IN_PLACE, values, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
 /// The particles on the host for MPI (a no-op copy where the engines run on the host), and the
 /// counts and offsets of each rank's rows of `width` doubles.
 struct Exchange {
@@ -166,11 +171,12 @@ public:
   DistributedEngine(std::unique_ptr<InteractionEngine> engine, const nlohmann::json& config, std::size_t count)
       : m_engine(std::move(engine)), m_exchange(count, config["dim"].get<int>()) {
     const auto [begin, end] = target_rows(count, 0, g_size);
+    m_engine->set_sum_across(sum_across_ranks);
     if (!m_engine->set_target_rows(begin, end))
       throw ConfigError("forces.method",
                         "the " + m_engine->name() + " engine runs on one process; on " + std::to_string(g_size) +
-                            " ranks set forces.method to \"direct\", the engine that shares its work across ranks "
-                            "(or run without --ranks)");
+                            " ranks set forces.method to \"direct\" or \"spectral\", the engines that share their "
+                            "work across ranks (or run without --ranks)");
     broadcast_request(build_engine);
     std::string text = config.dump();
     broadcast_string(text);
@@ -244,6 +250,7 @@ std::unique_ptr<InteractionEngine> build_from(const nlohmann::json& config, std:
   make_model(setup);
   auto engine = make_configured_engine(setup, count);
   const auto [begin, end] = target_rows(count, g_rank, g_size);
+  engine->set_sum_across(sum_across_ranks);
   if (!engine->set_target_rows(begin, end)) throw std::logic_error("the engine cannot split its work");
   return engine;
 }
@@ -312,11 +319,13 @@ int serve_rank_zero() {
         Kokkos::deep_copy(w, exchange->w);
         double part = 0;
         const std::string failure = attempt([&] {
+          // The engine's collectives (the spectral engine's sum of shares) are reached by every
+          // rank; the test's failure comes after, like a NaN found in this rank's rows.
+          if (request == velocities) engine->velocities(x, w, v);
+          else part = engine->pair_energy(x, w);
           if (++evaluations == test_failure())
             throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: evaluation " + std::to_string(evaluations) +
                                      " fails on this rank (a test)");
-          if (request == velocities) engine->velocities(x, w, v);
-          else part = engine->pair_energy(x, w);
         });
         agree(failure);
         if (request == velocities) {

@@ -8,6 +8,8 @@
 #include <Kokkos_Profiling_ScopedRegion.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
+#include <functional>
 #include <string>
 
 namespace kmdflow {
@@ -33,8 +35,17 @@ public:
   /// returns the part of its sum whose first particle lies in [begin, end), plus, where begin is 0,
   /// the terms that belong to no particle (target atoms among themselves, the long range's
   /// constants), so that the parts of a partition of [0, N) add up to the whole. Returns false
-  /// where the engine cannot split its work (the sorted and spectral engines).
+  /// where the engine cannot split its work (the sorted engine; the spectral engine until
+  /// set_sum_across gave it a way to sum its shares).
   virtual bool set_target_rows(std::size_t begin, std::size_t end) { return false; }
+
+  /// Sums `count` doubles across the processes that share the engine's work, in place, every one
+  /// of them calling it with the same count (an MPI Allreduce: Processes.hpp).
+  using SumAcross = std::function<void(double* values, std::size_t count)>;
+  /// For an engine whose share needs more than its own rows: the spectral engine sums its shares'
+  /// Fourier coefficients inside velocities() and pair_energy(), so that every process must call
+  /// those together, and each reaches the sum before it can fail (its errors come after).
+  virtual void set_sum_across(SumAcross sum) {}
 };
 
 } // namespace kmdflow

@@ -87,6 +87,12 @@ public:
   std::string name() const override { return "spectral"; }
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
+  /// A share on several processes: it spreads its particles (and, the first share, the atoms),
+  /// sums the shares' Fourier coefficients with `sum_across` (so every share has μ̂ of all
+  /// points), and interpolates and sums the short range for its rows only. Refused (false) for a
+  /// part of [0, N) until set_sum_across has been called.
+  bool set_target_rows(std::size_t begin, std::size_t end) override;
+  void set_sum_across(SumAcross sum) override { m_sum_across = std::move(sum); }
 
   const SpectralParameters& spectral_parameters() const { return m_parameters; }
   nlohmann::json parameters() const override;
@@ -103,13 +109,16 @@ private:
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   void transform_points(); // type 1 of the loaded points (cell list built)
   void long_range_velocities(const PointView<>& v, bool accumulate);
-  void short_range_velocities(const PointView<>& v);
+  int short_range_velocities(const PointView<>& v); // 1 + a coincident particle, or 0
+  detail::ShareOfPoints<Kokkos::View<int*, memory_space>> share() const;
 
   ExecutionSpace m_space;
   SpectralParameters m_parameters;
   std::shared_ptr<const detail::SpectralTables> m_tables; // null: no short range
   bool m_singular_gradient;
   std::size_t m_particles = 0, m_atoms = 0;
+  std::size_t m_begin = 0, m_end = 0; // the target rows (set_target_rows; all by default)
+  SumAcross m_sum_across;             // set on several processes
   PointView<memory_space> m_points;              // particles, then atoms
   Kokkos::View<double*, memory_space> m_weights; // w_j, then −u_m
   Kokkos::View<double*, memory_space> m_grid;    // the real fine grid

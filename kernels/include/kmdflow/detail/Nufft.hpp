@@ -170,6 +170,23 @@ KOKKOS_INLINE_FUNCTION void spread_point(G& g, int n, int w, const PointWeights<
   }
 }
 
+/// Which points of the cell list (in cell order) a process spreads and interpolates: all of them.
+struct AllPoints {
+  KOKKOS_INLINE_FUNCTION bool operator()(std::size_t) const { return true; }
+};
+
+/// ... or its share (InteractionEngine::set_target_rows): the particles whose original index
+/// (order(p)) lies in [begin, end), and the atoms (original index ≥ particles) where `atoms`.
+template <class Order> struct ShareOfPoints {
+  Order order;
+  std::size_t begin = 0, end = 0, particles = 0;
+  bool atoms = true;
+  KOKKOS_INLINE_FUNCTION bool operator()(std::size_t p) const {
+    const std::size_t i = std::size_t(order(p));
+    return i < particles ? i >= begin && i < end : atoms;
+  }
+};
+
 /// How many slabs spread_by_slabs cuts the cell list into: an even number of slabs of whole cell
 /// layers along axis 0, each at least w + 2 grid lines thick, so that the footprints of the slabs of
 /// one colour (every other slab) are disjoint; 0 when fewer than two such slabs fit.
@@ -185,9 +202,11 @@ inline int spreading_slabs(int n, int nc, int w) {
 /// points of one slab of cell layers are spread by one thread straight into the grid, the even
 /// slabs at once and then the odd ones, whose footprints do not overlap (spreading_slabs): no
 /// atomics, no per-thread grids, and a sum order that does not depend on the threads.
-template <int Dim, class ExecutionSpace, class Grid, class Points, class Weights, class Start>
+/// Only the points `keep` accepts are spread (a process's share; all by default).
+template <int Dim, class ExecutionSpace, class Grid, class Points, class Weights, class Start, class Keep = AllPoints>
 void spread_by_slabs(const ExecutionSpace& space, const char* label, const Grid& grid, const Points& points,
-                     const Weights& weights, const Start& start, int nc, int slabs, const EsKernel& es, int n) {
+                     const Weights& weights, const Start& start, int nc, int slabs, const EsKernel& es, int n,
+                     const Keep& keep = {}) {
   Kokkos::Profiling::ScopedRegion region(label);
   Kokkos::deep_copy(space, grid, 0.0);
   std::size_t layer = 1; // cells per layer along axis 0
@@ -200,6 +219,7 @@ void spread_by_slabs(const ExecutionSpace& space, const char* label, const Grid&
           const long long slab = 2 * i + colour;
           const std::size_t first = std::size_t(slab * nc / slabs), last = std::size_t((slab + 1) * nc / slabs);
           for (int j = start(first * layer); j < start(last * layer); ++j) {
+            if (!keep(std::size_t(j))) continue;
             double x[Dim];
             for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
             spread_point<Dim>(grid, n, w, PointWeights<Dim>(es, n, x), weights(j));
@@ -208,9 +228,9 @@ void spread_by_slabs(const ExecutionSpace& space, const char* label, const Grid&
 }
 
 /// Type-1 spreading through a ScatterView (atomics on GPUs): where slabs do not apply.
-template <int Dim, class ExecutionSpace, class Scatter, class Grid, class Points, class Weights>
+template <int Dim, class ExecutionSpace, class Scatter, class Grid, class Points, class Weights, class Keep = AllPoints>
 void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, const Grid& grid, const Points& points,
-            const Weights& weights, const EsKernel& es, int n) {
+            const Weights& weights, const EsKernel& es, int n, const Keep& keep = {}) {
   Kokkos::Profiling::ScopedRegion region(label);
   Kokkos::deep_copy(space, grid, 0.0);
   scatter.reset_except(grid);
@@ -218,6 +238,7 @@ void spread(const ExecutionSpace& space, const char* label, Scatter& scatter, co
   const int w = es.width;
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)), KOKKOS_LAMBDA(std::size_t j) {
+        if (!keep(j)) return;
         auto g = access.access();
         double x[Dim];
         for (int d = 0; d < Dim; ++d) x[d] = points(j, d);
@@ -257,17 +278,19 @@ KOKKOS_INLINE_FUNCTION double gather(const Grid& grid, int n, int w, const Point
 }
 
 /// Type-2 interpolation of the real grid at the points (in cell order; order(p) is the original
-/// index): out(i, component) (+)= the interpolant, for original indices i < out.extent(0).
-template <int Dim, class ExecutionSpace, class Grid, class Points, class Order, class Out>
+/// index): out(i, component) (+)= the interpolant, for original indices i < out.extent(0) whose
+/// point `keep` accepts (all by default).
+template <int Dim, class ExecutionSpace, class Grid, class Points, class Order, class Out, class Keep = AllPoints>
 void interpolate(const ExecutionSpace& space, const char* label, const Grid& grid, const Points& points,
-                 const Order& order, const EsKernel& es, int n, const Out& out, int component, bool accumulate) {
+                 const Order& order, const EsKernel& es, int n, const Out& out, int component, bool accumulate,
+                 const Keep& keep = {}) {
   Kokkos::Profiling::ScopedRegion region(label);
   const std::size_t targets = out.extent(0);
   const int w = es.width;
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, order.extent(0)), KOKKOS_LAMBDA(std::size_t p) {
         const std::size_t i = std::size_t(order(p));
-        if (i >= targets) return;
+        if (i >= targets || !keep(p)) return;
         double x[Dim];
         for (int d = 0; d < Dim; ++d) x[d] = points(p, d);
         const double sum = gather<Dim>(grid, n, w, PointWeights<Dim>(es, n, x));
