@@ -65,13 +65,14 @@ def main():
                 t[ranks, threads] = statistics.median(time for time, _ in runs)
                 parameters = runs[-1][1]
             # Each rank other than 0 receives the positions and weights and sends its rows back; the
-            # spectral engine's ranks also sum their Fourier coefficients (an Allreduce of the half
-            # grid's complex values, sent and received once each here).
+            # spectral engine's ranks also sum their Fourier coefficients (an Allreduce of the box
+            # |k|∞ ≤ K of the half grid, (2K+1)^(d-1)(K+1) complex values, sent and received once
+            # each on 2 ranks).
             received = 8 * n * (dim + 1)
             sent = 8 * (n // 2) * dim
-            if "grid" in parameters:
-                g = parameters["grid"]
-                sent += 2 * 16 * g ** (dim - 1) * (g // 2 + 1)
+            if "modes" in parameters:
+                K = parameters["modes"]
+                sent += 2 * 16 * (2 * K + 1) ** (dim - 1) * (K + 1)
             print(f"{dim:>2} {n:>8} {t[1, 1]:>11.3f} {t[1, 2]:>11.3f} {t[2, 1]:>11.3f} {t[1, 2] / t[2, 1]:>10.2f}× "
                   f"{t[1, 1] / (2 * t[2, 1]):>9.0%} {received + sent:>16,}")
 

@@ -102,6 +102,26 @@ double long_range_energy(const ExecutionSpace& space, const Spectrum& spectrum, 
   return energy;
 }
 
+// The half grid's entries inside the box |k|∞ ≤ K (the rest of the spectrum is zero), numbered
+// m = 0 … (2K+1)^{d−1}(K+1) − 1, last axis fastest: the entry h of the box's m-th wavevector. What
+// the shares on several processes sum, (2K+1)^{d−1}(K+1) values rather than the whole half grid.
+template <int Dim> std::size_t box_size(int K) {
+  std::size_t size = std::size_t(K + 1);
+  for (int d = 0; d + 1 < Dim; ++d) size *= std::size_t(2 * K + 1);
+  return size;
+}
+template <int Dim> KOKKOS_INLINE_FUNCTION std::size_t box_entry(std::size_t m, int n, int K) {
+  const std::size_t column = m % std::size_t(K + 1);
+  std::size_t rest = m / std::size_t(K + 1), row = 0, stride = 1;
+  for (int d = Dim - 2; d >= 0; --d) {
+    const int k = int(rest % std::size_t(2 * K + 1)) - K;
+    rest /= std::size_t(2 * K + 1);
+    row += std::size_t(k < 0 ? k + n : k) * stride;
+    stride *= std::size_t(n);
+  }
+  return row * std::size_t(n / 2 + 1) + column;
+}
+
 // v_i = −Σ_q w_q ∇h(x_i − x_q) over the cell-list neighbours closer than r_c, for the particles
 // of the share (original index in [begin, end)); `coincident` receives 1 + the index of a
 // particle that meets another point where ∇h is unbounded. Targets and sources in cell order:
@@ -412,11 +432,23 @@ void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
   detail::deconvolve<Dim>(m_space, "kmdflow::spectral::deconvolve", m_half, m_spectrum, m_correction,
                           m_parameters.grid, m_parameters.modes);
   if (m_sum_across) {
-    // The shares' coefficients summed (the transform is linear): μ̂ of every point on every process.
+    // The shares' coefficients summed (the transform is linear): μ̂ of every point on every
+    // process. Only the box |k|∞ ≤ K travels, packed.
     Kokkos::Profiling::ScopedRegion sum("kmdflow::spectral::sum_across");
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_spectrum);
+    const int n = m_parameters.grid, K = m_parameters.modes;
+    if (m_box.extent(0) != box_size<Dim>(K)) m_box = decltype(m_box)("kmdflow::spectral::box", box_size<Dim>(K));
+    const auto box = m_box;
+    const auto spectrum = m_spectrum;
+    Kokkos::parallel_for(
+        "kmdflow::spectral::pack", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, box.extent(0)),
+        KOKKOS_LAMBDA(std::size_t m) { box(m) = spectrum(box_entry<Dim>(m, n, K)); });
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), box);
     m_sum_across(reinterpret_cast<double*>(host.data()), 2 * host.extent(0));
-    Kokkos::deep_copy(m_spectrum, host);
+    Kokkos::deep_copy(box, host);
+    Kokkos::parallel_for(
+        "kmdflow::spectral::unpack", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, box.extent(0)),
+        KOKKOS_LAMBDA(std::size_t m) { spectrum(box_entry<Dim>(m, n, K)) = box(m); });
+    m_space.fence();
   }
 }
 

@@ -123,6 +123,7 @@ private:
   Kokkos::View<double*, memory_space> m_weights; // w_j, then −u_m
   Kokkos::View<double*, memory_space> m_grid;    // the real fine grid
   Kokkos::View<Complex*, memory_space> m_half, m_spectrum; // FFT buffer; μ̂ on the half grid (deconvolved)
+  Kokkos::View<Complex*, memory_space> m_box; // μ̂ in the box |k|∞ ≤ K, packed (summed across processes)
   Kokkos::View<double*, memory_space> m_symbol;     // L̂ for k ≠ 0 as a function of |k|² (|k| in d = 1)
   Kokkos::View<double*, memory_space> m_correction; // 1/(n ψ̂(k)) for k = 0 … K
   double m_long_range_at_zero = 0;                  // Σ_{k≠0, |k|∞≤K} L̂(k)
