@@ -46,6 +46,15 @@ std::vector<Case> cases() {
           {"bessel d=3", BesselKernel(3, 2.0, 1.0), false},          {"bessel d=1 s=0.75", BesselKernel(1, 0.75, 5.0), true}};
 }
 
+/// The case's target: 97 random atoms (seeds `seed`, `seed` + 1) or the uniform density.
+std::shared_ptr<const Target> target_of(const Case& c, std::uint64_t seed) {
+  const int dim = c.kernel.dim();
+  if (!c.atoms) return std::make_shared<const Target>(std::make_shared<UniformDensity>(dim), c.kernel);
+  auto y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_points(97, dim, seed));
+  auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_weights(97, seed + 1));
+  return std::make_shared<const Target>(y, u);
+}
+
 std::unique_ptr<InteractionEngine> direct(const Case& c, std::size_t n, const Target& target) {
   return make_engine(ForceMethod::direct, c.kernel, target, n);
 }
@@ -58,14 +67,7 @@ TEST(TargetRows, SharesAreTheWholeEnginesRows) {
     const int dim = c.kernel.dim();
     const auto x = random_points(n, dim, 5);
     const auto w = random_weights(n, 6);
-    std::shared_ptr<const Target> target;
-    if (c.atoms) {
-      auto y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_points(97, dim, 7));
-      auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_weights(97, 8));
-      target = std::make_shared<const Target>(y, u);
-    } else {
-      target = std::make_shared<const Target>(std::make_shared<UniformDensity>(dim), c.kernel);
-    }
+    const auto target = target_of(c, 7);
     PointView<> whole("whole", n, dim);
     auto engine = direct(c, n, *target);
     engine->velocities(x, w, whole);
@@ -147,14 +149,7 @@ TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
     const int dim = c.kernel.dim();
     const auto x = random_points(n, dim, 15);
     const auto w = random_weights(n, 16);
-    std::shared_ptr<const Target> target;
-    if (c.atoms) {
-      auto y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_points(97, dim, 17));
-      auto u = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), random_weights(97, 18));
-      target = std::make_shared<const Target>(y, u);
-    } else {
-      target = std::make_shared<const Target>(std::make_shared<UniformDensity>(dim), c.kernel);
-    }
+    const auto target = target_of(c, 17);
     auto spectral = [&] { return make_engine(ForceMethod::spectral, c.kernel, *target, n, 1e-8); };
     PointView<> whole("whole", n, dim);
     auto engine = spectral();

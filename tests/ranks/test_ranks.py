@@ -50,21 +50,25 @@ def relative(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
 
 
+def eval_on_one_process(tmp_path, cfg, dim, atoms, particles, seed):
+    """Writes random atoms.csv and x.csv (uniform weights) and evaluates x.csv on one process: its
+    velocities and eval's JSON."""
+    rng = np.random.default_rng(seed)
+    header = ",".join("xyz"[:dim]) + ",w"
+    for name, count in (("atoms.csv", atoms), ("x.csv", particles)):
+        np.savetxt(tmp_path / name, np.column_stack([rng.random((count, dim)), np.full(count, 1 / count)]),
+                   delimiter=",", header=header, comments="")
+    one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    return np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2), json.loads(one.stdout)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_eval_on_ranks_matches_one_process(tmp_path, dim):
     # A samples target: its atoms are sources too. It asks for a bounded gradient, s ≥ (d+1)/2.
     cfg = write(tmp_path / "c.json", config(dim, s=(dim + 1) / 2,
                                             target={"type": "samples", "path": str(tmp_path / "atoms.csv")}))
-    rng = np.random.default_rng(dim)
-    header = ",".join("xyz"[:dim]) + ",w"
-    np.savetxt(tmp_path / "atoms.csv", np.column_stack([rng.random((50, dim)), np.full(50, 1 / 50)]),
-               delimiter=",", header=header, comments="")
-    np.savetxt(tmp_path / "x.csv", np.column_stack([rng.random((333, dim)), np.full(333, 1 / 333)]),
-               delimiter=",", header=header, comments="")
-    one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
-    assert one.returncode == 0, one.stderr
-    v1 = np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2)
-    e1 = json.loads(one.stdout)
+    v1, e1 = eval_on_one_process(tmp_path, cfg, dim, atoms=50, particles=333, seed=dim)
     for ranks in (1, 2, 3, 4):
         out = f"v{ranks}r.csv"
         r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
@@ -85,16 +89,7 @@ def test_spectral_eval_on_ranks_matches_one_process(tmp_path, dim, s):
     # uniform target, with the singular short range of s < (d+1)/2.
     target = {"type": "samples", "path": str(tmp_path / "atoms.csv")} if s >= (dim + 1) / 2 else {"type": "uniform"}
     cfg = write(tmp_path / "c.json", config(dim, s=s, forces={"method": "spectral", "tolerance": 1e-8}, target=target))
-    rng = np.random.default_rng(10 + dim)
-    header = ",".join("xyz"[:dim]) + ",w"
-    np.savetxt(tmp_path / "atoms.csv", np.column_stack([rng.random((200, dim)), np.full(200, 1 / 200)]),
-               delimiter=",", header=header, comments="")
-    np.savetxt(tmp_path / "x.csv", np.column_stack([rng.random((3001, dim)), np.full(3001, 1 / 3001)]),
-               delimiter=",", header=header, comments="")
-    one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
-    assert one.returncode == 0, one.stderr
-    v1 = np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2)
-    e1 = json.loads(one.stdout)
+    v1, e1 = eval_on_one_process(tmp_path, cfg, dim, atoms=200, particles=3001, seed=10 + dim)
     assert e1["engine"] == "spectral"
     for ranks in (2, 3, 4):
         out = f"v{ranks}r.csv"
