@@ -122,6 +122,18 @@ template <int Dim> KOKKOS_INLINE_FUNCTION std::size_t box_entry(std::size_t m, i
   return row * std::size_t(n / 2 + 1) + column;
 }
 
+// The box's entries of the spectrum into `box` (pack), or back (unpack).
+template <int Dim, class ExecutionSpace, class Spectrum>
+void copy_box(const ExecutionSpace& space, const Spectrum& spectrum, const Spectrum& box, int n, int K, bool pack) {
+  Kokkos::parallel_for(
+      pack ? "kmdflow::spectral::pack" : "kmdflow::spectral::unpack",
+      Kokkos::RangePolicy<ExecutionSpace>(space, 0, box.extent(0)), KOKKOS_LAMBDA(std::size_t m) {
+        const std::size_t h = box_entry<Dim>(m, n, K);
+        if (pack) box(m) = spectrum(h);
+        else spectrum(h) = box(m);
+      });
+}
+
 // v_i = −Σ_q w_q ∇h(x_i − x_q) over the cell-list neighbours closer than r_c, for the particles
 // of the share (original index in [begin, end)); `coincident` receives 1 + the index of a
 // particle that meets another point where ∇h is unbounded. Targets and sources in cell order:
@@ -437,17 +449,11 @@ void SpectralEngine<ExecutionSpace, Dim>::transform_points() {
     Kokkos::Profiling::ScopedRegion sum("kmdflow::spectral::sum_across");
     const int n = m_parameters.grid, K = m_parameters.modes;
     if (m_box.extent(0) != box_size<Dim>(K)) m_box = decltype(m_box)("kmdflow::spectral::box", box_size<Dim>(K));
-    const auto box = m_box;
-    const auto spectrum = m_spectrum;
-    Kokkos::parallel_for(
-        "kmdflow::spectral::pack", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, box.extent(0)),
-        KOKKOS_LAMBDA(std::size_t m) { box(m) = spectrum(box_entry<Dim>(m, n, K)); });
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), box);
+    copy_box<Dim>(m_space, m_spectrum, m_box, n, K, true);
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_box);
     m_sum_across(reinterpret_cast<double*>(host.data()), 2 * host.extent(0));
-    Kokkos::deep_copy(box, host);
-    Kokkos::parallel_for(
-        "kmdflow::spectral::unpack", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, box.extent(0)),
-        KOKKOS_LAMBDA(std::size_t m) { spectrum(box_entry<Dim>(m, n, K)) = box(m); });
+    Kokkos::deep_copy(m_box, host);
+    copy_box<Dim>(m_space, m_spectrum, m_box, n, K, false);
     m_space.fence();
   }
 }
