@@ -59,6 +59,46 @@ std::unique_ptr<InteractionEngine> direct(const Case& c, std::size_t n, const Ta
   return make_engine(ForceMethod::direct, c.kernel, target, n);
 }
 
+/// An Allreduce across processes played in turn in one: in a recording pass, each rank's k-th call
+/// is kept (its values left as they are); in the next pass, each rank's k-th call gets the sum of
+/// every rank's k-th recorded call, as MPI_Allreduce would hand it.
+class PlayedAllreduce {
+public:
+  explicit PlayedAllreduce(int ranks) : m_parts(ranks), m_calls(ranks) {}
+  InteractionEngine::SumAcross rank(int r) {
+    return [this, r](double* values, std::size_t count) {
+      const std::size_t k = m_calls[r]++;
+      if (m_recording) {
+        m_parts[r].resize(k + 1);
+        m_parts[r][k].assign(values, values + count);
+      } else {
+        ASSERT_LT(k, m_sums.size());
+        ASSERT_EQ(m_sums[k].size(), count);
+        std::copy(m_sums[k].begin(), m_sums[k].end(), values);
+      }
+    };
+  }
+  /// Begins a pass: the first records, the next ones hand out the sums of the first's calls.
+  void pass(bool recording) {
+    if (m_recording && !recording) {
+      m_sums = m_parts[0];
+      for (std::size_t r = 1; r < m_parts.size(); ++r) {
+        ASSERT_EQ(m_parts[r].size(), m_sums.size()) << "rank " << r << " made another number of calls";
+        for (std::size_t k = 0; k < m_sums.size(); ++k)
+          for (std::size_t i = 0; i < m_sums[k].size(); ++i) m_sums[k][i] += m_parts[r][k][i];
+      }
+    }
+    m_recording = recording;
+    std::fill(m_calls.begin(), m_calls.end(), 0);
+  }
+
+private:
+  std::vector<std::vector<std::vector<double>>> m_parts; // rank, call, values
+  std::vector<std::vector<double>> m_sums;               // call, values
+  std::vector<std::size_t> m_calls;
+  bool m_recording = true;
+};
+
 } // namespace
 
 TEST(TargetRows, SharesAreTheWholeEnginesRows) {
@@ -124,17 +164,115 @@ TEST(TargetRows, EmptySharesAddNothing) {
   EXPECT_LE(kmdflow::test::relative_l2(parts, whole), 0.0);
 }
 
-// The engines that cannot split say so (a run on several ranks then refuses them): the sorted
-// engine, and the spectral engine until it has a way to sum its shares' Fourier coefficients.
-TEST(TargetRows, SortedDoesNotSplitNorSpectralAlone) {
+// The engines that cannot split say so (a run on several ranks then refuses them): by rows, the
+// sorted engine, and the spectral engine until it has a way to sum its shares' Fourier
+// coefficients; by position, every engine but the sorted one, which also needs that sum.
+TEST(TargetRows, SplitsNeedTheirSum) {
   const Kernel kernel = SobolevKernel(1, 1.0);
   const Target target(std::make_shared<UniformDensity>(1), kernel);
-  EXPECT_FALSE(make_engine(ForceMethod::sorted, kernel, target, 100)->set_target_rows(0, 50));
+  auto sorted = make_engine(ForceMethod::sorted, kernel, target, 100);
+  EXPECT_FALSE(sorted->set_target_rows(0, 50));
+  EXPECT_TRUE(sorted->set_position_share(0, 1)); // the whole is no share
+  EXPECT_FALSE(sorted->set_position_share(1, 3));
+  sorted->set_sum_across([](double*, std::size_t) {});
+  EXPECT_TRUE(sorted->set_position_share(1, 3));
+  EXPECT_THROW(sorted->set_position_share(3, 3), std::invalid_argument);
+  EXPECT_FALSE(make_engine(ForceMethod::direct, kernel, target, 100)->set_position_share(1, 3));
   auto spectral = make_engine(ForceMethod::spectral, kernel, target, 100, 1e-6);
   EXPECT_FALSE(spectral->set_target_rows(0, 50));
   EXPECT_TRUE(spectral->set_target_rows(0, 100)); // the whole is no share
   spectral->set_sum_across([](double*, std::size_t) {});
   EXPECT_TRUE(spectral->set_target_rows(0, 50));
+  EXPECT_FALSE(spectral->set_position_share(1, 3));
+}
+
+namespace {
+
+/// The sorted engine's velocities and energy of x on `ranks` shares by position (played in one
+/// process), against the whole engine's: every row filled by exactly one share, equal to the
+/// whole's up to the rounding of the slabs' sums (the velocities are differences of compensated
+/// power sums, added across the slabs in another order: a few ulps of |q| Σ|b|^p ≲ 1), the
+/// energies adding up to the whole. Returns each share's number of rows.
+std::vector<std::size_t> check_sorted_shares(const Kernel& kernel, const Target& target, const PointView<>& x,
+                                             const ScalarView<>& w, int ranks, const std::string& what) {
+  const std::size_t n = x.extent(0);
+  PointView<> whole("whole", n, 1);
+  auto engine = make_engine(ForceMethod::sorted, kernel, target, n);
+  engine->velocities(x, w, whole);
+  const double energy = engine->pair_energy(x, w);
+
+  PlayedAllreduce allreduce(ranks);
+  std::vector<std::unique_ptr<InteractionEngine>> engines;
+  for (int r = 0; r < ranks; ++r) {
+    engines.push_back(make_engine(ForceMethod::sorted, kernel, target, n));
+    engines.back()->set_sum_across(allreduce.rank(r));
+    EXPECT_TRUE(engines.back()->set_position_share(r, ranks)) << what;
+  }
+  PointView<> rows("rows", n, 1);
+  double energy_sum = 0;
+  std::vector<int> filled(n, 0);
+  std::vector<std::size_t> counts(ranks, 0);
+  for (int pass = 0; pass < 2; ++pass) {
+    allreduce.pass(pass == 0);
+    energy_sum = 0;
+    Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
+    for (int r = 0; r < ranks; ++r) {
+      engines[r]->velocities(x, w, rows);
+      energy_sum += engines[r]->pair_energy(x, w);
+      if (pass == 1) {
+        const auto mine = engines[r]->share_rows();
+        EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end())) << what;
+        for (const std::size_t i : mine) ++filled[i];
+        counts[r] = mine.size();
+      }
+    }
+  }
+  EXPECT_EQ(std::count(filled.begin(), filled.end(), 1), std::ptrdiff_t(n)) << what << ": rows filled twice or never";
+  EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << what;
+  EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << what;
+  return counts;
+}
+
+} // namespace
+
+// The sorted engine on several processes: each sorts the points of its slab of the torus, and the
+// slabs' power sums are scanned across the processes (an exclusive scan by one Allreduce).
+TEST(TargetRows, SortedSharesScanTheirSlabs) {
+  const std::size_t n = 1201;
+  const auto x = random_points(n, 1, 25);
+  const auto w = random_weights(n, 26);
+  for (double s : {1.0, 2.0, 3.0, 4.0})
+    for (bool atoms : {false, true}) {
+      const Case c{"sorted s=" + std::to_string(s) + (atoms ? ", atoms" : ""), SobolevKernel(1, s), atoms};
+      const auto target = target_of(c, 27);
+      for (int ranks : {2, 3, 5}) {
+        const auto counts = check_sorted_shares(c.kernel, *target, x, w, ranks, c.name + ", " + std::to_string(ranks) + " ranks");
+        // Every point is in the sample here (n < 1024 per slab): the cuts are exact quantiles.
+        for (const std::size_t k : counts) EXPECT_NEAR(double(k), double(n) / ranks, atoms ? 60 : 1) << c.name;
+      }
+    }
+}
+
+// Points crowded into a twentieth of the torus still split evenly (the cuts follow the points,
+// evaluation by evaluation); points in a few coincident groups keep each group in one slab (the
+// sorted sums' correction of coincident points stays within a slab), leaving some slabs empty.
+TEST(TargetRows, SortedSharesCrowdedAndCoincident) {
+  const Kernel kernel = SobolevKernel(1, 1.0); // s = 1: the velocity jumps at coincident points
+  const Target target(std::make_shared<UniformDensity>(1), kernel);
+  const std::size_t n = 20000; // more than the sample (1024 per slab)
+  auto x = random_points(n, 1, 31);
+  const auto w = random_weights(n, 32);
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  for (std::size_t i = 0; i < n; ++i) h(i, 0) = 0.60 + 0.05 * h(i, 0);
+  Kokkos::deep_copy(x, h);
+  for (int ranks : {2, 4, 7}) {
+    const auto counts = check_sorted_shares(kernel, target, x, w, ranks, "crowded, " + std::to_string(ranks) + " ranks");
+    for (const std::size_t k : counts) EXPECT_NEAR(double(k), double(n) / ranks, 0.1 * n / ranks) << ranks << " ranks";
+  }
+  for (std::size_t i = 0; i < n; ++i) h(i, 0) = 0.125 * double(i % 3) + 0.3;
+  Kokkos::deep_copy(x, h);
+  const auto counts = check_sorted_shares(kernel, target, x, w, 5, "three coincident groups, 5 ranks");
+  EXPECT_EQ(std::count(counts.begin(), counts.end(), std::size_t(0)), 2);
 }
 
 // The spectral engine's shares: each spreads its particles (the first share the atoms too), the
@@ -157,43 +295,24 @@ TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
     const double energy = engine->pair_energy(x, w);
 
     for (int ranks : {2, 3, 5}) {
-      // Per evaluation (velocities, then the energy), each share's coefficients, then their sum.
-      std::vector<std::vector<std::vector<double>>> parts(2, std::vector<std::vector<double>>(ranks));
-      std::vector<std::vector<double>> sums(2);
-      int evaluation = 0, rank = 0;
-      bool recording = true;
+      PlayedAllreduce allreduce(ranks);
       std::vector<std::unique_ptr<InteractionEngine>> engines;
       for (int r = 0; r < ranks; ++r) {
         engines.push_back(spectral());
-        engines.back()->set_sum_across([&](double* values, std::size_t count) {
-          if (recording) {
-            parts[evaluation][rank].assign(values, values + count);
-          } else {
-            ASSERT_EQ(sums[evaluation].size(), count);
-            std::copy(sums[evaluation].begin(), sums[evaluation].end(), values);
-          }
-        });
+        engines.back()->set_sum_across(allreduce.rank(r));
         const auto [begin, end] = share(n, r, ranks);
         ASSERT_TRUE(engines.back()->set_target_rows(begin, end)) << c.name;
       }
       PointView<> rows("rows", n, dim);
       double energy_sum = 0;
       for (int pass = 0; pass < 2; ++pass) {
-        recording = pass == 0;
+        allreduce.pass(pass == 0);
         energy_sum = 0;
         Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
-        for (rank = 0; rank < ranks; ++rank) {
-          evaluation = 0;
-          engines[rank]->velocities(x, w, rows);
-          evaluation = 1;
-          energy_sum += engines[rank]->pair_energy(x, w);
+        for (int r = 0; r < ranks; ++r) {
+          engines[r]->velocities(x, w, rows);
+          energy_sum += engines[r]->pair_energy(x, w);
         }
-        if (recording)
-          for (int e = 0; e < 2; ++e) {
-            sums[e].assign(parts[e][0].size(), 0.0);
-            for (const auto& part : parts[e])
-              for (std::size_t k = 0; k < part.size(); ++k) sums[e][k] += part[k];
-          }
       }
       // Every row written once, by its share, and equal to the whole engine's up to rounding.
       EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << c.name << ", " << ranks << " ranks";

@@ -2,7 +2,10 @@
 
 #include <Kokkos_Sort.hpp>
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace kmdflow {
 
@@ -12,28 +15,15 @@ using detail::sorted_max_degree;
 using detail::SortedPolynomial;
 constexpr int max_terms = sorted_max_degree + 1;
 
-// Σ_j q_j b_j^p for p = 0 … degree, each with a Neumaier compensation term: the velocities are
-// differences of such sums, so their rounding error must stay at a few ulps of the sums.
-struct PowerSums {
-  double hi[max_terms];
-  double lo[max_terms];
+using detail::PowerSums;
 
-  KOKKOS_INLINE_FUNCTION void zero() {
-    for (int p = 0; p < max_terms; ++p) hi[p] = lo[p] = 0;
-  }
-  KOKKOS_INLINE_FUNCTION void add(int p, double x) {
-    const double t = hi[p] + x;
-    lo[p] += Kokkos::fabs(hi[p]) >= Kokkos::fabs(x) ? (hi[p] - t) + x : (x - t) + hi[p];
-    hi[p] = t;
-  }
-  KOKKOS_INLINE_FUNCTION void merge(const PowerSums& other, int degree) {
-    for (int p = 0; p <= degree; ++p) {
-      add(p, other.hi[p]);
-      lo[p] += other.lo[p];
-    }
-  }
-  KOKKOS_INLINE_FUNCTION double value(int p) const { return hi[p] + lo[p]; }
-};
+// The sum of the p-th entries of a and b, compensated like their own: exactly a.value(p) where b
+// is zero.
+KOKKOS_INLINE_FUNCTION double value_of_sum(const PowerSums& a, const PowerSums& b, int p) {
+  const double t = a.hi[p] + b.hi[p];
+  const double error = Kokkos::fabs(a.hi[p]) >= Kokkos::fabs(b.hi[p]) ? (a.hi[p] - t) + b.hi[p] : (b.hi[p] - t) + a.hi[p];
+  return t + (error + a.lo[p] + b.lo[p]);
+}
 
 // The Taylor coefficients Q^{(p)}(a)/p!, p = 0 … n, of the polynomial Q (repeated synthetic
 // division), so that Q(a − b) = Σ_p c_p (−b)^p.
@@ -57,14 +47,15 @@ struct PowerTotals {
 };
 
 // v_i = −[Σ_{j<i} q_j P(a_i − b_j) + Σ_{j>i} q_j P(a_i − b_j + 1)] in sorted order, from the
-// exclusive prefix sums that the scan hands to its final pass.
+// exclusive prefix sums that the scan hands to its final pass (after `below`, the sums over the
+// points of the slabs below this one's on several processes).
 template <class ExecutionSpace>
 struct VelocityScan {
   using value_type = PowerSums;
   Kokkos::View<const double*, typename ExecutionSpace::memory_space> b, q;
   Kokkos::View<double*, typename ExecutionSpace::memory_space> out;
   SortedPolynomial before, after;
-  PowerSums totals;
+  PowerSums totals, below;
   int degree;
 
   KOKKOS_FUNCTION void init(value_type& v) const { v.zero(); }
@@ -77,9 +68,9 @@ struct VelocityScan {
       taylor_shift(after, degree, a, c_after);
       double sum = 0, own = q(i), sign = 1;
       for (int p = 0; p <= degree; ++p, own *= a, sign = -sign) {
-        const double below = prefix.value(p);
-        const double above = totals.value(p) - below - own;
-        sum += sign * (c_before[p] * below + c_after[p] * above);
+        const double earlier = value_of_sum(prefix, below, p);
+        const double later = totals.value(p) - earlier - own;
+        sum += sign * (c_before[p] * earlier + c_after[p] * later);
       }
       out(i) = -sum;
     }
@@ -88,13 +79,15 @@ struct VelocityScan {
   }
 };
 
-// q_i Σ_{j<i} q_j G(a_i − b_j), whose total is the pair energy (each unordered pair once).
+// q_i Σ_{j<i} q_j G(a_i − b_j), whose total is the pair energy (each unordered pair once); `below`
+// as for the velocities.
 template <class ExecutionSpace>
 struct EnergyScan {
   using value_type = PowerSums;
   Kokkos::View<const double*, typename ExecutionSpace::memory_space> b, q;
   Kokkos::View<double*, typename ExecutionSpace::memory_space> out;
   SortedPolynomial value;
+  PowerSums below;
   int degree;
 
   KOKKOS_FUNCTION void init(value_type& v) const { v.zero(); }
@@ -105,7 +98,7 @@ struct EnergyScan {
       double c[max_terms];
       taylor_shift(value, degree, a, c);
       double sum = 0, sign = 1;
-      for (int p = 0; p <= degree; ++p, sign = -sign) sum += sign * c[p] * prefix.value(p);
+      for (int p = 0; p <= degree; ++p, sign = -sign) sum += sign * c[p] * value_of_sum(prefix, below, p);
       out(i) = q(i) * sum;
     }
     double power = q(i);
@@ -146,21 +139,22 @@ void load_points(const ExecutionSpace& space, const char* label, const Points& p
       });
 }
 
-// The points in increasing order, centred (b = x − ½: every |b| ≤ ½ keeps the powers small),
-// their weights, and the permutation. A counting sort into ~one bin per two points, then sorting
-// within the (short) bins: O(N) for the near-uniform particle sets of a flow towards a density,
-// and parallel on every backend.
+// The points, all in [lo, hi) ⊂ [0, 1), in increasing order, centred (b = x − ½: every |b| ≤ ½
+// keeps the powers small), their weights, and the permutation. A counting sort into ~one bin per
+// two points, then sorting within the (short) bins: O(N) for the near-uniform particle sets of a
+// flow towards a density, and parallel on every backend.
 template <class ExecutionSpace, class Points, class Order>
 void sort_centred(const ExecutionSpace& space, const Points& points, const Points& weights, const Points& sorted,
-                  const Points& sorted_weights, Order& order) {
+                  const Points& sorted_weights, Order& order, double lo = 0.0, double hi = 1.0) {
   using Keys = Points;
   using BinOp = Kokkos::BinOp1D<Keys>;
   const std::size_t total = points.extent(0);
+  order = Order(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
+  if (total == 0) return;
   const int bins = int(std::max<std::size_t>(1, total / 2));
-  Kokkos::BinSort<Keys, BinOp> sorter(space, points, BinOp(bins, 0.0, 1.0), true);
+  Kokkos::BinSort<Keys, BinOp> sorter(space, points, BinOp(bins, lo, hi), true);
   sorter.create_permute_vector(space);
   const auto permutation = sorter.get_permute_vector();
-  order = Order(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kmdflow::sorted::order"), total);
   const auto my_order = order;
   Kokkos::parallel_for(
       "kmdflow::sorted::gather", Kokkos::RangePolicy<ExecutionSpace>(space, 0, total), KOKKOS_LAMBDA(std::size_t i) {
@@ -177,8 +171,8 @@ void sort_centred(const ExecutionSpace& space, const Points& points, const Point
 template <class ExecutionSpace, class Points>
 void correct_ties(const ExecutionSpace& space, const Points& sorted, const Points& q, const Points& result,
                   double jump_before, double jump_after) {
-  if (jump_before == 0 && jump_after == 0) return;
   const std::size_t total = sorted.extent(0);
+  if ((jump_before == 0 && jump_after == 0) || total < 2) return;
   int ties = 0;
   Kokkos::parallel_reduce(
       "kmdflow::sorted::count_ties", Kokkos::RangePolicy<ExecutionSpace>(space, 1, total),
@@ -224,6 +218,47 @@ void scatter_velocities(const ExecutionSpace& space, const Order& order, const P
         const int j = order(i);
         if (j < n) v(j, 0) = result(i);
       });
+}
+
+// The bounds [cuts[r], cuts[r + 1]) of the `shares` slabs of [0, 1): quantiles of an evenly
+// strided sample of the points (1024 per slab: a slab's count is within a few per cent of N/P).
+// Every process holds the same points, so every one cuts alike; equal points share a slab.
+template <class ExecutionSpace, class Points>
+std::vector<double> slab_cuts(const ExecutionSpace& space, const Points& points, int shares) {
+  const std::size_t total = points.extent(0);
+  const std::size_t samples = std::min<std::size_t>(total, std::size_t(1024) * std::size_t(shares));
+  Kokkos::View<double*, typename ExecutionSpace::memory_space> sample(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "kmdflow::sorted::sample"), samples);
+  Kokkos::parallel_for(
+      "kmdflow::sorted::sample", Kokkos::RangePolicy<ExecutionSpace>(space, 0, samples),
+      KOKKOS_LAMBDA(std::size_t i) { sample(i) = points(i * total / samples); });
+  auto sorted = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sample);
+  std::sort(sorted.data(), sorted.data() + samples);
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> cuts(std::size_t(shares) + 1, inf);
+  cuts[0] = -inf;
+  for (int r = 1; r < shares && samples > 0; ++r) cuts[r] = sorted(std::size_t(r) * samples / std::size_t(shares));
+  return cuts;
+}
+
+// The points (and weights, and index) in [lo, hi), in index order; returns how many.
+template <class ExecutionSpace, class Points, class Index>
+std::size_t select_slab(const ExecutionSpace& space, const Points& points, const Points& weights, double lo,
+                        double hi, const Points& slab_points, const Points& slab_weights, const Index& source) {
+  std::size_t count = 0;
+  Kokkos::parallel_scan(
+      "kmdflow::sorted::select_slab", Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)),
+      KOKKOS_LAMBDA(std::size_t i, std::size_t& n, bool final) {
+        const bool mine = lo <= points(i) && points(i) < hi;
+        if (final && mine) {
+          slab_points(n) = points(i);
+          slab_weights(n) = weights(i);
+          source(n) = int(i);
+        }
+        n += mine;
+      },
+      count);
+  return count;
 }
 
 SortedPolynomial to_array(const std::vector<double>& c) {
@@ -273,47 +308,129 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
 }
 
 template <class ExecutionSpace>
-void SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
+bool SortedEngine1D<ExecutionSpace>::set_position_share(int share, int shares) {
+  if (shares < 1 || share < 0 || share >= shares)
+    throw std::invalid_argument("SortedEngine1D: share " + std::to_string(share) + " of " + std::to_string(shares));
+  if (shares > 1 && !m_sum_across) return false;
+  m_share = share;
+  m_shares = shares;
+  if (shares > 1 && m_slab_points.extent(0) == 0) {
+    const std::size_t total = m_particles + m_atoms;
+    m_slab_points = decltype(m_slab_points)("kmdflow::sorted::slab_points", total);
+    m_slab_weights = decltype(m_slab_weights)("kmdflow::sorted::slab_weights", total);
+    m_slab_source = decltype(m_slab_source)("kmdflow::sorted::slab_source", total);
+  }
+  return true;
+}
+
+template <class ExecutionSpace>
+std::vector<std::size_t> SortedEngine1D<ExecutionSpace>::share_rows() const {
+  std::vector<std::size_t> rows;
+  if (m_shares == 1) {
+    rows.resize(m_particles);
+    for (std::size_t i = 0; i < m_particles; ++i) rows[i] = i;
+    return rows;
+  }
+  // The slab's points in index order: its particles, then its atoms.
+  const auto source = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(m_slab_source, std::make_pair(std::size_t(0), m_slab_count)));
+  for (std::size_t k = 0; k < m_slab_count && std::size_t(source(k)) < m_particles; ++k)
+    rows.push_back(std::size_t(source(k)));
+  return rows;
+}
+
+template <class ExecutionSpace>
+std::size_t SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
   if (x.extent(0) != m_particles || w.extent(0) != m_particles)
     throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::sort");
   load_points(m_space, "kmdflow::sorted::load_particles", m_points, m_weights, 0, x, w, 1.0);
-  sort_centred(m_space, m_points, m_weights, m_sorted, m_sorted_weights, m_order);
+  const std::size_t total = m_particles + m_atoms;
+  if (m_shares == 1) {
+    sort_centred(m_space, m_points, m_weights, m_sorted, m_sorted_weights, m_order);
+    return total;
+  }
+  const auto cuts = slab_cuts(m_space, m_points, m_shares);
+  const double lo = cuts[m_share], hi = cuts[m_share + 1];
+  m_slab_count = select_slab(m_space, m_points, m_weights, lo, hi, m_slab_points, m_slab_weights, m_slab_source);
+  const auto first = std::make_pair(std::size_t(0), m_slab_count);
+  sort_centred(m_space, Kokkos::subview(m_slab_points, first), Kokkos::subview(m_slab_weights, first),
+               Kokkos::subview(m_sorted, first), Kokkos::subview(m_sorted_weights, first), m_order,
+               std::max(lo, 0.0), std::min(hi, 1.0));
+  // The order as indices of the points, not of the slab's.
+  const auto order = m_order;
+  const auto source = m_slab_source;
+  Kokkos::parallel_for(
+      "kmdflow::sorted::slab_order", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_slab_count),
+      KOKKOS_LAMBDA(std::size_t i) { order(i) = source(order(i)); });
+  return m_slab_count;
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::scan_slabs(int degree, PowerSums& below, PowerSums& all,
+                                                std::size_t count) const {
+  PowerSums mine;
+  Kokkos::parallel_reduce("kmdflow::sorted::power_totals", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, count),
+                          PowerTotals<ExecutionSpace>{m_sorted, m_sorted_weights, degree}, mine);
+  below.zero();
+  if (m_shares == 1) {
+    all = mine;
+    return;
+  }
+  // An exclusive scan by a sum: each process fills its slot, the sum holds every slab's.
+  const std::size_t terms = std::size_t(degree) + 1, slot = 2 * terms;
+  std::vector<double> slots(std::size_t(m_shares) * slot, 0.0);
+  for (std::size_t p = 0; p < terms; ++p) {
+    slots[std::size_t(m_share) * slot + p] = mine.hi[p];
+    slots[std::size_t(m_share) * slot + terms + p] = mine.lo[p];
+  }
+  m_sum_across(slots.data(), slots.size());
+  all.zero();
+  for (int r = 0; r < m_shares; ++r) {
+    PowerSums part;
+    part.zero();
+    for (std::size_t p = 0; p < terms; ++p) {
+      part.hi[p] = slots[std::size_t(r) * slot + p];
+      part.lo[p] = slots[std::size_t(r) * slot + terms + p];
+    }
+    all.merge(part, degree);
+    if (r < m_share) below.merge(part, degree);
+  }
 }
 
 template <class ExecutionSpace>
 void SortedEngine1D<ExecutionSpace>::velocities(const ConstPointView<>& x,
                                                 const ConstScalarView<>& w, const PointView<>& v) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::velocities");
-  sort_points(x, w);
-  const int total = int(m_particles + m_atoms);
+  const std::size_t count = sort_points(x, w);
   const int degree = m_derivative_degree;
-  PowerSums totals;
-  Kokkos::parallel_reduce("kmdflow::sorted::power_totals",
-                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-                          PowerTotals<ExecutionSpace>{m_sorted, m_sorted_weights, degree}, totals);
-  Kokkos::parallel_scan("kmdflow::sorted::velocity_scan",
-                        Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-                        VelocityScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_before,
-                                                     m_after, totals, degree});
-  correct_ties(m_space, m_sorted, m_sorted_weights, m_result, m_jump_before, m_jump_after);
-  scatter_velocities(m_space, m_order, m_result, m_particles, v);
+  PowerSums below, totals;
+  scan_slabs(degree, below, totals, count);
+  const auto first = std::make_pair(std::size_t(0), count);
+  const auto sorted = Kokkos::subview(m_sorted, first), q = Kokkos::subview(m_sorted_weights, first);
+  const auto result = Kokkos::subview(m_result, first);
+  Kokkos::parallel_scan("kmdflow::sorted::velocity_scan", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, count),
+                        VelocityScan<ExecutionSpace>{sorted, q, result, m_before, m_after, totals, below, degree});
+  correct_ties(m_space, sorted, q, result, m_jump_before, m_jump_after);
+  scatter_velocities(m_space, m_order, result, m_particles, v);
 }
 
 template <class ExecutionSpace>
 double SortedEngine1D<ExecutionSpace>::pair_energy(const ConstPointView<>& x,
                                                    const ConstScalarView<>& w) {
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::pair_energy");
-  sort_points(x, w);
-  const int total = int(m_particles + m_atoms);
-  Kokkos::parallel_scan("kmdflow::sorted::energy_scan",
-                        Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-                        EnergyScan<ExecutionSpace>{m_sorted, m_sorted_weights, m_result, m_value,
+  const std::size_t count = sort_points(x, w);
+  PowerSums below, totals;
+  scan_slabs(m_value_degree, below, totals, count);
+  const auto first = std::make_pair(std::size_t(0), count);
+  const auto result = Kokkos::subview(m_result, first);
+  Kokkos::parallel_scan("kmdflow::sorted::energy_scan", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, count),
+                        EnergyScan<ExecutionSpace>{Kokkos::subview(m_sorted, first),
+                                                   Kokkos::subview(m_sorted_weights, first), result, m_value, below,
                                                    m_value_degree});
   CompensatedSum energy;
-  Kokkos::parallel_reduce("kmdflow::sorted::energy_total",
-                          Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, total),
-                          CompensatedTotal<ExecutionSpace>{m_result}, energy);
+  Kokkos::parallel_reduce("kmdflow::sorted::energy_total", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, count),
+                          CompensatedTotal<ExecutionSpace>{result}, energy);
   return energy.hi + energy.lo;
 }
 

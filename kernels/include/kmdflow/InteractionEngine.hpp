@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace kmdflow {
 
@@ -35,9 +36,20 @@ public:
   /// returns the part of its sum whose first particle lies in [begin, end), plus, where begin is 0,
   /// the terms that belong to no particle (target atoms among themselves, the long range's
   /// constants), so that the parts of a partition of [0, N) add up to the whole. Returns false
-  /// where the engine cannot split its work (the sorted engine; the spectral engine until
-  /// set_sum_across gave it a way to sum its shares).
+  /// where the engine cannot split its work by rows (the sorted engine, which splits by position;
+  /// the spectral engine until set_sum_across gave it a way to sum its shares).
   virtual bool set_target_rows(std::size_t begin, std::size_t end) { return false; }
+
+  /// A process's share by position, for an engine that cannot split by rows (the sorted engine on
+  /// several MPI ranks): the torus is cut into `shares` slabs holding about equally many points
+  /// (the same cuts on every process, from the same positions), velocities() fills only the rows
+  /// of the particles in slab `share`, which share_rows() then lists in increasing order, and
+  /// pair_energy() returns the part of its sum that the slab's points own, the parts adding up to
+  /// the whole. Needs set_sum_across (the slabs' sums are scanned across the processes); returns
+  /// false where the engine has no such split.
+  virtual bool set_position_share(int share, int shares) { return false; }
+  /// The rows the last velocities() filled on a share by position (increasing).
+  virtual std::vector<std::size_t> share_rows() const { return {}; }
 
   /// Sums `count` doubles across the processes that share the engine's work, in place, every one
   /// of them calling it with the same count (an MPI Allreduce: Processes.hpp).

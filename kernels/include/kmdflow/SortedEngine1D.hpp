@@ -11,6 +11,29 @@ namespace kmdflow {
 namespace detail {
 inline constexpr int sorted_max_degree = 8; // G_4 is a polynomial of degree 8
 using SortedPolynomial = Kokkos::Array<double, sorted_max_degree + 1>;
+
+/// Σ_j q_j b_j^p for p = 0 … degree, each with a Neumaier compensation term: the velocities are
+/// differences of such sums, so their rounding error must stay at a few ulps of the sums.
+struct PowerSums {
+  double hi[sorted_max_degree + 1];
+  double lo[sorted_max_degree + 1];
+
+  KOKKOS_INLINE_FUNCTION void zero() {
+    for (int p = 0; p <= sorted_max_degree; ++p) hi[p] = lo[p] = 0;
+  }
+  KOKKOS_INLINE_FUNCTION void add(int p, double x) {
+    const double t = hi[p] + x;
+    lo[p] += Kokkos::fabs(hi[p]) >= Kokkos::fabs(x) ? (hi[p] - t) + x : (x - t) + hi[p];
+    hi[p] = t;
+  }
+  KOKKOS_INLINE_FUNCTION void merge(const PowerSums& other, int degree) {
+    for (int p = 0; p <= degree; ++p) {
+      add(p, other.hi[p]);
+      lo[p] += other.lo[p];
+    }
+  }
+  KOKKOS_INLINE_FUNCTION double value(int p) const { return hi[p] + lo[p]; }
+};
 } // namespace detail
 
 template <class ExecutionSpace = kmdflow::ExecutionSpace>
@@ -35,8 +58,19 @@ public:
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
 
+  /// On several processes (InteractionEngine::set_position_share): each sorts the points of its
+  /// slab only, and an exclusive scan of the slabs' power sums across the processes (through
+  /// set_sum_across) gives each the sums over the points below its slab: the same exact sums.
+  bool set_position_share(int share, int shares) override;
+  void set_sum_across(SumAcross sum) override { m_sum_across = std::move(sum); }
+  std::vector<std::size_t> share_rows() const override;
+
 private:
-  void sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  /// Loads and sorts the points (of this share's slab); returns how many.
+  std::size_t sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
+  /// The sums over the points of the slabs below this one (zero alone) and over all points, of
+  /// q b^p for p ≤ degree, from this slab's sorted points.
+  void scan_slabs(int degree, detail::PowerSums& below, detail::PowerSums& all, std::size_t count) const;
 
 
   ExecutionSpace m_space;
@@ -51,6 +85,12 @@ private:
   Kokkos::View<double*, memory_space> m_sorted, m_sorted_weights; // sorted, centred at ½
   Kokkos::View<int*, memory_space> m_order;                   // sorted index → point index
   Kokkos::View<double*, memory_space> m_result;               // per sorted point
+
+  int m_share = 0, m_shares = 1; // set_position_share
+  SumAcross m_sum_across;
+  Kokkos::View<double*, memory_space> m_slab_points, m_slab_weights; // this slab's, in index order
+  Kokkos::View<int*, memory_space> m_slab_source;                     // slab point → point index
+  std::size_t m_slab_count = 0;
 };
 
 } // namespace kmdflow
