@@ -2,12 +2,12 @@
 1 rank × 2 threads and 1 × 1 (the same cores), d = 1, 2, 3, and the bytes each rank sends and
 receives per evaluation. Run inside the environment after scripts/build:
 
-    scripts/env python3 bench/ranks.py [--method direct|spectral] [--repeats 3]
+    scripts/env python3 bench/ranks.py [--method direct|sorted|spectral] [--repeats 3]
 
 Each configuration runs rk4 steps of N iid particles (no outputs but the series); the time per step
 is the median over the repeats of the series' wall-clock difference between its first and last row
-(the setup excluded). The direct engine runs N = 8000, 3000, 2000 (d = 1, 2, 3), the spectral
-engine N = 10⁶ at tolerance 1e-6."""
+(the setup excluded). The direct engine runs N = 8000, 3000, 2000 (d = 1, 2, 3), the sorted engine
+N = 10⁶ and 10⁷ (d = 1, s = 1), the spectral engine N = 10⁶ at tolerance 1e-6 (s = 1.5)."""
 
 import argparse
 import json
@@ -22,14 +22,16 @@ import numpy as np
 BINARY = os.environ.get("KMDFLOW_BINARY", os.path.join(os.path.dirname(__file__), "..", "build", "apps", "kmdflow"))
 MPIEXEC = shutil.which("mpirun")
 LAUNCH = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
-SIZES = {"direct": {1: 8000, 2: 3000, 3: 2000}, "spectral": {1: 10**6, 2: 10**6, 3: 10**6}}
-FORCES = {"direct": {"method": "direct"}, "spectral": {"method": "spectral", "tolerance": 1e-6}}
-STEPS = {"direct": 4, "spectral": 1}
+SIZES = {"direct": [(1, 8000), (2, 3000), (3, 2000)], "sorted": [(1, 10**6), (1, 10**7)],
+         "spectral": [(1, 10**6), (2, 10**6), (3, 10**6)]}
+FORCES = {"direct": {"method": "direct"}, "sorted": {"method": "sorted"},
+          "spectral": {"method": "spectral", "tolerance": 1e-6}}
+STEPS = {"direct": 4, "sorted": 4, "spectral": 1}
 
 
 def step_time(method, dim, n, ranks, threads, work):
     steps = STEPS[method]
-    config = {"dim": dim, "s": 1.5, "particles": {"count": n, "seed": 1}, "forces": FORCES[method],
+    config = {"dim": dim, "s": 1.0 if method == "sorted" else 1.5, "particles": {"count": n, "seed": 1}, "forces": FORCES[method],
               "initial": {"type": "uniform", "sampling": "iid"},
               "time": {"t_end": steps * 0.01, "dt": 0.01, "integrator": "rk4"},
               "output": {"plots": False, "series_every": 0.01, "snapshot_every": 1.0}}
@@ -58,7 +60,7 @@ def main():
     print(f"{'d':>2} {'N':>8} {'1×1 s/step':>11} {'1×2 s/step':>11} {'2×1 s/step':>11} {'2×1 vs 1×2':>11} "
           f"{'efficiency':>10} {'bytes/rank/eval':>16}")
     with tempfile.TemporaryDirectory() as work:
-        for dim, n in SIZES[args.method].items():
+        for dim, n in SIZES[args.method]:
             t = {}
             for ranks, threads in ((1, 1), (1, 2), (2, 1)):
                 runs = [step_time(args.method, dim, n, ranks, threads, work) for _ in range(args.repeats)]
@@ -67,9 +69,12 @@ def main():
             # Each rank other than 0 receives the positions and weights and sends its rows back; the
             # spectral engine's ranks also sum their Fourier coefficients (an Allreduce of the box
             # |k|∞ ≤ K of the half grid, (2K+1)^(d-1)(K+1) complex values, sent and received once
-            # each on 2 ranks).
+            # each on 2 ranks). The sorted engine's rank 1 sends the indices of its slab's rows with
+            # them (about N/2) and scans its slab's power sums (one Allreduce of 2·2·(2s) doubles).
             received = 8 * n * (dim + 1)
             sent = 8 * (n // 2) * dim
+            if args.method == "sorted":
+                sent += 8 * (n // 2) + 2 * 8 * 2 * 2 * 2
             if "modes" in parameters:
                 K = parameters["modes"]
                 sent += 2 * 16 * (2 * K + 1) ** (dim - 1) * (K + 1)

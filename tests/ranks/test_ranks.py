@@ -50,13 +50,13 @@ def relative(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
 
 
-def eval_on_one_process(tmp_path, cfg, dim, atoms, particles, seed):
-    """Writes random atoms.csv and x.csv (uniform weights) and evaluates x.csv on one process: its
-    velocities and eval's JSON."""
+def eval_on_one_process(tmp_path, cfg, dim, atoms, particles, seed, place=lambda u: u):
+    """Writes random atoms.csv and x.csv (uniform weights; the particles at place(uniform)) and
+    evaluates x.csv on one process: its velocities and eval's JSON."""
     rng = np.random.default_rng(seed)
     header = ",".join("xyz"[:dim]) + ",w"
-    for name, count in (("atoms.csv", atoms), ("x.csv", particles)):
-        np.savetxt(tmp_path / name, np.column_stack([rng.random((count, dim)), np.full(count, 1 / count)]),
+    for name, count, where in (("atoms.csv", atoms, lambda u: u), ("x.csv", particles, place)):
+        np.savetxt(tmp_path / name, np.column_stack([where(rng.random((count, dim))), np.full(count, 1 / count)]),
                    delimiter=",", header=header, comments="")
     one = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v1.csv", cwd=tmp_path)
     assert one.returncode == 0, one.stderr
@@ -103,6 +103,45 @@ def test_spectral_eval_on_ranks_matches_one_process(tmp_path, dim, s):
             assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
 
 
+@pytest.mark.parametrize("s,place,all_ranks", [
+    (1.0, lambda u: u, (2, 3, 4)),
+    (2.0, lambda u: u, (3,)),
+    (1.0, lambda u: 0.6 + 0.05 * u, (3,)),                 # crowded into a twentieth of the torus
+    (1.0, lambda u: 0.3 + 0.125 * np.floor(3 * u), (4,)),  # three coincident groups: a rank left empty
+], ids=["uniform", "s=2", "crowded", "coincident"])
+def test_sorted_eval_on_ranks_matches_one_process(tmp_path, s, place, all_ranks):
+    # The sorted engine's shares are slabs of the torus (quantiles of the points, the same on every
+    # rank): each rank sorts its slab's points, the ranks scan their power sums (one Allreduce), and
+    # rank 0 collects the rows each lists. Sums added across slabs in another order: rounding.
+    cfg = write(tmp_path / "c.json", config(1, s=s, forces={"method": "sorted"},
+                                            target={"type": "samples", "path": str(tmp_path / "atoms.csv")}))
+    v1, e1 = eval_on_one_process(tmp_path, cfg, 1, atoms=100, particles=3001, seed=20, place=place)
+    assert e1["engine"] == "sorted"
+    for ranks in all_ranks:
+        out = f"v{ranks}r.csv"
+        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
+        assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
+        e = json.loads(r.stdout)
+        assert e["engine"] == "sorted" and e["engine_parameters"]["ranks"] == ranks
+        for key in ("interaction_energy", "dissipation"):
+            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+
+
+@pytest.mark.parametrize("method", ["direct", "sorted", "spectral"])
+def test_messages_in_pieces(tmp_path, method):
+    # MPI counts are ints: buffers beyond 2^30 elements go in pieces. Here the pieces are 7 elements
+    # (KMDFLOW_TEST_MPI_CHUNK): the same velocities as in one piece each.
+    cfg = write(tmp_path / "c.json", config(1, forces={"method": method}))
+    v1, _ = eval_on_one_process(tmp_path, cfg, 1, atoms=10, particles=500, seed=30)
+    r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "v.csv", ranks=3, cwd=tmp_path,
+                env=dict(ENV, KMDFLOW_TEST_MPI_CHUNK="7"))
+    assert r.returncode == 0, r.stderr
+    v = np.loadtxt(tmp_path / "v.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_run_on_ranks_matches_one_process(tmp_path, dim):
     cfg = write(tmp_path / "c.json", config(dim))
@@ -144,8 +183,6 @@ def one_error_line(result):
 
 @pytest.mark.parametrize("overrides, key", [
     (["--set", "s=-1"], "s"),
-    (["--set", "forces.method=auto"], "forces.method"),      # 1D, s = 1: the sorted engine
-    (["--set", "forces.method=sorted"], "forces.method"),
     (["--set", "solver=pde"], "solver"),
 ])
 def test_refusals_end_every_rank(tmp_path, overrides, key):
@@ -174,8 +211,10 @@ def test_a_rank_that_cannot_build_its_engine_stops_all(tmp_path):
     assert not (tmp_path / "failed").exists()
 
 
-def test_spectral_run_on_ranks_matches_one_process(tmp_path):
-    cfg = write(tmp_path / "c.json", config(2, count=2000, forces={"method": "spectral", "tolerance": 1e-8}))
+@pytest.mark.parametrize("dim,method", [(2, "spectral"), (1, "sorted")])
+def test_run_on_ranks_matches_one_process_beyond_direct(tmp_path, dim, method):
+    forces = {"method": method, "tolerance": 1e-8} if method == "spectral" else {"method": method}
+    cfg = write(tmp_path / "c.json", config(dim, count=2000, forces=forces))
     assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
     series = np.genfromtxt(tmp_path / "one/series.csv", delimiter=",", names=True)
     r = kmdflow("run", cfg, "--out", "two", ranks=2, cwd=tmp_path)

@@ -12,7 +12,9 @@
 #include <unistd.h>
 #include <cstring>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #ifdef KMDFLOW_HAVE_MPI
@@ -80,11 +82,46 @@ enum Request : int { build_engine = 1, velocities = 2, pair_energy = 3, release_
 
 void broadcast_request(int request) { MPI_Bcast(&request, 1, MPI_INT, 0, MPI_COMM_WORLD); }
 
+/// The most elements one MPI call moves: MPI counts are ints, so larger buffers (the positions of
+/// more than 2^31 / (d + 1) particles) go in pieces. KMDFLOW_TEST_MPI_CHUNK makes the pieces small
+/// (the tests).
+std::size_t chunk_limit() {
+  static const std::size_t limit = [] {
+    const char* text = std::getenv("KMDFLOW_TEST_MPI_CHUNK");
+    const long long n = text ? std::atoll(text) : 0;
+    return n > 0 ? std::size_t(n) : std::size_t(1) << 30;
+  }();
+  return limit;
+}
+
+/// Calls f(offset, count) for consecutive pieces of [0, total), each at most chunk_limit().
+template <class F> void in_pieces(std::size_t total, F&& f) {
+  for (std::size_t offset = 0; offset < total; offset += chunk_limit())
+    f(offset, int(std::min(chunk_limit(), total - offset)));
+}
+
+template <class T> MPI_Datatype type_of();
+template <> MPI_Datatype type_of<double>() { return MPI_DOUBLE; }
+template <> MPI_Datatype type_of<char>() { return MPI_CHAR; }
+template <> MPI_Datatype type_of<unsigned long long>() { return MPI_UNSIGNED_LONG_LONG; }
+
+template <class T> void broadcast(T* values, std::size_t count) {
+  in_pieces(count, [&](std::size_t at, int n) { MPI_Bcast(values + at, n, type_of<T>(), 0, MPI_COMM_WORLD); });
+}
+template <class T> void send(const T* values, std::size_t count, int to, int tag) {
+  in_pieces(count, [&](std::size_t at, int n) { MPI_Send(values + at, n, type_of<T>(), to, tag, MPI_COMM_WORLD); });
+}
+template <class T> void receive(T* values, std::size_t count, int from, int tag) {
+  in_pieces(count, [&](std::size_t at, int n) {
+    MPI_Recv(values + at, n, type_of<T>(), from, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  });
+}
+
 void broadcast_string(std::string& s) {
   unsigned long long length = s.size();
   MPI_Bcast(&length, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
   s.resize(length);
-  MPI_Bcast(s.data(), int(length), MPI_CHAR, 0, MPI_COMM_WORLD);
+  broadcast(s.data(), length);
 }
 
 /// A failure on some rank, known to every rank after agree(): the lowest failing rank and its
@@ -128,40 +165,87 @@ template <class F> std::string attempt(F&& f) {
 
 /// How the engines' shares sum what they all need (the spectral engine's Fourier coefficients).
 void sum_across_ranks(double* values, std::size_t count) {
-  MPI_Allreduce(MPI_IN_PLACE, values, int(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  in_pieces(count, [&](std::size_t at, int n) {
+    MPI_Allreduce(MPI_IN_PLACE, values + at, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  });
 }
 
-/// The particles on the host for MPI (a no-op copy where the engines run on the host), and the
-/// counts and offsets of each rank's rows of `width` doubles.
+/// How an engine splits its work across the ranks (InteractionEngine): by blocks of rows, or by
+/// slabs of the torus (the sorted engine), whose rows each rank lists.
+enum class Split { rows, positions };
+
+/// Gives `engine` its share on this rank, and a way to sum across the ranks; the split it takes.
+/// Every rank's engine is of the same kind, so all take the same.
+std::optional<Split> share_out(InteractionEngine& engine, std::size_t count) {
+  const auto [begin, end] = target_rows(count, g_rank, g_size);
+  engine.set_sum_across(sum_across_ranks);
+  if (engine.set_target_rows(begin, end)) return Split::rows;
+  if (engine.set_position_share(g_rank, g_size)) return Split::positions;
+  return std::nullopt;
+}
+
+/// The particles on the host for MPI (a no-op copy where the engines run on the host), and how
+/// rank 0 collects the ranks' rows of the velocities.
 struct Exchange {
   std::size_t count = 0;
   int dim = 0;
+  Split split = Split::rows;
   Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> x, v;
   Kokkos::View<double*, Kokkos::HostSpace> w;
-  std::vector<int> counts, offsets;
 
-  Exchange(std::size_t n, int d) : count(n), dim(d), counts(g_size), offsets(g_size) {
+  Exchange(std::size_t n, int d, Split how) : count(n), dim(d), split(how) {
     x = decltype(x)("kmdflow::mpi::positions", n, d);
     v = decltype(v)("kmdflow::mpi::velocities", n, d);
     w = decltype(w)("kmdflow::mpi::weights", n);
-    for (int r = 0; r < g_size; ++r) {
-      const auto [b, e] = target_rows(n, r, g_size);
-      counts[r] = int((e - b) * std::size_t(d));
-      offsets[r] = int(b * std::size_t(d));
-    }
   }
   void broadcast_particles() {
-    MPI_Bcast(x.data(), int(count * std::size_t(dim)), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    MPI_Bcast(w.data(), int(count), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    broadcast(x.data(), count * std::size_t(dim));
+    broadcast(w.data(), count);
   }
-  /// Rank 0 receives every rank's rows of v in place.
-  void gather_velocities() {
-    if (g_rank == 0)
-      MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, v.data(), counts.data(), offsets.data(), MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    else
-      MPI_Gatherv(v.data() + offsets[g_rank], counts[g_rank], MPI_DOUBLE, nullptr, nullptr, nullptr, MPI_DOUBLE, 0,
-                  MPI_COMM_WORLD);
+  /// Rank 0 receives every rank's rows of v in place: each rank's block of rows, or the rows it
+  /// lists (`rows`, a share by position: their indices, then their values).
+  void gather_velocities(const InteractionEngine& engine) {
+    const std::size_t d = std::size_t(dim);
+    if (split == Split::rows) {
+      if (g_rank > 0) {
+        const auto [b, e] = target_rows(count, g_rank, g_size);
+        send(v.data() + b * d, (e - b) * d, 0, velocity_tag);
+        return;
+      }
+      for (int r = 1; r < g_size; ++r) {
+        const auto [b, e] = target_rows(count, r, g_size);
+        receive(v.data() + b * d, (e - b) * d, r, velocity_tag);
+      }
+      return;
+    }
+    if (g_rank > 0) {
+      const auto rows = engine.share_rows();
+      std::vector<unsigned long long> index(rows.begin(), rows.end());
+      std::vector<double> values(rows.size() * d);
+      for (std::size_t k = 0; k < rows.size(); ++k)
+        for (std::size_t j = 0; j < d; ++j) values[k * d + j] = v(rows[k], j);
+      unsigned long long n = rows.size();
+      send(&n, 1, 0, count_tag);
+      send(index.data(), n, 0, index_tag);
+      send(values.data(), values.size(), 0, velocity_tag);
+      return;
+    }
+    std::vector<unsigned long long> index;
+    std::vector<double> values;
+    for (int r = 1; r < g_size; ++r) {
+      unsigned long long n = 0;
+      receive(&n, 1, r, count_tag);
+      index.resize(n);
+      values.resize(n * d);
+      receive(index.data(), n, r, index_tag);
+      receive(values.data(), values.size(), r, velocity_tag);
+      for (std::size_t k = 0; k < n; ++k)
+        for (std::size_t j = 0; j < d; ++j) v(index[k], j) = values[k * d + j];
+    }
   }
+
+private:
+  static constexpr int count_tag = 10, index_tag = 11, velocity_tag = 12;
 };
 
 /// Rank 0's engine on P ranks: its own rows through the wrapped engine, the others' from the
@@ -169,14 +253,7 @@ struct Exchange {
 class DistributedEngine final : public InteractionEngine {
 public:
   DistributedEngine(std::unique_ptr<InteractionEngine> engine, const nlohmann::json& config, std::size_t count)
-      : m_engine(std::move(engine)), m_exchange(count, config["dim"].get<int>()) {
-    const auto [begin, end] = target_rows(count, 0, g_size);
-    m_engine->set_sum_across(sum_across_ranks);
-    if (!m_engine->set_target_rows(begin, end))
-      throw ConfigError("forces.method",
-                        "the " + m_engine->name() + " engine runs on one process; on " + std::to_string(g_size) +
-                            " ranks set forces.method to \"direct\" or \"spectral\", the engines that share their "
-                            "work across ranks (or run without --ranks)");
+      : m_engine(std::move(engine)), m_exchange(count, config["dim"].get<int>(), split_of(*m_engine, count)) {
     broadcast_request(build_engine);
     std::string text = config.dump();
     broadcast_string(text);
@@ -197,7 +274,7 @@ public:
     send(velocities_request, x, w);
     checked(attempt([&] { m_engine->velocities(x, w, v); }));
     Kokkos::deep_copy(m_exchange.v, Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v));
-    m_exchange.gather_velocities();
+    m_exchange.gather_velocities(*m_engine);
     Kokkos::deep_copy(v, m_exchange.v);
   }
 
@@ -211,6 +288,14 @@ public:
 
 private:
   static constexpr int velocities_request = Request::velocities, energy_request = Request::pair_energy;
+
+  static Split split_of(InteractionEngine& engine, std::size_t count) {
+    if (const auto split = share_out(engine, count)) return *split;
+    throw ConfigError("forces.method", "the " + engine.name() + " engine runs on one process; on " +
+                                           std::to_string(g_size) +
+                                           " ranks choose an engine that shares its work across ranks (or run "
+                                           "without --ranks)");
+  }
 
   void send(int request, const ConstPointView<>& x, const ConstScalarView<>& w) {
     broadcast_request(request);
@@ -241,18 +326,18 @@ long test_failure() {
   return colon ? std::atol(colon + 1) : 0;
 }
 
-/// A rank's copy of rank 0's engine, built from the resolved configuration as make_flow builds it.
-std::unique_ptr<InteractionEngine> build_from(const nlohmann::json& config, std::size_t count) {
+/// A rank's copy of rank 0's engine, built from the resolved configuration as make_flow builds it,
+/// and the way it splits its work.
+std::pair<std::unique_ptr<InteractionEngine>, Split> build_from(const nlohmann::json& config, std::size_t count) {
   if (test_failure() == 0)
     throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
   ParticleSetup setup;
   setup.config = setup.resolved = config;
   make_model(setup);
   auto engine = make_configured_engine(setup, count);
-  const auto [begin, end] = target_rows(count, g_rank, g_size);
-  engine->set_sum_across(sum_across_ranks);
-  if (!engine->set_target_rows(begin, end)) throw std::logic_error("the engine cannot split its work");
-  return engine;
+  const auto split = share_out(*engine, count);
+  if (!split) throw std::logic_error("the engine cannot split its work");
+  return {std::move(engine), *split};
 }
 
 } // namespace
@@ -301,8 +386,9 @@ int serve_rank_zero() {
         const nlohmann::json config = nlohmann::json::parse(text);
         const int dim = config["dim"];
         std::string failure = attempt([&] {
-          engine = build_from(config, n);
-          exchange = std::make_unique<Exchange>(n, dim);
+          Split split;
+          std::tie(engine, split) = build_from(config, n);
+          exchange = std::make_unique<Exchange>(n, dim, split);
           x = PointView<>("kmdflow::mpi::positions", n, dim);
           v = PointView<>("kmdflow::mpi::velocities", n, dim);
           w = ScalarView<>("kmdflow::mpi::weights", n);
@@ -330,7 +416,7 @@ int serve_rank_zero() {
         agree(failure);
         if (request == velocities) {
           Kokkos::deep_copy(exchange->v, v);
-          exchange->gather_velocities();
+          exchange->gather_velocities(*engine);
         } else {
           MPI_Reduce(&part, nullptr, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         }

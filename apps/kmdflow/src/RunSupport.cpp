@@ -1,6 +1,7 @@
 #include <kmdflow/AtomicFile.hpp>
 #include <kmdflow/Config.hpp>
 #include <kmdflow/app/Commands.hpp>
+#include <kmdflow/app/Processes.hpp>
 #include <kmdflow/app/Provenance.hpp>
 #include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
@@ -184,7 +185,9 @@ void OutputSchedule::restore(const std::vector<long>& counters) {
 
 std::string threads_text() {
   const int threads = backend_threads();
-  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+  const std::string text = std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+  const int ranks = process_count();
+  return ranks == 1 ? text : std::to_string(ranks) + " ranks × " + text + (threads == 1 ? "" : " each");
 }
 
 std::string format(const char* format, ...) {
