@@ -275,22 +275,22 @@ TEST(TargetRows, SortedSharesCrowdedAndCoincident) {
   EXPECT_EQ(std::count(counts.begin(), counts.end(), std::size_t(0)), 2);
 }
 
-// The spectral engine's shares: each spreads its particles (the first share the atoms too), the
-// shares' Fourier coefficients are summed across the processes (set_sum_across), and each
-// interpolates and sums the short range for its rows. Here the processes are played in turn in one:
-// a first pass records each share's coefficients, a second hands every share their sum, as an
-// Allreduce would. The rows must be the whole engine's up to the rounding of that sum (the
-// coefficients are added in another order), and the shares' energies must add up to the whole.
-TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
+namespace {
+
+/// Shares by rows with a way to sum across them (set_sum_across), played in one process in two
+/// passes (PlayedAllreduce), against the whole engine: the rows must be the whole engine's up to
+/// the rounding of the sum (its terms are added in another order), every row written once, and
+/// the shares' energies must add up to the whole.
+void check_summed_shares(ForceMethod method) {
   const std::size_t n = 1201;
   for (const auto& c : cases()) {
     const int dim = c.kernel.dim();
     const auto x = random_points(n, dim, 15);
     const auto w = random_weights(n, 16);
     const auto target = target_of(c, 17);
-    auto spectral = [&] { return make_engine(ForceMethod::spectral, c.kernel, *target, n, 1e-8); };
+    auto make = [&] { return make_engine(method, c.kernel, *target, n, 1e-8); };
     PointView<> whole("whole", n, dim);
-    auto engine = spectral();
+    auto engine = make();
     engine->velocities(x, w, whole);
     const double energy = engine->pair_energy(x, w);
 
@@ -298,7 +298,7 @@ TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
       PlayedAllreduce allreduce(ranks);
       std::vector<std::unique_ptr<InteractionEngine>> engines;
       for (int r = 0; r < ranks; ++r) {
-        engines.push_back(spectral());
+        engines.push_back(make());
         engines.back()->set_sum_across(allreduce.rank(r));
         const auto [begin, end] = share(n, r, ranks);
         ASSERT_TRUE(engines.back()->set_target_rows(begin, end)) << c.name;
@@ -314,9 +314,27 @@ TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
           energy_sum += engines[r]->pair_energy(x, w);
         }
       }
-      // Every row written once, by its share, and equal to the whole engine's up to rounding.
       EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << c.name << ", " << ranks << " ranks";
       EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << c.name << ", " << ranks << " ranks";
     }
   }
+}
+
+} // namespace
+
+// The spectral engine's shares: each spreads its particles (the first share the atoms too), the
+// shares' Fourier coefficients are summed across the processes (set_sum_across), and each
+// interpolates and sums the short range for its rows. Here the processes are played in turn in one:
+// a first pass records each share's coefficients, a second hands every share their sum, as an
+// Allreduce would. The rows must be the whole engine's up to the rounding of that sum (the
+// coefficients are added in another order), and the shares' energies must add up to the whole.
+TEST(TargetRows, SpectralSharesSumTheirCoefficients) {
+  check_summed_shares(ForceMethod::spectral);
+}
+
+// The direct engine's shares with a way to sum (several processes): each sums the long range's
+// structure factors ρ̂(k) over its own particles (the first share the atoms too) and the shares
+// add them up, instead of each summing over all points. The same checks as above.
+TEST(TargetRows, DirectSharesSumTheirStructureFactors) {
+  check_summed_shares(ForceMethod::direct);
 }

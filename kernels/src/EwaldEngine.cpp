@@ -104,6 +104,7 @@ struct StructureFactors {
   Kokkos::View<double*, memory_space> weights;
   Kokkos::View<int* [5], memory_space> rows;
   int k_max;
+  detail::EwaldShare share{}; // the points summed: all, or a process's share
 
   KOKKOS_FUNCTION void init(value_type v) const {
     for (size_type m = 0; m < value_count; ++m) v[m] = 0;
@@ -111,7 +112,8 @@ struct StructureFactors {
   KOKKOS_FUNCTION void join(value_type dst, const value_type src) const {
     for (size_type m = 0; m < value_count; ++m) dst[m] += src[m];
   }
-  KOKKOS_FUNCTION void operator()(int j, value_type acc) const {
+  KOKKOS_FUNCTION void operator()(int k, value_type acc) const {
+    const int j = share(k);
     double re[Dim][2 * max_modes_per_axis + 1], im[Dim][2 * max_modes_per_axis + 1];
     powers(j, -1.0, re, im);
     const double q = weights(j);
@@ -335,11 +337,34 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors() {
     structure_factors_by_mode();
   } else {
     StructureFactors<ExecutionSpace, Dim> functor{m_structure.extent(0), m_points, m_weights, m_rows,
-                                                  m_tables->k_max};
+                                                  m_tables->k_max, share()};
     Kokkos::parallel_reduce("kmdflow::ewald::structure_factors",
-                            Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_points.extent(0)), functor,
-                            m_structure);
+                            Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, shared_points()), functor, m_structure);
   }
+  if (m_sum_across && shared()) {
+    // Each process summed its share: the sum of the shares is ρ̂ of all points.
+    Kokkos::Profiling::ScopedRegion sum_region("kmdflow::ewald::sum_across");
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_structure);
+    m_sum_across(host.data(), host.extent(0));
+    Kokkos::deep_copy(m_structure, host);
+  }
+}
+
+template <class ExecutionSpace, int Dim>
+bool EwaldEngine<ExecutionSpace, Dim>::shared() const {
+  return m_sum_across && (m_begin != 0 || m_end != m_particles);
+}
+
+template <class ExecutionSpace, int Dim>
+detail::EwaldShare EwaldEngine<ExecutionSpace, Dim>::share() const {
+  if (!shared()) return {};
+  return {int(m_begin), int(m_end - m_begin), int(m_particles)};
+}
+
+template <class ExecutionSpace, int Dim>
+std::size_t EwaldEngine<ExecutionSpace, Dim>::shared_points() const {
+  if (!shared()) return m_points.extent(0);
+  return (m_end - m_begin) + (m_begin == 0 ? m_atoms : 0);
 }
 
 // The GPU form of structure_factors(): one team per wavevector, its threads summing over the points
@@ -352,7 +377,8 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors_by_mode() {
   const auto points = m_points;
   const auto weights = m_weights;
   const auto structure = m_structure;
-  const int n = int(points.extent(0));
+  const int n = int(shared_points());
+  const detail::EwaldShare share = this->share();
   Kokkos::parallel_for(
       "kmdflow::ewald::structure_factors_by_mode", Policy(m_space, int(modes.extent(0)), Kokkos::AUTO),
       KOKKOS_LAMBDA(const typename Policy::member_type& team) {
@@ -360,7 +386,8 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors_by_mode() {
         double re = 0, im = 0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, n),
-            [&](int j, double& a, double& b) {
+            [&](int k, double& a, double& b) {
+              const int j = share(k);
               double phase = 0;
               for (int d = 0; d < Dim; ++d) phase += modes(m, d) * points(j, d);
               const double angle = -2 * Kokkos::numbers::pi * (phase - Kokkos::round(phase));
@@ -499,13 +526,14 @@ double EwaldEngine<ExecutionSpace, Dim>::pair_energy(const ConstPointView<>& x, 
         if ((p >= begin && p < end) || (first_share && p >= particles)) e += 0.5 * weights(p) * rows(p, 0);
       },
       short_range);
-  if (!first_share) return short_range; // the rest is the first share's
+  // Every share takes part in the sum of ρ̂ across the processes; the rest is the first share's.
+  if (!t.symbols.empty() && (first_share || shared())) structure_factors();
+  if (!first_share) return short_range;
   const auto [sum_q, sum_q2] = detail::weight_sums(m_space, "kmdflow::ewald::weight_sums", weights);
 
   // Long range: ½ Σ_{k≠0} L̂ |ρ̂|² = Σ_H ½·2L̂ |ρ̂|².
   double long_range = 0;
   if (!t.symbols.empty()) {
-    structure_factors();
     const auto symbols = m_symbols;
     const auto structure = m_structure;
     Kokkos::parallel_reduce(

@@ -47,6 +47,16 @@ struct EwaldTables {
   std::vector<double> symbols; // 2 L̂(k), in row order
 };
 
+// The points a process's share of ρ̂(k) sums (several processes, set_sum_across): its block of
+// particles [begin, begin + block) and, for the first share, the atoms from `atoms` on; index k of
+// the share is point (*this)(k). By default (block < 0) every point, k itself.
+struct EwaldShare {
+  int begin = 0, block = -1, atoms = 0;
+  KOKKOS_INLINE_FUNCTION int operator()(int k) const {
+    return block < 0 ? k : k < block ? begin + k : atoms + (k - block);
+  }
+};
+
 /// The tables of a split kernel, computed on first use and shared afterwards (thread safe).
 std::shared_ptr<const EwaldTables> ewald_tables(const Kernel& kernel);
 /// The Sobolev kernel's.
@@ -74,12 +84,16 @@ public:
                   const PointView<>& v) override;
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override;
   bool set_target_rows(std::size_t begin, std::size_t end) override;
+  /// With a share (set_target_rows) on several processes: each sums the structure factors ρ̂(k)
+  /// over its own particles (the first share the atoms too), and the processes add them up (one
+  /// sum of 2·|H| doubles per evaluation), instead of each summing over every point.
+  void set_sum_across(SumAcross sum) override { m_sum_across = std::move(sum); }
 
   const detail::EwaldTables& tables() const { return *m_tables; }
 
   /// Loads the particles (what velocities() does first), e.g. for structure_factors().
   void load_points(const ConstPointView<>& x, const ConstScalarView<>& w);
-  /// ρ̂(k) of the loaded points: by point (a reduction into per-thread arrays, the CPU form) or by
+  /// ρ̂(k) of the loaded points (summed across the processes where shared): by point (a reduction into per-thread arrays, the CPU form) or by
   /// mode (a team per wavevector, the GPU form); structure_factors() picks the backend's.
   void structure_factors();
   void structure_factors_by_mode();
@@ -87,7 +101,14 @@ public:
   const Kokkos::View<double*, memory_space>& structure() const { return m_structure; }
 
 private:
+  /// Whether ρ̂ is summed by shares: a share of [0, N) and a way to add them.
+  bool shared() const;
+  /// The points this process's ρ̂ sums, and how many.
+  detail::EwaldShare share() const;
+  std::size_t shared_points() const;
+
   ExecutionSpace m_space;
+  SumAcross m_sum_across;
   std::shared_ptr<const detail::EwaldTables> m_tables;
   bool m_singular_gradient;
   std::size_t m_particles = 0, m_atoms = 0;

@@ -2,10 +2,12 @@
 // One run across MPI ranks (README, "Several processes"). Rank 0 runs the command exactly as a
 // single process does — configuration, integrator, outputs, checkpoints, signals — and the other
 // ranks serve its pair sums: each engine evaluation is split by target rows (a block of the
-// particles per rank, InteractionEngine::set_target_rows), every rank sums its block against all
-// sources, and rank 0 gathers the rows (velocities) or the sum (pair energy). The particles are
-// replicated: rank 0 sends their positions with each evaluation (8·N·(d+1) bytes), which the
-// O(N²/P) pair sums of the direct engine, the one that splits, outweigh from N ≈ 10³ on.
+// particles per rank, InteractionEngine::set_target_rows: the direct and spectral engines), or by
+// slabs of the torus (InteractionEngine::set_position_share: the sorted engine); the ranks sum
+// what every share needs (ρ̂(k), Fourier coefficients, the slabs' power sums) through
+// set_sum_across, and rank 0 gathers the rows (velocities) or the sum (pair energy). The particles
+// are replicated: rank 0 sends their positions with each evaluation (8·N·(d+1) bytes, in pieces
+// of at most 2^30 elements: MPI counts are ints).
 //
 // kmdflow starts MPI only where a launcher started it (mpirun, srun: OMPI_COMM_WORLD_SIZE,
 // PMIX_RANK, PMI_RANK in the environment): the program `kmdflow` never loads MPI's libraries
