@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -98,6 +99,26 @@ private:
   std::vector<std::size_t> m_calls;
   bool m_recording = true;
 };
+
+/// The shares' evaluations played in one process: a recording pass, then one that hands each share
+/// the sums (PlayedAllreduce). Returns the shares' energies added up; `rows` holds the velocities
+/// each share wrote. `after(r)` runs after share r's evaluations of the second pass.
+double play_shares(const std::vector<std::unique_ptr<InteractionEngine>>& engines, PlayedAllreduce& allreduce,
+                   const PointView<>& x, const ScalarView<>& w, const PointView<>& rows,
+                   const std::function<void(int)>& after = {}) {
+  double energy_sum = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    allreduce.pass(pass == 0);
+    energy_sum = 0;
+    Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
+    for (int r = 0; r < int(engines.size()); ++r) {
+      engines[r]->velocities(x, w, rows);
+      energy_sum += engines[r]->pair_energy(x, w);
+      if (pass == 1 && after) after(r);
+    }
+  }
+  return energy_sum;
+}
 
 } // namespace
 
@@ -209,24 +230,14 @@ std::vector<std::size_t> check_sorted_shares(const Kernel& kernel, const Target&
     EXPECT_TRUE(engines.back()->set_position_share(r, ranks)) << what;
   }
   PointView<> rows("rows", n, 1);
-  double energy_sum = 0;
   std::vector<int> filled(n, 0);
   std::vector<std::size_t> counts(ranks, 0);
-  for (int pass = 0; pass < 2; ++pass) {
-    allreduce.pass(pass == 0);
-    energy_sum = 0;
-    Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
-    for (int r = 0; r < ranks; ++r) {
-      engines[r]->velocities(x, w, rows);
-      energy_sum += engines[r]->pair_energy(x, w);
-      if (pass == 1) {
-        const auto mine = engines[r]->share_rows();
-        EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end())) << what;
-        for (const std::size_t i : mine) ++filled[i];
-        counts[r] = mine.size();
-      }
-    }
-  }
+  const double energy_sum = play_shares(engines, allreduce, x, w, rows, [&](int r) {
+    const auto mine = engines[r]->share_rows();
+    EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end())) << what;
+    for (const std::size_t i : mine) ++filled[i];
+    counts[r] = mine.size();
+  });
   EXPECT_EQ(std::count(filled.begin(), filled.end(), 1), std::ptrdiff_t(n)) << what << ": rows filled twice or never";
   EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << what;
   EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << what;
@@ -304,16 +315,7 @@ void check_summed_shares(ForceMethod method) {
         ASSERT_TRUE(engines.back()->set_target_rows(begin, end)) << c.name;
       }
       PointView<> rows("rows", n, dim);
-      double energy_sum = 0;
-      for (int pass = 0; pass < 2; ++pass) {
-        allreduce.pass(pass == 0);
-        energy_sum = 0;
-        Kokkos::deep_copy(rows, std::numeric_limits<double>::quiet_NaN());
-        for (int r = 0; r < ranks; ++r) {
-          engines[r]->velocities(x, w, rows);
-          energy_sum += engines[r]->pair_energy(x, w);
-        }
-      }
+      const double energy_sum = play_shares(engines, allreduce, x, w, rows);
       EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << c.name << ", " << ranks << " ranks";
       EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << c.name << ", " << ranks << " ranks";
     }

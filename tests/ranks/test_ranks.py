@@ -64,25 +64,33 @@ def eval_on_one_process(tmp_path, cfg, dim, atoms, particles, seed, place=lambda
     return np.loadtxt(tmp_path / "v1.csv", delimiter=",", skiprows=1, ndmin=2), json.loads(one.stdout)
 
 
+def check_eval_on_ranks(tmp_path, cfg, v1, e1, all_ranks, exact=False):
+    """Evaluates x.csv on each number of ranks: the velocities v1 of one process (bit for bit where
+    exact, else to 1e-12 in norm), the same engine, on those ranks, and its energies to 1e-12."""
+    for ranks in all_ranks:
+        out = f"v{ranks}r.csv"
+        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
+        if exact:
+            np.testing.assert_array_equal(v, v1)
+        else:
+            assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
+        e = json.loads(r.stdout)
+        assert e["engine"] == e1["engine"] and e.get("engine_parameters", {}).get("ranks", 1) == ranks
+        for key in ("interaction_energy", "dissipation"):
+            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_eval_on_ranks_matches_one_process(tmp_path, dim):
     # A samples target: its atoms are sources too. It asks for a bounded gradient, s ≥ (d+1)/2.
     cfg = write(tmp_path / "c.json", config(dim, s=(dim + 1) / 2,
                                             target={"type": "samples", "path": str(tmp_path / "atoms.csv")}))
     v1, e1 = eval_on_one_process(tmp_path, cfg, dim, atoms=50, particles=333, seed=dim)
-    for ranks in (1, 2, 3, 4):
-        out = f"v{ranks}r.csv"
-        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
-        if dim == 1:
-            np.testing.assert_array_equal(v, v1)  # the pair sums alone
-        else:  # the long range's structure factors, summed across the ranks
-            assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
-        e = json.loads(r.stdout)
-        assert e.get("engine_parameters", {}).get("ranks", 1) == ranks
-        for key in ("interaction_energy", "dissipation"):
-            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+    # In 1D the pair sums alone (bit for bit); in 2D, 3D the long range's structure factors too,
+    # summed across the ranks.
+    check_eval_on_ranks(tmp_path, cfg, v1, e1, (1, 2, 3, 4), exact=dim == 1)
 
 
 @pytest.mark.parametrize("dim,s", [(1, 1.0), (2, 1.5), (2, 1.0), (3, 2.0)])
@@ -96,16 +104,7 @@ def test_spectral_eval_on_ranks_matches_one_process(tmp_path, dim, s):
     cfg = write(tmp_path / "c.json", config(dim, s=s, forces={"method": "spectral", "tolerance": 1e-8}, target=target))
     v1, e1 = eval_on_one_process(tmp_path, cfg, dim, atoms=200, particles=3001, seed=10 + dim)
     assert e1["engine"] == "spectral"
-    for ranks in (2, 3, 4):
-        out = f"v{ranks}r.csv"
-        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
-        assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
-        e = json.loads(r.stdout)
-        assert e["engine"] == "spectral" and e["engine_parameters"]["ranks"] == ranks
-        for key in ("interaction_energy", "dissipation"):
-            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+    check_eval_on_ranks(tmp_path, cfg, v1, e1, (2, 3, 4))
 
 
 @pytest.mark.parametrize("s,place,all_ranks", [
@@ -122,16 +121,7 @@ def test_sorted_eval_on_ranks_matches_one_process(tmp_path, s, place, all_ranks)
                                             target={"type": "samples", "path": str(tmp_path / "atoms.csv")}))
     v1, e1 = eval_on_one_process(tmp_path, cfg, 1, atoms=100, particles=3001, seed=20, place=place)
     assert e1["engine"] == "sorted"
-    for ranks in all_ranks:
-        out = f"v{ranks}r.csv"
-        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", out, ranks=ranks, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        v = np.loadtxt(tmp_path / out, delimiter=",", skiprows=1, ndmin=2)
-        assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1), ranks
-        e = json.loads(r.stdout)
-        assert e["engine"] == "sorted" and e["engine_parameters"]["ranks"] == ranks
-        for key in ("interaction_energy", "dissipation"):
-            assert e[key] == pytest.approx(e1[key], rel=1e-12, abs=1e-300), (ranks, key)
+    check_eval_on_ranks(tmp_path, cfg, v1, e1, all_ranks)
 
 
 @pytest.mark.parametrize("method", ["direct", "sorted", "spectral"])
