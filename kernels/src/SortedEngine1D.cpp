@@ -261,6 +261,15 @@ std::size_t select_slab(const ExecutionSpace& space, const Points& points, const
   return count;
 }
 
+// order(i) = source(order(i)) for i < count: the sorted order as indices of the points, not of the
+// slab's. (A free function: nvcc refuses extended lambdas in private member functions.)
+template <class ExecutionSpace, class Order>
+void compose_order(const ExecutionSpace& space, const Order& order, const Order& source, std::size_t count) {
+  Kokkos::parallel_for(
+      "kmdflow::sorted::slab_order", Kokkos::RangePolicy<ExecutionSpace>(space, 0, count),
+      KOKKOS_LAMBDA(std::size_t i) { order(i) = source(order(i)); });
+}
+
 SortedPolynomial to_array(const std::vector<double>& c) {
   SortedPolynomial a{};
   for (std::size_t k = 0; k < c.size(); ++k) a[k] = c[k];
@@ -357,12 +366,7 @@ std::size_t SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& 
   sort_centred(m_space, Kokkos::subview(m_slab_points, first), Kokkos::subview(m_slab_weights, first),
                Kokkos::subview(m_sorted, first), Kokkos::subview(m_sorted_weights, first), m_order,
                std::max(lo, 0.0), std::min(hi, 1.0));
-  // The order as indices of the points, not of the slab's.
-  const auto order = m_order;
-  const auto source = m_slab_source;
-  Kokkos::parallel_for(
-      "kmdflow::sorted::slab_order", Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, m_slab_count),
-      KOKKOS_LAMBDA(std::size_t i) { order(i) = source(order(i)); });
+  compose_order(m_space, m_order, m_slab_source, m_slab_count);
   return m_slab_count;
 }
 
