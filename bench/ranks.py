@@ -42,7 +42,8 @@ def step_time(method, dim, n, ranks, threads, work):
     command = [BINARY, "run", path, "--out", out, "--force"]
     if ranks > 1:
         command = [MPIEXEC, *LAUNCH, "-np", str(ranks), *command]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), KMDFLOW_LOADAVG="/dev/null", OMP_PROC_BIND="false")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), KMDFLOW_LOADAVG="/dev/null", OMP_PROC_BIND="false",
+               OMPI_MCA_btl="self,sm", OMPI_MCA_pml="ob1")  # as ./kmdflow --ranks: shared memory
     subprocess.run(command, check=True, capture_output=True, env=env)
     wall = np.genfromtxt(os.path.join(out, "series.csv"), delimiter=",", names=True)["wall_s"]
     with open(os.path.join(out, "config.json")) as f:

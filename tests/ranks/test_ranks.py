@@ -24,7 +24,10 @@ BINARY = os.environ.get("KMDFLOW_BINARY")
 MPIEXEC = os.environ.get("MPIEXEC")
 pytestmark = pytest.mark.skipif(not BINARY or not MPIEXEC, reason="KMDFLOW_BINARY and MPIEXEC not set (ctest sets them)")
 LAUNCH = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
-ENV = dict(os.environ, OMP_NUM_THREADS="1", KOKKOS_DISABLE_WARNINGS="1", KMDFLOW_LOADAVG="/dev/null")
+# Shared memory only, as ./kmdflow --ranks sets it (probing the network transports costs a second
+# per start).
+ENV = dict(os.environ, OMP_NUM_THREADS="1", KOKKOS_DISABLE_WARNINGS="1", KMDFLOW_LOADAVG="/dev/null",
+           OMPI_MCA_btl="self,sm", OMPI_MCA_pml="ob1")
 
 
 def kmdflow(*args, ranks=None, cwd, env=None, timeout=120):
