@@ -163,7 +163,7 @@ template <class F> std::string attempt(F&& f) {
   }
 }
 
-/// How the engines' shares sum what they all need (the spectral engine's Fourier coefficients).
+/// How the engines' shares sum what they all need (ρ̂(k), Fourier coefficients, slabs' power sums).
 void sum_across_ranks(double* values, std::size_t count) {
   in_pieces(count, [&](std::size_t at, int n) {
     MPI_Allreduce(MPI_IN_PLACE, values + at, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

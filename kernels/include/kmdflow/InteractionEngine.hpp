@@ -54,9 +54,10 @@ public:
   /// Sums `count` doubles across the processes that share the engine's work, in place, every one
   /// of them calling it with the same count (an MPI Allreduce: Processes.hpp).
   using SumAcross = std::function<void(double* values, std::size_t count)>;
-  /// For an engine whose share needs more than its own rows: the spectral engine sums its shares'
-  /// Fourier coefficients inside velocities() and pair_energy(), so that every process must call
-  /// those together, and each reaches the sum before it can fail (its errors come after).
+  /// For an engine whose share needs more than its own rows (the direct engine's structure
+  /// factors in 2D/3D, the spectral engine's Fourier coefficients, the sorted engine's slab sums):
+  /// it sums them inside velocities() and pair_energy(), so that every process must call those
+  /// together, and each reaches the sum before it can fail (its errors come after).
   virtual void set_sum_across(SumAcross sum) {}
 };
 
