@@ -341,7 +341,7 @@ void EwaldEngine<ExecutionSpace, Dim>::structure_factors() {
     Kokkos::parallel_reduce("kmdflow::ewald::structure_factors",
                             Kokkos::RangePolicy<ExecutionSpace>(m_space, 0, shared_points()), functor, m_structure);
   }
-  if (m_sum_across && shared()) {
+  if (shared()) {
     // Each process summed its share: the sum of the shares is ρ̂ of all points.
     Kokkos::Profiling::ScopedRegion sum_region("kmdflow::ewald::sum_across");
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_structure);

@@ -21,8 +21,7 @@ using detail::PowerSums;
 // is zero.
 KOKKOS_INLINE_FUNCTION double value_of_sum(const PowerSums& a, const PowerSums& b, int p) {
   const double t = a.hi[p] + b.hi[p];
-  const double error = Kokkos::fabs(a.hi[p]) >= Kokkos::fabs(b.hi[p]) ? (a.hi[p] - t) + b.hi[p] : (b.hi[p] - t) + a.hi[p];
-  return t + (error + a.lo[p] + b.lo[p]);
+  return t + (PowerSums::error_of_sum(a.hi[p], b.hi[p], t) + a.lo[p] + b.lo[p]);
 }
 
 // The Taylor coefficients Q^{(p)}(a)/p!, p = 0 … n, of the polynomial Q (repeated synthetic
@@ -335,11 +334,6 @@ bool SortedEngine1D<ExecutionSpace>::set_position_share(int share, int shares) {
 template <class ExecutionSpace>
 std::vector<std::size_t> SortedEngine1D<ExecutionSpace>::share_rows() const {
   std::vector<std::size_t> rows;
-  if (m_shares == 1) {
-    rows.resize(m_particles);
-    for (std::size_t i = 0; i < m_particles; ++i) rows[i] = i;
-    return rows;
-  }
   // The slab's points in index order: its particles, then its atoms.
   const auto source = Kokkos::create_mirror_view_and_copy(
       Kokkos::HostSpace(), Kokkos::subview(m_slab_source, std::make_pair(std::size_t(0), m_slab_count)));

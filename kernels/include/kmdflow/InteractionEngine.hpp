@@ -48,7 +48,7 @@ public:
   /// the whole. Needs set_sum_across (the slabs' sums are scanned across the processes); returns
   /// false where the engine has no such split.
   virtual bool set_position_share(int share, int shares) { return false; }
-  /// The rows the last velocities() filled on a share by position (increasing).
+  /// The rows the last velocities() filled on a share by position of several (increasing).
   virtual std::vector<std::size_t> share_rows() const { return {}; }
 
   /// Sums `count` doubles across the processes that share the engine's work, in place, every one

@@ -21,9 +21,13 @@ struct PowerSums {
   KOKKOS_INLINE_FUNCTION void zero() {
     for (int p = 0; p <= sorted_max_degree; ++p) hi[p] = lo[p] = 0;
   }
+  /// The rounding error of t = a + b (Neumaier).
+  KOKKOS_INLINE_FUNCTION static double error_of_sum(double a, double b, double t) {
+    return Kokkos::fabs(a) >= Kokkos::fabs(b) ? (a - t) + b : (b - t) + a;
+  }
   KOKKOS_INLINE_FUNCTION void add(int p, double x) {
     const double t = hi[p] + x;
-    lo[p] += Kokkos::fabs(hi[p]) >= Kokkos::fabs(x) ? (hi[p] - t) + x : (x - t) + hi[p];
+    lo[p] += error_of_sum(hi[p], x, t);
     hi[p] = t;
   }
   KOKKOS_INLINE_FUNCTION void merge(const PowerSums& other, int degree) {
