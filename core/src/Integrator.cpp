@@ -159,9 +159,11 @@ Integrator::Step Integrator::step(const PointView<>& x, double& t, double dt, do
           }
         },
         error2, displacement2);
-    const double scale = double(n * dim);
-    const double error =
-        std::sqrt(error2 / scale) / (m_atol + m_rtol * std::sqrt(displacement2 / scale));
+    // The RMS over the whole state: with a sum across processes, over every block.
+    double sums[3] = {error2, displacement2, double(n * dim)};
+    if (m_sum) m_sum(sums, 3);
+    const double scale = sums[2];
+    const double error = std::sqrt(sums[0] / scale) / (m_atol + m_rtol * std::sqrt(sums[1] / scale));
     if (!std::isfinite(error)) throw std::runtime_error("rk45: the error estimate is not finite");
     const double factor = std::clamp(0.9 * std::pow(std::max(error, 1e-10), -0.2), 0.2, 5.0);
     if (error <= 1) {

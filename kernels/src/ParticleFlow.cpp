@@ -133,12 +133,12 @@ ParticleFlow::ParticleFlow(std::shared_ptr<const Kernel> kernel, std::shared_ptr
     : m_kernel(std::move(kernel)), m_target(std::move(target)), m_weights(std::move(weights)),
       m_engine(std::move(engine)) {
   if (!m_kernel->has_finite_self_energy()) {
-    m_diagonal = std::numeric_limits<double>::infinity();
+    m_value_at_zero = std::numeric_limits<double>::infinity();
     return;
   }
-  double sum = detail::sum_of_squares(m_weights);
-  if (m_target->is_samples()) sum += detail::sum_of_squares(m_target->sample_weights());
-  m_diagonal = 0.5 * sum * m_kernel->value_at_zero();
+  m_value_at_zero = m_kernel->value_at_zero();
+  m_weight_squares = detail::sum_of_squares(m_weights);
+  if (m_target->is_samples()) m_atom_squares = detail::sum_of_squares(m_target->sample_weights());
 }
 
 void ParticleFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
@@ -164,8 +164,8 @@ Energies ParticleFlow::energies(const ConstPointView<>& x, const ConstPointView<
   const auto w = m_weights;
   const int dim = this->dim();
   const auto& potential = m_target->potential();
+  double cross = 0;
   if (!potential.empty()) {
-    double cross = 0;
     Kokkos::parallel_reduce(
         "kmdflow::flow::target_energy", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
         KOKKOS_LAMBDA(std::size_t i, double& sum) {
@@ -174,11 +174,7 @@ Energies ParticleFlow::energies(const ConstPointView<>& x, const ConstPointView<
           sum += w(i) * potential.value(xi);
         },
         cross);
-    e.interaction_energy += m_target->self_energy() - cross;
-  } else if (!m_target->is_samples()) {
-    e.interaction_energy += m_target->self_energy();
   }
-  e.energy = e.interaction_energy + m_diagonal;
   double dissipation = 0, max_speed2 = 0;
   Kokkos::parallel_reduce(
       "kmdflow::flow::dissipation", Kokkos::RangePolicy<ExecutionSpace>(0, x.extent(0)),
@@ -189,7 +185,16 @@ Energies ParticleFlow::energies(const ConstPointView<>& x, const ConstPointView<
         if (speed2 > largest) largest = speed2;
       },
       dissipation, Kokkos::Max<double>(max_speed2));
-  e.dissipation = dissipation;
+  // The particles' sums: over the blocks of every process where they are split.
+  double sums[3] = {cross, dissipation, m_weight_squares};
+  if (m_sum) m_sum(sums, 3);
+  if (m_max) m_max(&max_speed2, 1);
+  if (!potential.empty()) e.interaction_energy += m_target->self_energy() - sums[0];
+  else if (!m_target->is_samples()) e.interaction_energy += m_target->self_energy();
+  const double diagonal = std::isinf(m_value_at_zero) ? m_value_at_zero
+                                                      : 0.5 * (sums[2] + m_atom_squares) * m_value_at_zero;
+  e.energy = e.interaction_energy + diagonal;
+  e.dissipation = sums[1];
   e.max_speed = Kokkos::sqrt(max_speed2);
   return e;
 }

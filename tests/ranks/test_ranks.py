@@ -254,3 +254,51 @@ def test_a_signal_stops_the_run_cleanly(tmp_path):
     assert p.returncode == 1, err
     summary = json.loads((tmp_path / "stopped/summary.json").read_text())
     assert summary["status"] == "interrupted"  # and mpirun has ended: every rank with it
+
+
+def final_positions(run_dir):
+    with h5py.File(run_dir / "trajectory.h5") as f:
+        return f["particles/all/position/value"][-1]
+
+
+def check_run_matches(tmp_path, one, other, rtol):
+    a = np.genfromtxt(tmp_path / one / "series.csv", delimiter=",", names=True)
+    b = np.genfromtxt(tmp_path / other / "series.csv", delimiter=",", names=True)
+    assert len(a) == len(b)
+    for key in ("energy", "interaction_energy", "dissipation", "max_speed"):
+        if np.all(np.isfinite(a[key])):
+            assert relative(b[key], a[key]) <= rtol, key
+    assert np.abs(final_positions(tmp_path / other) - final_positions(tmp_path / one)).max() <= 1e-12
+
+
+def test_sorted_run_from_one_slab(tmp_path):
+    # Every particle starts in a twentieth of the torus (one rank's block of ids, but the slabs
+    # follow the points), then spreads over all of it: rows cross between ranks at every step.
+    rng = np.random.default_rng(5)
+    count = 1500
+    np.savetxt(tmp_path / "x.csv", np.column_stack([0.3 + 0.05 * rng.random(count), np.full(count, 1 / count)]),
+               delimiter=",", header="x,w", comments="")
+    cfg = write(tmp_path / "c.json", config(1, forces={"method": "sorted"}, initial={"type": "file", "path": "x.csv"}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    for ranks in (2, 3):
+        r = kmdflow("run", cfg, "--out", f"p{ranks}", ranks=ranks, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        check_run_matches(tmp_path, "one", f"p{ranks}", 1e-11)
+    assert np.ptp(final_positions(tmp_path / "one")) > 0.25  # five times as wide: across the slabs
+
+
+def test_a_killed_run_resumes_on_other_ranks(tmp_path):
+    # rk45 on 2 ranks (its error norm summed over the blocks), killed after step 5, resumed on 3
+    # ranks from its checkpoint (the whole state, and the velocity rk45 reuses): the run of one
+    # process without interruption, to round-off.
+    cfg = write(tmp_path / "c.json", config(2, count=300, time={"t_end": 0.6, "dt": 0.05, "integrator": "rk45"},
+                                            output={"plots": False, "snapshot_every": 0.1, "series_every": 0.05,
+                                                    "checkpoint_every": 0.1}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    killed = kmdflow("run", cfg, "--out", "two", ranks=2, cwd=tmp_path, env=dict(ENV, KMDFLOW_FAULT="after-step:5"))
+    assert killed.returncode != 0 and (tmp_path / "two/checkpoint.h5").exists()
+    r = kmdflow("run", "--resume", "two", ranks=3, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "two/summary.json").read_text())
+    assert summary["status"] == "completed" and summary["particles"] == 300
+    check_run_matches(tmp_path, "one", "two", 1e-11)

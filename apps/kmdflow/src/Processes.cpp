@@ -2,11 +2,14 @@
 
 #include <kmdflow/Config.hpp>
 #include <kmdflow/ParticleFlow.hpp>
+#include <kmdflow/app/RunSupport.hpp>
 #include <kmdflow/app/Setup.hpp>
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
@@ -46,6 +49,12 @@ std::pair<std::size_t, std::size_t> target_rows(std::size_t count, int rank, int
   return {begin, begin + base + (r < extra ? 1 : 0)};
 }
 
+Rows own_rows(std::size_t total) {
+  if (g_size == 1) return all_rows(total);
+  const auto [begin, end] = target_rows(total, g_rank, g_size);
+  return {begin, end, total, true};
+}
+
 void require_one_process(const std::string& key, const std::string& what) {
   if (g_size > 1)
     throw ConfigError(key, what + " runs on one process; run it without --ranks (on " + std::to_string(g_size) +
@@ -72,13 +81,27 @@ std::unique_ptr<InteractionEngine> distribute(std::unique_ptr<InteractionEngine>
                                               std::size_t) {
   return engine;
 }
+void gather_rows(const double*, const Rows&, int, double*) {}
+void sum_across_ranks(double*, std::size_t) {}
+void max_across_ranks(double*, std::size_t) {}
+std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t) {
+  return engine;
+}
+std::unique_ptr<RunModel> share_run(const ParticleSetup& setup) { return make_particle_run(setup); }
 
 #else
 
 namespace {
 
 // What rank 0 asks of the others; each request is a broadcast of one of these, then its data.
-enum Request : int { build_engine = 1, velocities = 2, pair_energy = 3, release_engine = 4, stop = 5 };
+enum Request : int {
+  build_engine = 1, velocities = 2, pair_energy = 3, release_engine = 4, stop = 5,
+  // A particle run shared by blocks (share_run) and what its ranks do together.
+  particle_run = 6, run_advance, run_check, run_diagnose, run_frame, run_save, run_restore, run_end
+};
+
+/// The tag of gather_rows' messages.
+constexpr int gather_tag = 30;
 
 void broadcast_request(int request) { MPI_Bcast(&request, 1, MPI_INT, 0, MPI_COMM_WORLD); }
 
@@ -105,8 +128,8 @@ template <> MPI_Datatype type_of<double>() { return MPI_DOUBLE; }
 template <> MPI_Datatype type_of<char>() { return MPI_CHAR; }
 template <> MPI_Datatype type_of<unsigned long long>() { return MPI_UNSIGNED_LONG_LONG; }
 
-template <class T> void broadcast(T* values, std::size_t count) {
-  in_pieces(count, [&](std::size_t at, int n) { MPI_Bcast(values + at, n, type_of<T>(), 0, MPI_COMM_WORLD); });
+template <class T> void broadcast(T* values, std::size_t count, int root = 0) {
+  in_pieces(count, [&](std::size_t at, int n) { MPI_Bcast(values + at, n, type_of<T>(), root, MPI_COMM_WORLD); });
 }
 template <class T> void send(const T* values, std::size_t count, int to, int tag) {
   in_pieces(count, [&](std::size_t at, int n) { MPI_Send(values + at, n, type_of<T>(), to, tag, MPI_COMM_WORLD); });
@@ -127,8 +150,9 @@ void broadcast_string(std::string& s) {
 /// A failure on some rank, known to every rank after agree(): the lowest failing rank and its
 /// message (which rank 0 receives; the others get it empty).
 struct RankFailure : std::runtime_error {
-  RankFailure(int rank, const std::string& message)
-      : std::runtime_error("rank " + std::to_string(rank) + ": " + message) {}
+  RankFailure(int failed, const std::string& message)
+      : std::runtime_error("rank " + std::to_string(failed) + ": " + message), rank(failed) {}
+  int rank;
 };
 
 /// Every rank calls it after a step that may fail locally (`failure`: empty where it did not), so
@@ -154,6 +178,30 @@ void agree(const std::string& failure) {
   throw RankFailure(first, message);
 }
 
+/// Runs f on every rank, which all call it together, and agrees on the outcome: a failure on any
+/// rank (an exception) is a RankFailure on every rank. A RankFailure inside f (a nested
+/// together(), already agreed) passes through. `keep_own`: the failing rank rethrows its own
+/// exception instead (rank 0's ConfigError stays one; for the outermost call only, since the
+/// other ranks then throw something else).
+template <class F> void together(F&& f, bool keep_own = false) {
+  std::exception_ptr own;
+  std::string failure;
+  try {
+    f();
+  } catch (const RankFailure&) {
+    throw;
+  } catch (const std::exception& e) {
+    own = std::current_exception();
+    failure = *e.what() ? e.what() : "an unnamed error";
+  }
+  try {
+    agree(failure);
+  } catch (const RankFailure& e) {
+    if (keep_own && own && e.rank == g_rank) std::rethrow_exception(own);
+    throw;
+  }
+}
+
 template <class F> std::string attempt(F&& f) {
   try {
     f();
@@ -164,7 +212,7 @@ template <class F> std::string attempt(F&& f) {
 }
 
 /// How the engines' shares sum what they all need (ρ̂(k), Fourier coefficients, slabs' power sums).
-void sum_across_ranks(double* values, std::size_t count) {
+void engine_sum(double* values, std::size_t count) {
   in_pieces(count, [&](std::size_t at, int n) {
     MPI_Allreduce(MPI_IN_PLACE, values + at, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   });
@@ -178,7 +226,7 @@ enum class Split { rows, positions };
 /// Every rank's engine is of the same kind, so all take the same.
 std::optional<Split> share_out(InteractionEngine& engine, std::size_t count) {
   const auto [begin, end] = target_rows(count, g_rank, g_size);
-  engine.set_sum_across(sum_across_ranks);
+  engine.set_sum_across(engine_sum);
   if (engine.set_target_rows(begin, end)) return Split::rows;
   if (engine.set_position_share(g_rank, g_size)) return Split::positions;
   return std::nullopt;
@@ -340,7 +388,351 @@ std::pair<std::unique_ptr<InteractionEngine>, Split> build_from(const nlohmann::
   return {std::move(engine), *split};
 }
 
+/// Every rank's block of a row-major array (`width` doubles per row) into `all` (rows.total ×
+/// width) on every rank: each broadcasts its block in turn.
+void gather_everywhere(const double* mine, const Rows& rows, int width, double* all) {
+  const std::size_t w = std::size_t(width);
+  if (mine != all + rows.begin * w) std::copy(mine, mine + rows.size() * w, all + rows.begin * w);
+  for (int r = 0; r < g_size; ++r) {
+    const auto [b, e] = target_rows(rows.total, r, g_size);
+    broadcast(all + b * w, (e - b) * w, r);
+  }
+}
+
+/// Sends every rank its pieces of `out` and receives its pieces into `in`: out_count[r] (in_count[r])
+/// elements to (from) rank r, at out_at[r] (in_at[r]); each message in pieces, all at once.
+template <class T>
+void exchange(const T* out, const std::vector<std::size_t>& out_at, const std::vector<std::size_t>& out_count, T* in,
+              const std::vector<std::size_t>& in_at, const std::vector<std::size_t>& in_count, int tag) {
+  std::vector<MPI_Request> requests;
+  for (int r = 0; r < g_size; ++r) {
+    if (r == g_rank) continue;
+    in_pieces(in_count[r], [&](std::size_t at, int n) {
+      requests.emplace_back();
+      MPI_Irecv(in + in_at[r] + at, n, type_of<T>(), r, tag, MPI_COMM_WORLD, &requests.back());
+    });
+    in_pieces(out_count[r], [&](std::size_t at, int n) {
+      requests.emplace_back();
+      MPI_Isend(out + out_at[r] + at, n, type_of<T>(), r, tag, MPI_COMM_WORLD, &requests.back());
+    });
+  }
+  MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+}
+
+/// A particle run's engine on P ranks (share_by_blocks): every rank holds its block of the
+/// particles; each evaluation gathers all positions on every rank, runs the engine's share, and
+/// brings each row to the rank that owns it (a share by rows: its own block already; a share by
+/// position: the slab's rows, sent to their owners).
+class BlockEngine final : public InteractionEngine {
+public:
+  BlockEngine(std::unique_ptr<InteractionEngine> engine, std::size_t total)
+      : m_engine(std::move(engine)), m_rows(own_rows(total)) {
+    const auto split = share_out(*m_engine, total);
+    if (!split)
+      throw ConfigError("forces.method", "the " + m_engine->name() + " engine runs on one process; on " +
+                                             std::to_string(g_size) +
+                                             " ranks choose an engine that shares its work across ranks (or run "
+                                             "without --ranks)");
+    m_split = *split;
+    if (test_failure() == 0)
+      throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
+  }
+
+  std::string name() const override { return m_engine->name(); }
+  nlohmann::json parameters() const override {
+    nlohmann::json p = m_engine->parameters();
+    p["ranks"] = g_size;
+    return p;
+  }
+
+  void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
+    gather(x, w);
+    together([&] {
+      m_engine->velocities(m_x, m_w, m_v);
+      fail_for_test();
+    });
+    const auto mine = std::make_pair(m_rows.begin, m_rows.end);
+    if (m_split == Split::rows) {
+      Kokkos::deep_copy(v, Kokkos::subview(m_v, mine, Kokkos::ALL));
+      return;
+    }
+    Kokkos::deep_copy(m_v_host, m_v);
+    route_rows();
+    Kokkos::deep_copy(v, Kokkos::subview(m_v_host, mine, Kokkos::ALL));
+  }
+
+  double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override {
+    gather(x, w);
+    double energy = 0;
+    together([&] {
+      energy = m_engine->pair_energy(m_x, m_w);
+      fail_for_test();
+    });
+    sum_across_ranks(&energy, 1);
+    return energy;
+  }
+
+private:
+  using HostPoints = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace>;
+
+  /// Every rank's positions (and, once, weights: a run's do not change) into m_x, m_w.
+  void gather(const ConstPointView<>& x, const ConstScalarView<>& w) {
+    const std::size_t n = m_rows.total, dim = x.extent(1);
+    if (m_x.extent(0) != n || m_x.extent(1) != dim) {
+      m_x = PointView<>("kmdflow::mpi::all_positions", n, dim);
+      m_v = PointView<>("kmdflow::mpi::all_velocities", n, dim);
+      m_w = ScalarView<>("kmdflow::mpi::all_weights", n);
+      m_x_host = Kokkos::create_mirror_view(m_x);
+      m_v_host = HostPoints("kmdflow::mpi::all_velocities_host", n, dim);
+      m_weights_from = nullptr;
+    }
+    const auto mine = std::make_pair(m_rows.begin, m_rows.end);
+    Kokkos::deep_copy(Kokkos::subview(m_x_host, mine, Kokkos::ALL), x);
+    gather_everywhere(m_x_host.data() + m_rows.begin * dim, m_rows, int(dim), m_x_host.data());
+    Kokkos::deep_copy(m_x, m_x_host);
+    if (m_weights_from == w.data()) return;
+    auto w_host = Kokkos::create_mirror_view(m_w);
+    Kokkos::deep_copy(Kokkos::subview(w_host, mine), w);
+    gather_everywhere(w_host.data() + m_rows.begin, m_rows, 1, w_host.data());
+    Kokkos::deep_copy(m_w, w_host);
+    m_weights_from = w.data();
+  }
+
+  /// A share by position: the rows this rank's slab filled (share_rows, increasing) to the ranks
+  /// owning them, and this rank's own rows from every slab, in m_v_host.
+  void route_rows() {
+    const std::size_t d = m_v_host.extent(1);
+    const auto rows = m_engine->share_rows();
+    std::vector<std::size_t> out_at(g_size), out_count(g_size), in_at(g_size), in_count(g_size);
+    for (int r = 0; r < g_size; ++r) {
+      const auto [b, e] = target_rows(m_rows.total, r, g_size);
+      const auto first = std::lower_bound(rows.begin(), rows.end(), b), last = std::lower_bound(first, rows.end(), e);
+      out_at[r] = std::size_t(first - rows.begin()), out_count[r] = std::size_t(last - first);
+    }
+    MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
+                 MPI_COMM_WORLD);
+    static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
+    in_count[g_rank] = 0; // this slab's rows of this block are in place
+    for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
+    const std::size_t arriving = in_at[g_size - 1] + in_count[g_size - 1];
+    // Indices, then values (d per row), of the rows leaving and arriving.
+    std::vector<unsigned long long> index_out(rows.begin(), rows.end()), index_in(arriving);
+    std::vector<double> values_out(rows.size() * d), values_in(arriving * d);
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      for (std::size_t j = 0; j < d; ++j) values_out[k * d + j] = m_v_host(rows[k], j);
+    exchange(index_out.data(), out_at, out_count, index_in.data(), in_at, in_count, index_tag);
+    auto times_d = [d](std::vector<std::size_t> v) {
+      for (auto& x : v) x *= d;
+      return v;
+    };
+    exchange(values_out.data(), times_d(out_at), times_d(out_count), values_in.data(), times_d(in_at),
+             times_d(in_count), value_tag);
+    for (std::size_t k = 0; k < arriving; ++k)
+      for (std::size_t j = 0; j < d; ++j) m_v_host(index_in[k], j) = values_in[k * d + j];
+  }
+
+  /// KMDFLOW_TEST_FAIL_RANK=R:K: this rank's K-th evaluation fails (after the engine's sums).
+  void fail_for_test() {
+    if (++m_evaluations == test_failure())
+      throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: evaluation " + std::to_string(m_evaluations) +
+                               " fails on this rank (a test)");
+  }
+
+  static constexpr int index_tag = 20, value_tag = 21;
+  std::unique_ptr<InteractionEngine> m_engine;
+  Rows m_rows;
+  Split m_split = Split::rows;
+  PointView<> m_x, m_v;
+  ScalarView<> m_w;
+  PointView<>::host_mirror_type m_x_host;
+  HostPoints m_v_host;
+  const double* m_weights_from = nullptr;
+  long m_evaluations = 0;
+};
+
+/// A checkpoint's arrays from rank 0 to every rank (for restore: each takes its block).
+void broadcast_arrays(Checkpoint& checkpoint) {
+  unsigned long long count = checkpoint.arrays.size();
+  MPI_Bcast(&count, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  auto entry = checkpoint.arrays.begin();
+  for (unsigned long long k = 0; k < count; ++k) {
+    std::string name = g_rank == 0 ? entry->first : "";
+    broadcast_string(name);
+    auto& values = checkpoint.arrays[name];
+    unsigned long long size = values.size();
+    MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    values.resize(size);
+    broadcast(values.data(), size);
+    if (g_rank == 0) ++entry;
+  }
+}
+
+/// Rank 0's particle run on P ranks: what only rank 0 does (the files, the report) it does
+/// alone; each step, diagnosis, frame and checkpoint it asks the other ranks to take with it,
+/// their blocks' runs (join_run).
+class SharedRun final : public RunModel {
+public:
+  explicit SharedRun(std::unique_ptr<IntegratorRun> run) : m_run(std::move(run)) {}
+  ~SharedRun() override { broadcast_request(run_end); }
+
+  std::string engine() const override { return m_run->engine(); }
+  nlohmann::json engine_record() const override { return m_run->engine_record(); }
+  H5mdParticles trajectory_layout() const override { return m_run->trajectory_layout(); }
+  void write_static(const std::filesystem::path& dir, H5mdWriter& trajectory) override {
+    m_run->write_static(dir, trajectory);
+  }
+  bool lands_on_outputs() const override { return m_run->lands_on_outputs(); }
+  void summarise(nlohmann::json& summary) const override { m_run->summarise(summary); }
+  std::string description() const override { return m_run->description(); }
+  std::vector<std::string> report() const override { return m_run->report(); }
+  std::string decay_key() const override { return m_run->decay_key(); }
+  std::optional<double> target_minimum() const override { return m_run->target_minimum(); }
+
+  void advance(double& t, double t_stop, double tolerance) override {
+    broadcast_request(run_advance);
+    double times[3] = {t, t_stop, tolerance};
+    MPI_Bcast(times, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    together([&] { m_run->advance(t, t_stop, tolerance); }, true);
+  }
+  void check_state() override {
+    broadcast_request(run_check);
+    together([&] { m_run->check_state(); }, true);
+  }
+  SeriesRow diagnose() override {
+    broadcast_request(run_diagnose);
+    SeriesRow row;
+    together([&] { row = m_run->diagnose(); }, true);
+    return row;
+  }
+  void write_frame(H5mdWriter& trajectory, long step, double t) override {
+    broadcast_request(run_frame);
+    together([&] { m_run->write_frame(trajectory, step, t); }, true);
+  }
+  void save(Checkpoint& checkpoint) override {
+    broadcast_request(run_save);
+    together([&] { m_run->save(checkpoint); }, true);
+  }
+  void restore(const Checkpoint& checkpoint) override {
+    broadcast_request(run_restore);
+    Checkpoint copy = checkpoint;
+    broadcast_arrays(copy);
+    together([&] { m_run->restore(copy); }, true);
+  }
+
+private:
+  std::unique_ptr<IntegratorRun> m_run;
+};
+
+/// A rank other than 0 in a particle run (share_run): builds its block's run from rank 0's
+/// setup, then does with it what rank 0 asks, until the run ends.
+void join_run() {
+  ParticleSetup setup;
+  std::string config, resolved;
+  broadcast_string(config);
+  broadcast_string(resolved);
+  unsigned long long shape[2] = {0, 0};
+  MPI_Bcast(shape, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  setup.positions = PointView<Kokkos::HostSpace>("kmdflow::mpi::initial", shape[0], shape[1]);
+  setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::mpi::weights", shape[0]);
+  broadcast(setup.positions.data(), shape[0] * shape[1]);
+  broadcast(setup.weights.data(), shape[0]);
+  std::unique_ptr<IntegratorRun> run;
+  try {
+    together(
+        [&] {
+          setup.config = nlohmann::json::parse(config);
+          setup.resolved = nlohmann::json::parse(resolved);
+          make_model(setup);
+          run = make_particle_run(setup);
+        },
+        true);
+  } catch (const std::exception&) {
+    return; // rank 0 reports it, and has no run to end
+  }
+  for (;;) {
+    int request = 0;
+    MPI_Bcast(&request, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    try {
+      switch (request) {
+      case run_advance: {
+        double times[3];
+        MPI_Bcast(times, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        together([&] { run->advance(times[0], times[1], times[2]); }, true);
+        break;
+      }
+      case run_check: together([&] { run->check_state(); }, true); break;
+      case run_diagnose: together([&] { run->diagnose(); }, true); break;
+      case run_frame: together([&] { run->state_on_host(); }, true); break;
+      case run_save: {
+        Checkpoint unused; // rank 0 writes it
+        together([&] { run->save(unused); }, true);
+        break;
+      }
+      case run_restore: {
+        Checkpoint checkpoint;
+        broadcast_arrays(checkpoint);
+        together([&] { run->restore(checkpoint); }, true);
+        break;
+      }
+      case run_end: return;
+      default:
+        std::fprintf(stderr, "kmdflow: rank %d: unknown request %d from rank 0 in a run\n", g_rank, request);
+        std::exit(1);
+      }
+    } catch (const std::exception&) {
+      // Every rank knows (together): rank 0 reports it and says what comes next.
+    }
+  }
+}
+
 } // namespace
+
+std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t total) {
+  if (g_size == 1) return engine;
+  return std::make_unique<BlockEngine>(std::move(engine), total);
+}
+
+void gather_rows(const double* mine, const Rows& rows, int width, double* all) {
+  if (g_size == 1) return;
+  const std::size_t w = std::size_t(width);
+  if (g_rank > 0) {
+    send(mine, rows.size() * w, 0, gather_tag);
+    return;
+  }
+  std::copy(mine, mine + rows.size() * w, all + rows.begin * w);
+  for (int r = 1; r < g_size; ++r) {
+    const auto [b, e] = target_rows(rows.total, r, g_size);
+    receive(all + b * w, (e - b) * w, r, gather_tag);
+  }
+}
+
+void sum_across_ranks(double* values, std::size_t count) {
+  if (g_size == 1) return;
+  // Added on rank 0 and sent from there: every rank decides on the very same sums.
+  if (g_rank == 0) MPI_Reduce(MPI_IN_PLACE, values, int(count), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  else MPI_Reduce(values, nullptr, int(count), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  MPI_Bcast(values, int(count), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+}
+
+void max_across_ranks(double* values, std::size_t count) {
+  if (g_size == 1) return;
+  MPI_Allreduce(MPI_IN_PLACE, values, int(count), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+}
+
+std::unique_ptr<RunModel> share_run(const ParticleSetup& setup) {
+  if (g_size == 1) return make_particle_run(setup);
+  broadcast_request(particle_run);
+  std::string config = setup.config.dump(), resolved = setup.resolved.dump();
+  broadcast_string(config);
+  broadcast_string(resolved);
+  unsigned long long shape[2] = {setup.positions.extent(0), setup.positions.extent(1)};
+  MPI_Bcast(shape, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  broadcast(setup.positions.data(), shape[0] * shape[1]);
+  broadcast(setup.weights.data(), shape[0]);
+  std::unique_ptr<IntegratorRun> run;
+  together([&] { run = make_particle_run(setup); }, true);
+  return std::make_unique<SharedRun>(std::move(run));
+}
 
 int start_processes(int& argc, char**& argv) {
   if (!launched()) return 0;
@@ -422,6 +814,7 @@ int serve_rank_zero() {
         }
         break;
       }
+      case particle_run: join_run(); break;
       case release_engine:
       case stop:
         engine.reset(); // its views are freed before Kokkos is finalised

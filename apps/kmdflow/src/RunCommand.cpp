@@ -248,10 +248,12 @@ namespace {
 /// Runge–Kutta integrator.
 class ParticleRun final : public DiagnosedRun<Energies> {
 public:
+  /// The run of this rank's block of the particles (all of them alone: Processes.hpp).
   explicit ParticleRun(const ParticleSetup& setup)
-      : DiagnosedRun(setup.config, "kmdflow::run::positions", setup.positions.extent(0), setup.config["dim"]),
-        m_setup(setup), m_dim(setup.config["dim"]), m_flow(make_flow(setup, setup.weights)) {
-    Kokkos::deep_copy(m_x, setup.positions);
+      : DiagnosedRun(setup.config, "kmdflow::run::positions", own_rows(setup.positions.extent(0)),
+                     setup.config["dim"]),
+        m_setup(setup), m_dim(setup.config["dim"]), m_flow(make_block_flow(setup, m_rows)) {
+    Kokkos::deep_copy(m_x, Kokkos::subview(setup.positions, std::make_pair(m_rows.begin, m_rows.end), Kokkos::ALL));
   }
 
   // "direct (float)" when the pairs are evaluated in single precision.
@@ -312,7 +314,7 @@ public:
 
   void summarise(json& summary) const override {
     IntegratorRun::summarise(summary);
-    summary["particles"] = m_x.extent(0);
+    summary["particles"] = m_rows.total;
     auto energies_json = [](const Energies& e) {
       return json{{"energy", finite_or_null(e.energy)},
                   {"interaction_energy", e.interaction_energy},
@@ -326,7 +328,7 @@ public:
   }
 
   std::string description() const override {
-    return format("%s engine, %zu particles", engine().c_str(), m_x.extent(0));
+    return format("%s engine, %zu particles", engine().c_str(), m_rows.total);
   }
   // The full energy where it is finite, else the interaction energy.
   std::vector<std::string> report() const override {
@@ -347,8 +349,16 @@ private:
 
 } // namespace
 
+std::unique_ptr<IntegratorRun> make_particle_run(const ParticleSetup& setup) {
+  return std::make_unique<ParticleRun>(setup);
+}
+
 int run_particles(const ParticleSetup& setup, const fs::path& dir, bool quiet, bool force, const ResumeFrom* resume) {
-  return run_model<ParticleRun>(setup, dir, quiet, force, resume);
+  // On several ranks each steps its block of the particles; rank 0 writes (Processes.hpp).
+  const WallClock wall;
+  const auto model = share_run(setup);
+  if (!resume) prepare_run_directory(dir, force);
+  return run_model(*model, setup.config, setup.resolved, dir, quiet, wall, resume);
 }
 
 } // namespace kmdflow::app

@@ -267,13 +267,21 @@ void Progress::finish() {
   m_shown = false;
 }
 
-IntegratorRun::IntegratorRun(const json& c, const std::string& label, std::size_t count, int width)
-    : m_x(label, count, width),
+IntegratorRun::IntegratorRun(const json& c, const std::string& label, const Rows& rows, int width)
+    : m_x(label, rows.size(), width),
       m_integrator(
           parse_integrator(c["time"]["integrator"]),
-          [this](const ConstPointView<>& x, const PointView<>& v) { velocity(x, v); }, count, width,
+          [this](const ConstPointView<>& x, const PointView<>& v) { velocity(x, v); }, rows.size(), width,
           c["time"]["rtol"], c["time"]["atol"]),
-      m_x_host(Kokkos::create_mirror_view(m_x)), m_next_dt(c["time"]["dt"]) {}
+      m_rows(rows), m_x_host(Kokkos::create_mirror_view(m_x)), m_next_dt(c["time"]["dt"]) {
+  if (!rows.shared) return;
+  // Every rank steps its block; rk45 sizes the steps by the whole state's norm.
+  m_integrator.set_sum_across(sum_across_ranks);
+  if (process_rank() == 0) m_all_host = PointView<Kokkos::HostSpace>(label + "_all", rows.total, width);
+}
+
+IntegratorRun::IntegratorRun(const json& c, const std::string& label, std::size_t count, int width)
+    : IntegratorRun(c, label, all_rows(count), width) {}
 
 void IntegratorRun::advance(double& t, double t_stop, double) {
   m_next_dt = m_integrator.step(m_x, t, m_next_dt, t_stop).next;
@@ -293,26 +301,40 @@ void IntegratorRun::save(Checkpoint& checkpoint) {
                                               double(counters.evaluations)};
   if (const PointView<>* v = m_integrator.cached_velocity()) {
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), *v);
-    checkpoint.arrays["velocity"].assign(host.data(), host.data() + host.size());
+    auto& velocity = checkpoint.arrays["velocity"];
+    if (!m_rows.shared) {
+      velocity.assign(host.data(), host.data() + host.size());
+    } else {
+      velocity.resize(process_rank() == 0 ? m_all_host.size() : 0);
+      gather_rows(host.data(), m_rows, int(m_x.extent(1)), velocity.data());
+    }
   }
 }
 
 void IntegratorRun::restore(const Checkpoint& checkpoint) {
-  const auto& state = checkpoint.array("state", long(m_x.size()));
-  std::copy(state.begin(), state.end(), m_x_host.data());
+  // The whole state's arrays; this block's rows of them.
+  const std::size_t width = m_x.extent(1), begin = m_rows.begin * width, end = m_rows.end * width;
+  const auto& state = checkpoint.array("state", long(m_rows.total * width));
+  std::copy(state.begin() + begin, state.begin() + end, m_x_host.data());
   Kokkos::deep_copy(m_x, m_x_host);
   m_next_dt = checkpoint.array("step_size", 1)[0];
   const auto& c = checkpoint.array("integrator_counters", 3);
   const auto velocity = checkpoint.arrays.find("velocity");
-  if (velocity != checkpoint.arrays.end() && velocity->second.size() != m_x.size())
+  if (velocity == checkpoint.arrays.end()) {
+    m_integrator.restore({long(c[0]), long(c[1]), long(c[2])}, nullptr);
+    return;
+  }
+  if (velocity->second.size() != state.size())
     throw std::runtime_error("the checkpoint's velocity does not match the state");
-  m_integrator.restore({long(c[0]), long(c[1]), long(c[2])},
-                       velocity == checkpoint.arrays.end() ? nullptr : &velocity->second);
+  const std::vector<double> mine(velocity->second.begin() + begin, velocity->second.begin() + end);
+  m_integrator.restore({long(c[0]), long(c[1]), long(c[2])}, &mine);
 }
 
 const PointView<Kokkos::HostSpace>& IntegratorRun::state_on_host() {
   Kokkos::deep_copy(m_x_host, m_x);
-  return m_x_host;
+  if (!m_rows.shared) return m_x_host;
+  gather_rows(m_x_host.data(), m_rows, int(m_x.extent(1)), m_all_host.data());
+  return m_all_host; // empty on the ranks other than 0
 }
 
 namespace {

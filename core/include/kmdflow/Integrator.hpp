@@ -36,6 +36,14 @@ public:
   void set_periodic(bool periodic) { m_periodic = periodic; }
   bool adaptive() const { return m_kind == IntegratorKind::rk45; }
 
+  /// Sums `count` doubles in place across the processes that integrate the blocks of one state
+  /// (an MPI reduction giving every process the same sums: Processes.hpp).
+  using SumAcross = std::function<void(double* values, std::size_t count)>;
+  /// For a state split across processes, each stepping its own block: rk45's error norm is then
+  /// the norm over the whole state, so that every process accepts, rejects and sizes its steps
+  /// alike. Each must call step() together.
+  void set_sum_across(SumAcross sum) { m_sum = std::move(sum); }
+
   /// Advances x and t by one step of at most min(dt, t_stop − t). Fixed-step methods return the
   /// configured dt as `next`; rk45 retries rejected steps and proposes its next step.
   Step step(const PointView<>& x, double& t, double dt, double t_stop);
@@ -67,6 +75,7 @@ private:
 
   IntegratorKind m_kind;
   Rhs m_rhs;
+  SumAcross m_sum;
   double m_rtol, m_atol;
   Kokkos::View<double***, Kokkos::LayoutRight, MemorySpace> m_stages; // k_j(i, d)
   PointView<> m_stage_positions, m_velocity;

@@ -8,6 +8,7 @@
 #include <kmdflow/RealFft.hpp>
 #include <kmdflow/Target.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -66,12 +67,22 @@ public:
   /// The energies at x, where v = velocity(x).
   Energies energies(const ConstPointView<>& x, const ConstPointView<>& v);
 
+  /// For particles split across processes, each holding a block of them (its x, v and weights)
+  /// and an engine that sums over all (Processes.hpp): energies() then adds the blocks' sums
+  /// (`sum`) and takes the largest speed of all (`max`), in place, giving every process the same
+  /// energies. Each must call energies() together.
+  using Across = std::function<void(double* values, std::size_t count)>;
+  void set_across(Across sum, Across max) { m_sum = std::move(sum), m_max = std::move(max); }
+
 private:
   std::shared_ptr<const Kernel> m_kernel;
   std::shared_ptr<const Target> m_target;
   ScalarView<> m_weights;
   std::unique_ptr<InteractionEngine> m_engine;
-  double m_diagonal = 0; // ½ (Σ w_i² + Σ u_m²) k(0), where finite
+  // ½ (Σ w_i² + Σ u_m²) k(0) where finite: k(0) and Σ u_m² (the atoms'), and Σ w_i² over the
+  // weights held here (of a block, summed in energies()).
+  double m_value_at_zero = 0, m_atom_squares = 0, m_weight_squares = 0;
+  Across m_sum, m_max;
 };
 
 /// Its first name, from when the Sobolev kernel was the only one.

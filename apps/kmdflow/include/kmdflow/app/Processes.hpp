@@ -1,13 +1,23 @@
 #pragma once
-// One run across MPI ranks (README, "Several processes"). Rank 0 runs the command exactly as a
-// single process does — configuration, integrator, outputs, checkpoints, signals — and the other
-// ranks serve its pair sums: each engine evaluation is split by target rows (a block of the
-// particles per rank, InteractionEngine::set_target_rows: the direct and spectral engines), or by
-// slabs of the torus (InteractionEngine::set_position_share: the sorted engine); the ranks sum
-// what every share needs (ρ̂(k), Fourier coefficients, the slabs' power sums) through
-// set_sum_across, and rank 0 gathers the rows (velocities) or the sum (pair energy). The particles
-// are replicated: rank 0 sends their positions with each evaluation (8·N·(d+1) bytes, in pieces
-// of at most 2^30 elements: MPI counts are ints).
+// One run across MPI ranks (README, "Several processes"). Rank 0 runs the command as a single
+// process does — configuration, outputs, checkpoints, signals — and the other ranks join it.
+//
+// A particle run (share_run): every rank owns a block of the particles (own_rows: contiguous ids)
+// and steps it with its own integrator; rank 0 asks the others to take each step, diagnose, and
+// send their blocks for its frames and checkpoints. In each evaluation the ranks exchange their
+// blocks' positions (each rank then holds all N: 8·N·d bytes received per rank), each computes its
+// share of the engine's pair sums, and the rows reach their owners (share_by_blocks). The rk45
+// error norm and the energies are summed over the blocks (Integrator, ParticleFlow::set_across).
+//
+// The engines' shares: by target rows (a block per rank, InteractionEngine::set_target_rows: the
+// direct and spectral engines, whose block is the rank's own particles), or by slabs of the torus
+// (InteractionEngine::set_position_share: the sorted engine, whose rows then travel to their
+// owners); the ranks sum what every share needs (ρ̂(k), Fourier coefficients, the slabs' power
+// sums) through set_sum_across.
+//
+// `eval` (distribute): rank 0 holds all particles and sends them with each evaluation; the ranks
+// serve its pair sums, and rank 0 gathers the rows or the sum. Large transfers go in pieces of at
+// most 2^30 elements (MPI counts are ints).
 //
 // kmdflow starts MPI only where a launcher started it (mpirun, srun: OMPI_COMM_WORLD_SIZE,
 // PMIX_RANK, PMI_RANK in the environment): the program `kmdflow` never loads MPI's libraries
@@ -24,6 +34,10 @@
 #include <string>
 
 namespace kmdflow::app {
+
+class IntegratorRun;
+class RunModel;
+struct ParticleSetup;
 
 /// Starts MPI where a launcher started this process; returns this process's rank (0 alone).
 int start_processes(int& argc, char**& argv);
@@ -45,6 +59,42 @@ int serve_rank_zero();
 /// The rows [begin, end) of N particles that `rank` of `ranks` owns: contiguous blocks, their
 /// sizes differing by at most one.
 std::pair<std::size_t, std::size_t> target_rows(std::size_t count, int rank, int ranks);
+
+/// This process's block of the `total` particles of a run, [begin, end): every rank's differ in
+/// size by at most one (target_rows). `shared`: on several ranks, whose blocks make the whole.
+struct Rows {
+  std::size_t begin = 0, end = 0, total = 0;
+  bool shared = false;
+  std::size_t size() const { return end - begin; }
+};
+Rows own_rows(std::size_t total);
+/// A block that is the whole (one process, or a model that runs on one).
+inline Rows all_rows(std::size_t total) { return {0, total, total, false}; }
+
+/// Rank 0: every rank's block of a row-major array of `width` doubles per row into `all`
+/// (rows.total × width, its own block included); the other ranks send theirs (`all` unused).
+/// Every rank calls it together.
+void gather_rows(const double* mine, const Rows& rows, int width, double* all);
+
+/// Sums (largest values) of `count` doubles across the ranks, in place, giving every rank the
+/// same values; nothing alone.
+void sum_across_ranks(double* values, std::size_t count);
+void max_across_ranks(double* values, std::size_t count);
+
+/// A particle run's engine on P ranks, each holding its own block of the particles (own_rows):
+/// velocities() and pair_energy() take that block, exchange every rank's positions, run
+/// `engine`'s share and return this block's rows (the pair energy: the total, on every rank).
+/// Every rank calls them together. Alone: `engine` itself. ConfigError("forces.method") where the
+/// engine cannot split its work.
+std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t total);
+
+/// A particle run on P ranks (rank 0): sends `setup` to the other ranks; every rank builds the
+/// run of its own block (make_particle_run) — a failure on any rank is rank 0's exception, a
+/// ConfigError where rank 0's own; rank 0 gets the run whose steps, diagnostics, frames and
+/// checkpoints the others join (they end with it). Alone: make_particle_run(setup).
+std::unique_ptr<RunModel> share_run(const ParticleSetup& setup);
+/// The run of this rank's block of `setup`'s particles (RunCommand.cpp).
+std::unique_ptr<IntegratorRun> make_particle_run(const ParticleSetup& setup);
 
 /// On one process: `engine` itself. On P ranks (rank 0): an engine that runs `engine` on rank 0's
 /// rows and has the other ranks build the same engine from `config` (the resolved configuration)

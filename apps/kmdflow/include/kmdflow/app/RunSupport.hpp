@@ -5,6 +5,7 @@
 #include <kmdflow/Checkpoint.hpp>
 #include <kmdflow/H5md.hpp>
 #include <kmdflow/Integrator.hpp>
+#include <kmdflow/app/Processes.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -222,6 +223,9 @@ struct ResumeFrom {
 /// time.rtol, time.atol).
 class IntegratorRun : public RunModel {
 public:
+  /// The state of `rows` (this rank's block of a run on several ranks, Processes.hpp: then its
+  /// frames and checkpoints gather every block, and rk45 takes the whole state's norm).
+  IntegratorRun(const nlohmann::json& config, const std::string& label, const Rows& rows, int width);
   IntegratorRun(const nlohmann::json& config, const std::string& label, std::size_t count, int width);
   // The integrator calls back into this object.
   IntegratorRun(const IntegratorRun&) = delete;
@@ -235,17 +239,21 @@ public:
   void save(Checkpoint& checkpoint) override;
   void restore(const Checkpoint& checkpoint) override;
 
+  /// The state copied to the host (the state itself where the memory is the host's); on several
+  /// ranks the whole state on rank 0, gathered from every block (each rank calls it together;
+  /// the others get an empty view).
+  const PointView<Kokkos::HostSpace>& state_on_host();
+
 protected:
   /// dx/dt = v(x), the integrator's right-hand side.
   virtual void velocity(const ConstPointView<>& x, const PointView<>& v) = 0;
-  /// The state copied to the host (the state itself where the memory is the host's).
-  const PointView<Kokkos::HostSpace>& state_on_host();
 
-  PointView<> m_x;
+  PointView<> m_x; // this block's
   Integrator m_integrator;
+  Rows m_rows;
 
 private:
-  PointView<Kokkos::HostSpace> m_x_host;
+  PointView<Kokkos::HostSpace> m_x_host, m_all_host;
   double m_next_dt;
 };
 

@@ -7,6 +7,7 @@
 #include <kmdflow/Kernel.hpp>
 #include <kmdflow/ParticleFlow.hpp>
 #include <kmdflow/Target.hpp>
+#include <kmdflow/app/Processes.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -77,10 +78,14 @@ void check_engine(const nlohmann::json& resolved, const Kernel& kernel, const Ta
 /// Everything, initial particles included (sampled, or read from initial.path).
 ParticleSetup make_particle_setup(const nlohmann::json& resolved);
 
-/// The flow for given particle weights, with the configured engine.
 /// The engine the configuration's `forces` block (and `precision`) asks for, for `count` particles.
 std::unique_ptr<InteractionEngine> make_configured_engine(const ParticleSetup& setup, std::size_t count);
+/// The flow for given particle weights, with the configured engine (on several ranks, rank 0's,
+/// the others serving its sums: eval, study).
 std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const ScalarView<Kokkos::HostSpace>& weights);
+/// A run's flow for this rank's block `rows` of the setup's particles (own_rows; all of them
+/// alone): its engine and energies sum over every rank's block (share_by_blocks).
+std::unique_ptr<ParticleFlow> make_block_flow(const ParticleSetup& setup, const Rows& rows);
 
 /// Loads a configuration as the command line gives it: the file (or the built-in default),
 /// paths inside it made relative to its directory, then the --set overrides, then resolved.
