@@ -59,7 +59,7 @@ def main():
     print(f"{args.method} engine; {os.cpu_count()} cores; median of {args.repeats}; rk4: 4 velocity evaluations "
           f"and 1 energy per step")
     print(f"{'d':>2} {'N':>8} {'1×1 s/step':>11} {'1×2 s/step':>11} {'2×1 s/step':>11} {'2×1 vs 1×2':>11} "
-          f"{'efficiency':>10} {'bytes/rank/eval':>16}")
+          f"{'efficiency':>10} {'bytes sent+received/rank/eval':>30}")
     with tempfile.TemporaryDirectory() as work:
         for dim, n in SIZES[args.method]:
             t = {}
@@ -67,20 +67,25 @@ def main():
                 runs = [step_time(args.method, dim, n, ranks, threads, work) for _ in range(args.repeats)]
                 t[ranks, threads] = statistics.median(time for time, _ in runs)
                 parameters = runs[-1][1]
-            # Each rank other than 0 receives the positions and weights and sends its rows back; the
-            # spectral engine's ranks also sum their Fourier coefficients (an Allreduce of the box
-            # |k|∞ ≤ K of the half grid, (2K+1)^(d-1)(K+1) complex values, sent and received once
-            # each on 2 ranks). The sorted engine's rank 1 sends the indices of its slab's rows with
-            # them (about N/2) and scans its slab's power sums (one Allreduce of 2·2·(2s) doubles).
-            received = 8 * n * (dim + 1)
-            sent = 8 * (n // 2) * dim
+            # Each rank owns a block of the particles (N/2). The direct and spectral engines: the
+            # ranks exchange their blocks' positions (8·N/2·d bytes each way; the weights once per
+            # run); the spectral engine's ranks also sum their Fourier coefficients (an Allreduce of
+            # the box |k|∞ ≤ K of the half grid, (2K+1)^(d-1)(K+1) complex values, sent and received
+            # once each on 2 ranks). The sorted engine's sample sort: each rank sends the other the
+            # particles of its block in the other's slab (about half, N/4, for iid points: position
+            # and weight) and gets their velocities back (24·N/4 bytes each way), after an
+            # Allgather of 1024 samples per rank and the counts; the slabs' scan is one Allreduce of
+            # 2·2·(2s) doubles.
             if args.method == "sorted":
-                sent += 8 * (n // 2) + 2 * 8 * 2 * 2 * 2
+                received = sent = 24 * (n // 4) + 8 * 1024 + 8 + 2 * 8 * 2 * 2 * 2
+            else:
+                received = sent = 8 * (n // 2) * dim
             if "modes" in parameters:
                 K = parameters["modes"]
-                sent += 2 * 16 * (2 * K + 1) ** (dim - 1) * (K + 1)
+                sent += 16 * (2 * K + 1) ** (dim - 1) * (K + 1)
+                received += 16 * (2 * K + 1) ** (dim - 1) * (K + 1)
             print(f"{dim:>2} {n:>8} {t[1, 1]:>11.3f} {t[1, 2]:>11.3f} {t[2, 1]:>11.3f} {t[1, 2] / t[2, 1]:>10.2f}× "
-                  f"{t[1, 1] / (2 * t[2, 1]):>9.0%} {received + sent:>16,}")
+                  f"{t[1, 1] / (2 * t[2, 1]):>9.0%} {received + sent:>30,}")
 
 
 if __name__ == "__main__":

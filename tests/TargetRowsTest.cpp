@@ -286,6 +286,75 @@ TEST(TargetRows, SortedSharesCrowdedAndCoincident) {
   EXPECT_EQ(std::count(counts.begin(), counts.end(), std::size_t(0)), 2);
 }
 
+// The sample sort's share (set_slab): each process brings only the particles of its slab (any
+// number: an empty slab too, and cuts through a group of coincident points), the target's atoms
+// in the slab are the engine's own, and the slabs' power sums are scanned as before.
+TEST(TargetRows, SortedSlabsBroughtByTheirProcesses) {
+  const std::size_t n = 1201;
+  auto x = random_points(n, 1, 41);
+  const auto w = random_weights(n, 42);
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  for (std::size_t i = 0; i < n; i += 7) hx(i, 0) = 0.6; // a coincident group on a cut below
+  Kokkos::deep_copy(x, hx);
+  const auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double s : {1.0, 2.0, 3.0, 4.0})
+    for (bool atoms : {false, true}) {
+      const Case c{"sorted s=" + std::to_string(s) + (atoms ? ", atoms" : ""), SobolevKernel(1, s), atoms};
+      const auto target = target_of(c, 43);
+      auto whole_engine = make_engine(ForceMethod::sorted, c.kernel, *target, n);
+      PointView<> whole("whole", n, 1);
+      whole_engine->velocities(x, w, whole);
+      const double energy = whole_engine->pair_energy(x, w);
+      for (const std::vector<double>& inner : {std::vector<double>{0.5}, {0.2, 0.6}, {0.1, 0.1, 0.6, 0.9}}) {
+        std::vector<double> cuts{-inf};
+        cuts.insert(cuts.end(), inner.begin(), inner.end());
+        cuts.push_back(inf);
+        const int ranks = int(inner.size()) + 1;
+        const std::string what = c.name + ", " + std::to_string(ranks) + " slabs";
+        // Each slab's particles, brought by its process.
+        std::vector<std::vector<std::size_t>> index(ranks);
+        for (std::size_t i = 0; i < n; ++i)
+          for (int r = 0; r < ranks; ++r)
+            if (cuts[r] <= hx(i, 0) && hx(i, 0) < cuts[r + 1]) index[r].push_back(i);
+        PlayedAllreduce allreduce(ranks);
+        std::vector<std::unique_ptr<InteractionEngine>> engines;
+        std::vector<PointView<>> xs, vs;
+        std::vector<ScalarView<>> ws;
+        for (int r = 0; r < ranks; ++r) {
+          engines.push_back(make_engine(ForceMethod::sorted, c.kernel, *target, n));
+          engines.back()->set_sum_across(allreduce.rank(r));
+          EXPECT_TRUE(engines.back()->set_slab(r, ranks, cuts[r], cuts[r + 1])) << what;
+          const std::size_t m = index[r].size();
+          xs.emplace_back("xs", m, 1), vs.emplace_back("vs", m, 1), ws.emplace_back("ws", m);
+          auto hxs = Kokkos::create_mirror_view(xs.back());
+          auto hws = Kokkos::create_mirror_view(ws.back());
+          for (std::size_t k = 0; k < m; ++k) hxs(k, 0) = hx(index[r][k], 0), hws(k) = hw(index[r][k]);
+          Kokkos::deep_copy(xs.back(), hxs);
+          Kokkos::deep_copy(ws.back(), hws);
+        }
+        double energy_sum = 0;
+        for (int pass = 0; pass < 2; ++pass) {
+          allreduce.pass(pass == 0);
+          energy_sum = 0;
+          for (int r = 0; r < ranks; ++r) {
+            engines[r]->velocities(xs[r], ws[r], vs[r]);
+            energy_sum += engines[r]->pair_energy(xs[r], ws[r]);
+          }
+        }
+        PointView<> rows("rows", n, 1);
+        auto hrows = Kokkos::create_mirror_view(rows);
+        for (int r = 0; r < ranks; ++r) {
+          const auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vs[r]);
+          for (std::size_t k = 0; k < index[r].size(); ++k) hrows(index[r][k], 0) = hv(k, 0);
+        }
+        Kokkos::deep_copy(rows, hrows);
+        EXPECT_LE(kmdflow::test::relative_l2(rows, whole), 1e-13) << what;
+        EXPECT_NEAR(energy_sum, energy, 1e-12 * std::abs(energy) + 1e-15) << what;
+      }
+    }
+}
+
 namespace {
 
 /// Shares by rows with a way to sum across them (set_sum_across), played in one process in two

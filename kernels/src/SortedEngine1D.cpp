@@ -240,19 +240,21 @@ std::vector<double> slab_cuts(const ExecutionSpace& space, const Points& points,
   return cuts;
 }
 
-// The points (and weights, and index) in [lo, hi), in index order; returns how many.
+// The points (and weights, and index) in [lo, hi) among points [first, last), in index order,
+// from slab position `at` on; returns how many.
 template <class ExecutionSpace, class Points, class Index>
 std::size_t select_slab(const ExecutionSpace& space, const Points& points, const Points& weights, double lo,
-                        double hi, const Points& slab_points, const Points& slab_weights, const Index& source) {
+                        double hi, const Points& slab_points, const Points& slab_weights, const Index& source,
+                        std::size_t first, std::size_t last, std::size_t at = 0) {
   std::size_t count = 0;
   Kokkos::parallel_scan(
-      "kmdflow::sorted::select_slab", Kokkos::RangePolicy<ExecutionSpace>(space, 0, points.extent(0)),
+      "kmdflow::sorted::select_slab", Kokkos::RangePolicy<ExecutionSpace>(space, first, last),
       KOKKOS_LAMBDA(std::size_t i, std::size_t& n, bool final) {
         const bool mine = lo <= points(i) && points(i) < hi;
         if (final && mine) {
-          slab_points(n) = points(i);
-          slab_weights(n) = weights(i);
-          source(n) = int(i);
+          slab_points(at + n) = points(i);
+          slab_weights(at + n) = weights(i);
+          source(at + n) = int(i);
         }
         n += mine;
       },
@@ -322,13 +324,32 @@ bool SortedEngine1D<ExecutionSpace>::set_position_share(int share, int shares) {
   if (shares > 1 && !m_sum_across) return false;
   m_share = share;
   m_shares = shares;
-  if (shares > 1 && m_slab_points.extent(0) == 0) {
-    const std::size_t total = m_particles + m_atoms;
-    m_slab_points = decltype(m_slab_points)("kmdflow::sorted::slab_points", total);
-    m_slab_weights = decltype(m_slab_weights)("kmdflow::sorted::slab_weights", total);
-    m_slab_source = decltype(m_slab_source)("kmdflow::sorted::slab_source", total);
-  }
+  m_slab_given = false;
+  if (shares > 1) allocate_slab();
   return true;
+}
+
+template <class ExecutionSpace>
+bool SortedEngine1D<ExecutionSpace>::set_slab(int share, int shares, double lo, double hi) {
+  if (shares < 1 || share < 0 || share >= shares || !(lo <= hi))
+    throw std::invalid_argument("SortedEngine1D: slab " + std::to_string(share) + " of " + std::to_string(shares));
+  if (!m_sum_across) return false;
+  m_share = share;
+  m_shares = shares;
+  m_slab_given = true;
+  m_lo = lo;
+  m_hi = hi;
+  allocate_slab();
+  return true;
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::allocate_slab() {
+  if (m_slab_points.extent(0) > 0) return;
+  const std::size_t total = m_particles + m_atoms;
+  m_slab_points = decltype(m_slab_points)("kmdflow::sorted::slab_points", total);
+  m_slab_weights = decltype(m_slab_weights)("kmdflow::sorted::slab_weights", total);
+  m_slab_source = decltype(m_slab_source)("kmdflow::sorted::slab_source", total);
 }
 
 template <class ExecutionSpace>
@@ -344,18 +365,31 @@ std::vector<std::size_t> SortedEngine1D<ExecutionSpace>::share_rows() const {
 
 template <class ExecutionSpace>
 std::size_t SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
-  if (x.extent(0) != m_particles || w.extent(0) != m_particles)
+  const bool fits = m_slab_given ? x.extent(0) <= m_particles : x.extent(0) == m_particles;
+  if (!fits || w.extent(0) != x.extent(0))
     throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::sort");
   load_points(m_space, "kmdflow::sorted::load_particles", m_points, m_weights, 0, x, w, 1.0);
   const std::size_t total = m_particles + m_atoms;
-  if (m_shares == 1) {
+  if (m_shares == 1 && !m_slab_given) {
     sort_centred(m_space, m_points, m_weights, m_sorted, m_sorted_weights, m_order);
     return total;
   }
-  const auto cuts = slab_cuts(m_space, m_points, m_shares);
-  const double lo = cuts[m_share], hi = cuts[m_share + 1];
-  m_slab_count = select_slab(m_space, m_points, m_weights, lo, hi, m_slab_points, m_slab_weights, m_slab_source);
+  double lo = m_lo, hi = m_hi;
+  if (m_slab_given) {
+    // The slab's points: the particles brought (all in [lo, hi)), then the atoms in [lo, hi).
+    const double inf = std::numeric_limits<double>::infinity();
+    const std::size_t n = x.extent(0);
+    m_slab_count = select_slab(m_space, m_points, m_weights, -inf, inf, m_slab_points, m_slab_weights,
+                               m_slab_source, 0, n);
+    m_slab_count += select_slab(m_space, m_points, m_weights, lo, hi, m_slab_points, m_slab_weights, m_slab_source,
+                                m_particles, total, m_slab_count);
+  } else {
+    const auto cuts = slab_cuts(m_space, m_points, m_shares);
+    lo = cuts[m_share], hi = cuts[m_share + 1];
+    m_slab_count = select_slab(m_space, m_points, m_weights, lo, hi, m_slab_points, m_slab_weights, m_slab_source,
+                               0, total);
+  }
   const auto first = std::make_pair(std::size_t(0), m_slab_count);
   sort_centred(m_space, Kokkos::subview(m_slab_points, first), Kokkos::subview(m_slab_weights, first),
                Kokkos::subview(m_sorted, first), Kokkos::subview(m_sorted_weights, first), m_order,

@@ -280,11 +280,22 @@ def test_sorted_run_from_one_slab(tmp_path):
                delimiter=",", header="x,w", comments="")
     cfg = write(tmp_path / "c.json", config(1, forces={"method": "sorted"}, initial={"type": "file", "path": "x.csv"}))
     assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
-    for ranks in (2, 3):
-        r = kmdflow("run", cfg, "--out", f"p{ranks}", ranks=ranks, cwd=tmp_path)
+    for ranks, chunk in ((2, None), (3, None), (3, "7")):
+        out = f"p{ranks}" + (f"c{chunk}" if chunk else "")
+        env = dict(ENV, KMDFLOW_TEST_MPI_CHUNK=chunk) if chunk else None  # messages in pieces of 7
+        r = kmdflow("run", cfg, "--out", out, ranks=ranks, cwd=tmp_path, env=env)
         assert r.returncode == 0, r.stderr
-        check_run_matches(tmp_path, "one", f"p{ranks}", 1e-11)
+        check_run_matches(tmp_path, "one", out, 1e-11)
     assert np.ptp(final_positions(tmp_path / "one")) > 0.25  # five times as wide: across the slabs
+
+
+def test_a_sorted_run_with_ranks_left_without_particles(tmp_path):
+    # 3 particles on 4 ranks: rank 3 owns none, and the slabs of the sample sort hold 0 or 1.
+    cfg = write(tmp_path / "c.json", config(1, count=3, forces={"method": "sorted"}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    r = kmdflow("run", cfg, "--out", "four", ranks=4, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    check_run_matches(tmp_path, "one", "four", 1e-12)
 
 
 def test_a_killed_run_resumes_on_other_ranks(tmp_path):

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <exception>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
@@ -420,20 +421,24 @@ void exchange(const T* out, const std::vector<std::size_t>& out_at, const std::v
 }
 
 /// A particle run's engine on P ranks (share_by_blocks): every rank holds its block of the
-/// particles; each evaluation gathers all positions on every rank, runs the engine's share, and
-/// brings each row to the rank that owns it (a share by rows: its own block already; a share by
-/// position: the slab's rows, sent to their owners).
+/// particles. An engine that splits by rows (direct, spectral): each evaluation gathers all
+/// positions on every rank and runs the engine on the rank's own rows. The sorted engine: a
+/// sample sort — the ranks cut the torus at quantiles of a sample of every block, each sends every
+/// other rank the particles of its slab, sorts and scans its own slab (set_slab), and sends the
+/// rows back where they came from; no rank passes over all N points.
 class BlockEngine final : public InteractionEngine {
 public:
   BlockEngine(std::unique_ptr<InteractionEngine> engine, std::size_t total)
       : m_engine(std::move(engine)), m_rows(own_rows(total)) {
-    const auto split = share_out(*m_engine, total);
-    if (!split)
+    const double inf = std::numeric_limits<double>::infinity();
+    m_engine->set_sum_across(engine_sum);
+    if (m_engine->set_target_rows(m_rows.begin, m_rows.end)) m_by_slab = false;
+    else if (m_engine->set_slab(g_rank, g_size, -inf, inf)) m_by_slab = true;
+    else
       throw ConfigError("forces.method", "the " + m_engine->name() + " engine runs on one process; on " +
                                              std::to_string(g_size) +
                                              " ranks choose an engine that shares its work across ranks (or run "
                                              "without --ranks)");
-    m_split = *split;
     if (test_failure() == 0)
       throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
   }
@@ -446,89 +451,144 @@ public:
   }
 
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
+    if (m_by_slab) {
+      const std::size_t n = sort_into_slabs(x, w);
+      const auto slab = std::make_pair(std::size_t(0), n);
+      together([&] {
+        m_engine->velocities(Kokkos::subview(m_x, slab, Kokkos::ALL), Kokkos::subview(m_w, slab),
+                             Kokkos::subview(m_v, slab, Kokkos::ALL));
+        fail_for_test();
+      });
+      return_rows(v);
+      return;
+    }
     gather(x, w);
     together([&] {
       m_engine->velocities(m_x, m_w, m_v);
       fail_for_test();
     });
-    const auto mine = std::make_pair(m_rows.begin, m_rows.end);
-    if (m_split == Split::rows) {
-      Kokkos::deep_copy(v, Kokkos::subview(m_v, mine, Kokkos::ALL));
-      return;
-    }
-    Kokkos::deep_copy(m_v_host, m_v);
-    route_rows();
-    Kokkos::deep_copy(v, Kokkos::subview(m_v_host, mine, Kokkos::ALL));
+    Kokkos::deep_copy(v, Kokkos::subview(m_v, std::make_pair(m_rows.begin, m_rows.end), Kokkos::ALL));
   }
 
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override {
-    gather(x, w);
     double energy = 0;
-    together([&] {
-      energy = m_engine->pair_energy(m_x, m_w);
-      fail_for_test();
-    });
+    if (m_by_slab) {
+      const auto slab = std::make_pair(std::size_t(0), sort_into_slabs(x, w));
+      together([&] {
+        energy = m_engine->pair_energy(Kokkos::subview(m_x, slab, Kokkos::ALL), Kokkos::subview(m_w, slab));
+        fail_for_test();
+      });
+    } else {
+      gather(x, w);
+      together([&] {
+        energy = m_engine->pair_energy(m_x, m_w);
+        fail_for_test();
+      });
+    }
     sum_across_ranks(&energy, 1);
     return energy;
   }
 
 private:
-  using HostPoints = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace>;
+  void allocate(std::size_t dim) {
+    const std::size_t n = m_rows.total;
+    if (m_x.extent(0) == n && m_x.extent(1) == dim) return;
+    m_x = PointView<>("kmdflow::mpi::all_positions", n, dim);
+    m_v = PointView<>("kmdflow::mpi::all_velocities", n, dim);
+    m_w = ScalarView<>("kmdflow::mpi::all_weights", n);
+    m_x_host = Kokkos::create_mirror_view(m_x);
+    m_v_host = Kokkos::create_mirror_view(m_v);
+    m_w_host = Kokkos::create_mirror_view(m_w);
+    m_weights_from = nullptr;
+  }
 
   /// Every rank's positions (and, once, weights: a run's do not change) into m_x, m_w.
   void gather(const ConstPointView<>& x, const ConstScalarView<>& w) {
-    const std::size_t n = m_rows.total, dim = x.extent(1);
-    if (m_x.extent(0) != n || m_x.extent(1) != dim) {
-      m_x = PointView<>("kmdflow::mpi::all_positions", n, dim);
-      m_v = PointView<>("kmdflow::mpi::all_velocities", n, dim);
-      m_w = ScalarView<>("kmdflow::mpi::all_weights", n);
-      m_x_host = Kokkos::create_mirror_view(m_x);
-      m_v_host = HostPoints("kmdflow::mpi::all_velocities_host", n, dim);
-      m_weights_from = nullptr;
-    }
+    const std::size_t dim = x.extent(1);
+    allocate(dim);
     const auto mine = std::make_pair(m_rows.begin, m_rows.end);
     Kokkos::deep_copy(Kokkos::subview(m_x_host, mine, Kokkos::ALL), x);
     gather_everywhere(m_x_host.data() + m_rows.begin * dim, m_rows, int(dim), m_x_host.data());
     Kokkos::deep_copy(m_x, m_x_host);
     if (m_weights_from == w.data()) return;
-    auto w_host = Kokkos::create_mirror_view(m_w);
-    Kokkos::deep_copy(Kokkos::subview(w_host, mine), w);
-    gather_everywhere(w_host.data() + m_rows.begin, m_rows, 1, w_host.data());
-    Kokkos::deep_copy(m_w, w_host);
+    Kokkos::deep_copy(Kokkos::subview(m_w_host, mine), w);
+    gather_everywhere(m_w_host.data() + m_rows.begin, m_rows, 1, m_w_host.data());
+    Kokkos::deep_copy(m_w, m_w_host);
     m_weights_from = w.data();
   }
 
-  /// A share by position: the rows this rank's slab filled (share_rows, increasing) to the ranks
-  /// owning them, and this rank's own rows from every slab, in m_v_host.
-  void route_rows() {
-    const std::size_t d = m_v_host.extent(1);
-    const auto rows = m_engine->share_rows();
-    std::vector<std::size_t> out_at(g_size), out_count(g_size), in_at(g_size), in_count(g_size);
-    for (int r = 0; r < g_size; ++r) {
-      const auto [b, e] = target_rows(m_rows.total, r, g_size);
-      const auto first = std::lower_bound(rows.begin(), rows.end(), b), last = std::lower_bound(first, rows.end(), e);
-      out_at[r] = std::size_t(first - rows.begin()), out_count[r] = std::size_t(last - first);
+  /// The sample sort (d = 1): this rank's slab's particles, from every rank, into the first rows
+  /// of m_x and m_w (returns how many), and the engine told its slab. Each rank samples up to
+  /// 1024 of its points evenly by index; the cuts are quantiles of all samples (the same on every
+  /// rank; equal points share a slab). m_order keeps which of this block's particles went where.
+  std::size_t sort_into_slabs(const ConstPointView<>& x, const ConstScalarView<>& w) {
+    allocate(1);
+    const std::size_t n = m_rows.size();
+    const auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    const auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+    const int samples = int(std::min<std::size_t>(n, 1024));
+    std::vector<double> sample(std::size_t(samples) + 1);
+    for (int i = 0; i < samples; ++i) sample[std::size_t(i)] = hx(std::size_t(i) * n / std::size_t(samples), 0);
+    std::vector<int> counts(g_size), at(g_size, 0);
+    MPI_Allgather(&samples, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+    for (int r = 1; r < g_size; ++r) at[r] = at[r - 1] + counts[r - 1];
+    std::vector<double> all(std::size_t(at[g_size - 1] + counts[g_size - 1]) + 1);
+    MPI_Allgatherv(sample.data(), samples, MPI_DOUBLE, all.data(), counts.data(), at.data(), MPI_DOUBLE,
+                   MPI_COMM_WORLD);
+    all.pop_back();
+    std::sort(all.begin(), all.end());
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<double> cuts(std::size_t(g_size) + 1, inf);
+    cuts[0] = -inf;
+    for (std::size_t r = 1; r < cuts.size() - 1 && !all.empty(); ++r) cuts[r] = all[r * all.size() / g_size];
+    // Each particle's slab (how many inner cuts lie at or below it); a stable counting sort by slab.
+    std::vector<int> slab(n);
+    std::vector<std::size_t> out_count(g_size, 0), out_at(g_size, 0), in_count(g_size), in_at(g_size, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      slab[i] = int(std::upper_bound(cuts.begin() + 1, cuts.end() - 1, hx(i, 0)) - (cuts.begin() + 1));
+      ++out_count[slab[i]];
     }
+    for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
+    m_order.resize(n);
+    std::vector<double> out_x(n), out_w(n);
+    {
+      auto next = out_at;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t k = next[slab[i]]++;
+        m_order[k] = i, out_x[k] = hx(i, 0), out_w[k] = hw(i);
+      }
+    }
+    static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
     MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
                  MPI_COMM_WORLD);
-    static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
-    in_count[g_rank] = 0; // this slab's rows of this block are in place
     for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
     const std::size_t arriving = in_at[g_size - 1] + in_count[g_size - 1];
-    // Indices, then values (d per row), of the rows leaving and arriving.
-    std::vector<unsigned long long> index_out(rows.begin(), rows.end()), index_in(arriving);
-    std::vector<double> values_out(rows.size() * d), values_in(arriving * d);
-    for (std::size_t k = 0; k < rows.size(); ++k)
-      for (std::size_t j = 0; j < d; ++j) values_out[k * d + j] = m_v_host(rows[k], j);
-    exchange(index_out.data(), out_at, out_count, index_in.data(), in_at, in_count, index_tag);
-    auto times_d = [d](std::vector<std::size_t> v) {
-      for (auto& x : v) x *= d;
-      return v;
-    };
-    exchange(values_out.data(), times_d(out_at), times_d(out_count), values_in.data(), times_d(in_at),
-             times_d(in_count), value_tag);
-    for (std::size_t k = 0; k < arriving; ++k)
-      for (std::size_t j = 0; j < d; ++j) m_v_host(index_in[k], j) = values_in[k * d + j];
+    double* slab_x = m_x_host.data();
+    double* slab_w = m_w_host.data();
+    std::copy_n(out_x.data() + out_at[g_rank], out_count[g_rank], slab_x + in_at[g_rank]);
+    std::copy_n(out_w.data() + out_at[g_rank], out_count[g_rank], slab_w + in_at[g_rank]);
+    exchange(out_x.data(), out_at, out_count, slab_x, in_at, in_count, position_tag);
+    exchange(out_w.data(), out_at, out_count, slab_w, in_at, in_count, weight_tag);
+    m_out_at = std::move(out_at), m_out_count = std::move(out_count);
+    m_in_at = std::move(in_at), m_in_count = std::move(in_count);
+    const auto slab_rows = std::make_pair(std::size_t(0), arriving);
+    Kokkos::deep_copy(Kokkos::subview(m_x, slab_rows, Kokkos::ALL), Kokkos::subview(m_x_host, slab_rows, Kokkos::ALL));
+    Kokkos::deep_copy(Kokkos::subview(m_w, slab_rows), Kokkos::subview(m_w_host, slab_rows));
+    m_engine->set_slab(g_rank, g_size, cuts[g_rank], cuts[g_rank + 1]);
+    return arriving;
+  }
+
+  /// The slab's rows (in m_v) back to the ranks their particles came from, into v (this block).
+  void return_rows(const PointView<>& v) {
+    const std::size_t arriving = m_in_at[g_size - 1] + m_in_count[g_size - 1], n = m_order.size();
+    const auto slab_rows = std::make_pair(std::size_t(0), arriving);
+    Kokkos::deep_copy(Kokkos::subview(m_v_host, slab_rows, Kokkos::ALL), Kokkos::subview(m_v, slab_rows, Kokkos::ALL));
+    std::vector<double> back(n);
+    std::copy_n(m_v_host.data() + m_in_at[g_rank], m_in_count[g_rank], back.data() + m_out_at[g_rank]);
+    exchange(m_v_host.data(), m_in_at, m_in_count, back.data(), m_out_at, m_out_count, velocity_tag);
+    auto hv = Kokkos::create_mirror_view(v);
+    for (std::size_t k = 0; k < n; ++k) hv(m_order[k], 0) = back[k];
+    Kokkos::deep_copy(v, hv);
   }
 
   /// KMDFLOW_TEST_FAIL_RANK=R:K: this rank's K-th evaluation fails (after the engine's sums).
@@ -538,15 +598,18 @@ private:
                                " fails on this rank (a test)");
   }
 
-  static constexpr int index_tag = 20, value_tag = 21;
+  static constexpr int position_tag = 20, weight_tag = 21, velocity_tag = 22;
   std::unique_ptr<InteractionEngine> m_engine;
   Rows m_rows;
-  Split m_split = Split::rows;
-  PointView<> m_x, m_v;
+  bool m_by_slab = false;
+  PointView<> m_x, m_v; // all positions (by rows), or this slab's particles first (by slab)
   ScalarView<> m_w;
-  PointView<>::host_mirror_type m_x_host;
-  HostPoints m_v_host;
+  PointView<>::host_mirror_type m_x_host, m_v_host;
+  ScalarView<>::host_mirror_type m_w_host;
   const double* m_weights_from = nullptr;
+  // The sample sort's last exchange: this block's particles in the order sent (m_order: their
+  // rows), and the counts and offsets sent to and received from each rank.
+  std::vector<std::size_t> m_order, m_out_at, m_out_count, m_in_at, m_in_count;
   long m_evaluations = 0;
 };
 

@@ -51,6 +51,15 @@ public:
   /// The rows the last velocities() filled on a share by position of several (increasing).
   virtual std::vector<std::size_t> share_rows() const { return {}; }
 
+  /// A share by slab whose points the caller brings (a sample sort across processes, each
+  /// holding its own particles): velocities() and pair_energy() then take only the particles in
+  /// [lo, hi) (any number up to the engine's count; v their rows), this process holding slab
+  /// `share` of `shares` in increasing order of position (−∞ and +∞ bound the first and the last);
+  /// the target's atoms in [lo, hi) are the engine's own. The slabs' pair energies add up to the
+  /// whole. Needs set_sum_across; called before each evaluation (the cuts follow the points).
+  /// Returns false where the engine has no such split.
+  virtual bool set_slab(int share, int shares, double lo, double hi) { return false; }
+
   /// Sums `count` doubles across the processes that share the engine's work, in place, every one
   /// of them calling it with the same count (an MPI Allreduce: Processes.hpp).
   using SumAcross = std::function<void(double* values, std::size_t count)>;

@@ -68,9 +68,12 @@ public:
   bool set_position_share(int share, int shares) override;
   void set_sum_across(SumAcross sum) override { m_sum_across = std::move(sum); }
   std::vector<std::size_t> share_rows() const override;
+  /// The sample sort's share: the caller brings the slab's particles; the same scan.
+  bool set_slab(int share, int shares, double lo, double hi) override;
 
 private:
   /// Loads and sorts the points (of this share's slab); returns how many.
+  void allocate_slab();
   std::size_t sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   /// The sums over the points of the slabs below this one (zero alone) and over all points, of
   /// q b^p for p ≤ degree, from this slab's sorted points.
@@ -90,7 +93,9 @@ private:
   Kokkos::View<int*, memory_space> m_order;                   // sorted index → point index
   Kokkos::View<double*, memory_space> m_result;               // per sorted point
 
-  int m_share = 0, m_shares = 1; // set_position_share
+  int m_share = 0, m_shares = 1; // set_position_share, set_slab
+  bool m_slab_given = false;      // set_slab: the particles are the slab's, in [m_lo, m_hi)
+  double m_lo = 0, m_hi = 1;
   SumAcross m_sum_across;
   Kokkos::View<double*, memory_space> m_slab_points, m_slab_weights; // this slab's, in index order
   Kokkos::View<int*, memory_space> m_slab_source;                     // slab point → point index
