@@ -303,10 +303,17 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
   m_jump_before = m_before[0];
   m_jump_after = m_after[0];
 
+  m_atom_points = atoms;
+  m_atom_weights = atom_weights;
+  make_room(particle_count);
+}
+
+template <class ExecutionSpace>
+void SortedEngine1D<ExecutionSpace>::make_room(std::size_t particles) {
+  m_particles = particles;
   const std::size_t total = m_particles + m_atoms;
   auto alloc = [&](const std::string& label) {
-    return Kokkos::View<double*, memory_space>(
-        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, label), total);
+    return Kokkos::View<double*, memory_space>(Kokkos::view_alloc(m_space, Kokkos::WithoutInitializing, label), total);
   };
   m_points = alloc("kmdflow::sorted::points");
   m_weights = alloc("kmdflow::sorted::weights");
@@ -314,7 +321,9 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
   m_sorted_weights = alloc("kmdflow::sorted::sorted_weights");
   m_result = alloc("kmdflow::sorted::result");
   if (m_atoms > 0)
-    load_points(space, "kmdflow::sorted::load_atoms", m_points, m_weights, m_particles, atoms, atom_weights, -1.0);
+    load_points(m_space, "kmdflow::sorted::load_atoms", m_points, m_weights, m_particles, m_atom_points,
+                m_atom_weights, -1.0);
+  if (m_slab_given || m_shares > 1) allocate_slab();
 }
 
 template <class ExecutionSpace>
@@ -336,16 +345,18 @@ bool SortedEngine1D<ExecutionSpace>::set_slab(int share, int shares, double lo, 
   if (!m_sum_across) return false;
   m_share = share;
   m_shares = shares;
-  m_slab_given = true;
   m_lo = lo;
   m_hi = hi;
-  allocate_slab();
+  if (!m_slab_given) {
+    // Room for the slab's particles only, made as they come (sort_points).
+    m_slab_given = true;
+    make_room(0);
+  }
   return true;
 }
 
 template <class ExecutionSpace>
 void SortedEngine1D<ExecutionSpace>::allocate_slab() {
-  if (m_slab_points.extent(0) > 0) return;
   const std::size_t total = m_particles + m_atoms;
   m_slab_points = decltype(m_slab_points)("kmdflow::sorted::slab_points", total);
   m_slab_weights = decltype(m_slab_weights)("kmdflow::sorted::slab_weights", total);
@@ -365,8 +376,9 @@ std::vector<std::size_t> SortedEngine1D<ExecutionSpace>::share_rows() const {
 
 template <class ExecutionSpace>
 std::size_t SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
-  const bool fits = m_slab_given ? x.extent(0) <= m_particles : x.extent(0) == m_particles;
-  if (!fits || w.extent(0) != x.extent(0))
+  // A slab's particles: room for them, with an eighth to spare (the slabs' counts vary a little).
+  if (m_slab_given && x.extent(0) > m_particles) make_room(x.extent(0) + x.extent(0) / 8);
+  if ((!m_slab_given && x.extent(0) != m_particles) || w.extent(0) != x.extent(0))
     throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");
   Kokkos::Profiling::ScopedRegion region("kmdflow::sorted::sort");
   load_points(m_space, "kmdflow::sorted::load_particles", m_points, m_weights, 0, x, w, 1.0);

@@ -490,12 +490,11 @@ public:
   }
 
 private:
-  void allocate(std::size_t dim) {
-    const std::size_t n = m_rows.total;
-    if (m_x.extent(0) == n && m_x.extent(1) == dim) return;
-    m_x = PointView<>("kmdflow::mpi::all_positions", n, dim);
-    m_v = PointView<>("kmdflow::mpi::all_velocities", n, dim);
-    m_w = ScalarView<>("kmdflow::mpi::all_weights", n);
+  /// Room for `count` points of `dim` coordinates in m_x, m_w, m_v and their host mirrors.
+  void allocate(std::size_t count, std::size_t dim) {
+    m_x = PointView<>("kmdflow::mpi::positions", count, dim);
+    m_v = PointView<>("kmdflow::mpi::velocities", count, dim);
+    m_w = ScalarView<>("kmdflow::mpi::weights", count);
     m_x_host = Kokkos::create_mirror_view(m_x);
     m_v_host = Kokkos::create_mirror_view(m_v);
     m_w_host = Kokkos::create_mirror_view(m_w);
@@ -505,7 +504,7 @@ private:
   /// Every rank's positions (and, once, weights: a run's do not change) into m_x, m_w.
   void gather(const ConstPointView<>& x, const ConstScalarView<>& w) {
     const std::size_t dim = x.extent(1);
-    allocate(dim);
+    if (m_x.extent(0) != m_rows.total || m_x.extent(1) != dim) allocate(m_rows.total, dim);
     const auto mine = std::make_pair(m_rows.begin, m_rows.end);
     Kokkos::deep_copy(Kokkos::subview(m_x_host, mine, Kokkos::ALL), x);
     gather_everywhere(m_x_host.data() + m_rows.begin * dim, m_rows, int(dim), m_x_host.data());
@@ -522,7 +521,6 @@ private:
   /// 1024 of its points evenly by index; the cuts are quantiles of all samples (the same on every
   /// rank; equal points share a slab). m_order keeps which of this block's particles went where.
   std::size_t sort_into_slabs(const ConstPointView<>& x, const ConstScalarView<>& w) {
-    allocate(1);
     const std::size_t n = m_rows.size();
     const auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
     const auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
@@ -563,6 +561,8 @@ private:
                  MPI_COMM_WORLD);
     for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
     const std::size_t arriving = in_at[g_size - 1] + in_count[g_size - 1];
+    // Room for the slab (an eighth to spare: the slabs' counts vary a little), not for all N.
+    if (m_x.extent(0) < arriving || m_x.extent(0) == 0) allocate(arriving + arriving / 8 + 1, 1);
     double* slab_x = m_x_host.data();
     double* slab_w = m_w_host.data();
     std::copy_n(out_x.data() + out_at[g_rank], out_count[g_rank], slab_x + in_at[g_rank]);
@@ -602,7 +602,7 @@ private:
   std::unique_ptr<InteractionEngine> m_engine;
   Rows m_rows;
   bool m_by_slab = false;
-  PointView<> m_x, m_v; // all positions (by rows), or this slab's particles first (by slab)
+  PointView<> m_x, m_v; // all positions (by rows), or this slab's particles (by slab)
   ScalarView<> m_w;
   PointView<>::host_mirror_type m_x_host, m_v_host;
   ScalarView<>::host_mirror_type m_w_host;
@@ -712,6 +712,9 @@ void join_run() {
   } catch (const std::exception&) {
     return; // rank 0 reports it, and has no run to end
   }
+  // The run holds this rank's block; the whole initial state is rank 0's alone from here.
+  setup.positions = decltype(setup.positions)();
+  setup.weights = decltype(setup.weights)();
   for (;;) {
     int request = 0;
     MPI_Bcast(&request, 1, MPI_INT, 0, MPI_COMM_WORLD);

@@ -68,12 +68,15 @@ public:
   bool set_position_share(int share, int shares) override;
   void set_sum_across(SumAcross sum) override { m_sum_across = std::move(sum); }
   std::vector<std::size_t> share_rows() const override;
-  /// The sample sort's share: the caller brings the slab's particles; the same scan.
+  /// The sample sort's share: the caller brings the slab's particles, for which the engine makes
+  /// room as they come (its memory then follows its slab, not N); the same scan.
   bool set_slab(int share, int shares, double lo, double hi) override;
 
 private:
-  /// Loads and sorts the points (of this share's slab); returns how many.
+  /// Room for `particles` particles and the atoms (loaded after them), and for a slab of as many.
+  void make_room(std::size_t particles);
   void allocate_slab();
+  /// Loads and sorts the points (of this share's slab); returns how many.
   std::size_t sort_points(const ConstPointView<>& x, const ConstScalarView<>& w);
   /// The sums over the points of the slabs below this one (zero alone) and over all points, of
   /// q b^p for p ≤ degree, from this slab's sorted points.
@@ -81,7 +84,9 @@ private:
 
 
   ExecutionSpace m_space;
-  std::size_t m_particles = 0, m_atoms = 0;
+  std::size_t m_particles = 0, m_atoms = 0; // with set_slab: room for that many particles
+  PointView<> m_atom_points;
+  ScalarView<> m_atom_weights;
   int m_derivative_degree = 0, m_value_degree = 0;
   detail::SortedPolynomial m_before{}; // P(y) = G'(y) for y = {x_i − x_j} = x_i − x_j ∈ [0, 1)
   detail::SortedPolynomial m_after{};  // P(y + 1), for x_i − x_j ∈ (−1, 0)

@@ -4,20 +4,20 @@
 //
 // A particle run (share_run): every rank owns a block of the particles (own_rows: contiguous ids)
 // and steps it with its own integrator; rank 0 asks the others to take each step, diagnose, and
-// send their blocks for its frames and checkpoints. In each evaluation the ranks exchange their
-// blocks' positions (each rank then holds all N: 8·N·d bytes received per rank), each computes its
-// share of the engine's pair sums, and the rows reach their owners (share_by_blocks). The rk45
-// error norm and the energies are summed over the blocks (Integrator, ParticleFlow::set_across).
-//
-// The engines' shares: by target rows (a block per rank, InteractionEngine::set_target_rows: the
-// direct and spectral engines, whose block is the rank's own particles), or by slabs of the torus
-// (InteractionEngine::set_position_share: the sorted engine, whose rows then travel to their
-// owners); the ranks sum what every share needs (ρ̂(k), Fourier coefficients, the slabs' power
-// sums) through set_sum_across.
+// send their blocks for its frames and checkpoints. Each evaluation (share_by_blocks): an engine
+// that splits by target rows (InteractionEngine::set_target_rows: the direct and spectral
+// engines) gets every rank's positions (each rank then holds all N: 8·N·d bytes received per
+// rank) and computes its own block's rows; the sorted engine, a sample sort: the ranks cut the
+// torus at quantiles of a sample of every block, each sends every other the particles in its slab,
+// sorts and scans its slab (InteractionEngine::set_slab) and sends the rows back. The ranks sum
+// what every share needs (ρ̂(k), Fourier coefficients, the slabs' power sums) through
+// set_sum_across; the rk45 error norm and the energies are summed over the blocks (Integrator,
+// ParticleFlow::set_across), every rank getting the same sums.
 //
 // `eval` (distribute): rank 0 holds all particles and sends them with each evaluation; the ranks
-// serve its pair sums, and rank 0 gathers the rows or the sum. Large transfers go in pieces of at
-// most 2^30 elements (MPI counts are ints).
+// serve its pair sums, split by rows or, for the sorted engine, by slabs that every rank cuts from
+// the same positions (InteractionEngine::set_position_share), and rank 0 gathers the rows or the
+// sum. Large transfers go in pieces of at most 2^30 elements (MPI counts are ints).
 //
 // kmdflow starts MPI only where a launcher started it (mpirun, srun: OMPI_COMM_WORLD_SIZE,
 // PMIX_RANK, PMI_RANK in the environment): the program `kmdflow` never loads MPI's libraries
