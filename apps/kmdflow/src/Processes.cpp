@@ -297,12 +297,56 @@ private:
   static constexpr int count_tag = 10, index_tag = 11, velocity_tag = 12;
 };
 
+/// KMDFLOW_TEST_FAIL_RANK=R makes rank R fail to build its engine, R:K fail its K-th evaluation
+/// (a stand-in, for the tests, for a file only that rank cannot read or a velocity that is NaN
+/// there). Returns the evaluation to fail at: 0 for the build, -1 for none.
+long test_failure() {
+  const char* text = std::getenv("KMDFLOW_TEST_FAIL_RANK");
+  if (!text || std::atoi(text) != g_rank) return -1;
+  const char* colon = std::strchr(text, ':');
+  return colon ? std::atol(colon + 1) : 0;
+}
+void fail_to_build_for_test() {
+  if (test_failure() == 0)
+    throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
+}
+/// After this rank's `evaluation`-th evaluation (its sums done).
+void fail_evaluation_for_test(long evaluation) {
+  if (evaluation == test_failure())
+    throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: evaluation " + std::to_string(evaluation) +
+                             " fails on this rank (a test)");
+}
+
+/// Where an engine cannot split its work across the ranks.
+ConfigError cannot_share(const InteractionEngine& engine) {
+  return ConfigError("forces.method", "the " + engine.name() + " engine runs on one process; on " +
+                                          std::to_string(g_size) +
+                                          " ranks choose an engine that shares its work across ranks (or run "
+                                          "without --ranks)");
+}
+
+/// An engine whose work `engine` shares across the ranks: its name, and its parameters with the
+/// ranks.
+class RankEngine : public InteractionEngine {
+public:
+  explicit RankEngine(std::unique_ptr<InteractionEngine> engine) : m_engine(std::move(engine)) {}
+  std::string name() const override { return m_engine->name(); }
+  nlohmann::json parameters() const override {
+    nlohmann::json p = m_engine->parameters();
+    p["ranks"] = g_size;
+    return p;
+  }
+
+protected:
+  std::unique_ptr<InteractionEngine> m_engine;
+};
+
 /// Rank 0's engine on P ranks: its own rows through the wrapped engine, the others' from the
 /// ranks that serve it.
-class DistributedEngine final : public InteractionEngine {
+class DistributedEngine final : public RankEngine {
 public:
   DistributedEngine(std::unique_ptr<InteractionEngine> engine, const nlohmann::json& config, std::size_t count)
-      : m_engine(std::move(engine)), m_exchange(count, config["dim"].get<int>(), split_of(*m_engine, count)) {
+      : RankEngine(std::move(engine)), m_exchange(count, config["dim"].get<int>(), split_of(*m_engine, count)) {
     broadcast_request(build_engine);
     std::string text = config.dump();
     broadcast_string(text);
@@ -311,13 +355,6 @@ public:
     checked("");
   }
   ~DistributedEngine() override { broadcast_request(release_engine); }
-
-  std::string name() const override { return m_engine->name(); }
-  nlohmann::json parameters() const override {
-    nlohmann::json p = m_engine->parameters();
-    p["ranks"] = g_size;
-    return p;
-  }
 
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
     send(velocities_request, x, w);
@@ -340,10 +377,7 @@ private:
 
   static Split split_of(InteractionEngine& engine, std::size_t count) {
     if (const auto split = share_out(engine, count)) return *split;
-    throw ConfigError("forces.method", "the " + engine.name() + " engine runs on one process; on " +
-                                           std::to_string(g_size) +
-                                           " ranks choose an engine that shares its work across ranks (or run "
-                                           "without --ranks)");
+    throw cannot_share(engine);
   }
 
   void send(int request, const ConstPointView<>& x, const ConstScalarView<>& w) {
@@ -361,25 +395,13 @@ private:
     }
   }
 
-  std::unique_ptr<InteractionEngine> m_engine;
   Exchange m_exchange;
 };
-
-/// KMDFLOW_TEST_FAIL_RANK=R makes rank R fail to build its engine, R:K fail its K-th evaluation
-/// (a stand-in, for the tests, for a file only that rank cannot read or a velocity that is NaN
-/// there). Returns the evaluation to fail at: 0 for the build, -1 for none.
-long test_failure() {
-  const char* text = std::getenv("KMDFLOW_TEST_FAIL_RANK");
-  if (!text || std::atoi(text) != g_rank) return -1;
-  const char* colon = std::strchr(text, ':');
-  return colon ? std::atol(colon + 1) : 0;
-}
 
 /// A rank's copy of rank 0's engine, built from the resolved configuration as make_flow builds it,
 /// and the way it splits its work.
 std::pair<std::unique_ptr<InteractionEngine>, Split> build_from(const nlohmann::json& config, std::size_t count) {
-  if (test_failure() == 0)
-    throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
+  fail_to_build_for_test();
   ParticleSetup setup;
   setup.config = setup.resolved = config;
   make_model(setup);
@@ -426,28 +448,16 @@ void exchange(const T* out, const std::vector<std::size_t>& out_at, const std::v
 /// sample sort — the ranks cut the torus at quantiles of a sample of every block, each sends every
 /// other rank the particles of its slab, sorts and scans its own slab (set_slab), and sends the
 /// rows back where they came from; no rank passes over all N points.
-class BlockEngine final : public InteractionEngine {
+class BlockEngine final : public RankEngine {
 public:
   BlockEngine(std::unique_ptr<InteractionEngine> engine, std::size_t total)
-      : m_engine(std::move(engine)), m_rows(own_rows(total)) {
+      : RankEngine(std::move(engine)), m_rows(own_rows(total)) {
     const double inf = std::numeric_limits<double>::infinity();
     m_engine->set_sum_across(engine_sum);
     if (m_engine->set_target_rows(m_rows.begin, m_rows.end)) m_by_slab = false;
     else if (m_engine->set_slab(g_rank, g_size, -inf, inf)) m_by_slab = true;
-    else
-      throw ConfigError("forces.method", "the " + m_engine->name() + " engine runs on one process; on " +
-                                             std::to_string(g_size) +
-                                             " ranks choose an engine that shares its work across ranks (or run "
-                                             "without --ranks)");
-    if (test_failure() == 0)
-      throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
-  }
-
-  std::string name() const override { return m_engine->name(); }
-  nlohmann::json parameters() const override {
-    nlohmann::json p = m_engine->parameters();
-    p["ranks"] = g_size;
-    return p;
+    else throw cannot_share(*m_engine);
+    fail_to_build_for_test();
   }
 
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
@@ -591,15 +601,9 @@ private:
     Kokkos::deep_copy(v, hv);
   }
 
-  /// KMDFLOW_TEST_FAIL_RANK=R:K: this rank's K-th evaluation fails (after the engine's sums).
-  void fail_for_test() {
-    if (++m_evaluations == test_failure())
-      throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: evaluation " + std::to_string(m_evaluations) +
-                               " fails on this rank (a test)");
-  }
+  void fail_for_test() { fail_evaluation_for_test(++m_evaluations); }
 
   static constexpr int position_tag = 20, weight_tag = 21, velocity_tag = 22;
-  std::unique_ptr<InteractionEngine> m_engine;
   Rows m_rows;
   bool m_by_slab = false;
   PointView<> m_x, m_v; // all positions (by rows), or this slab's particles (by slab)
@@ -867,9 +871,7 @@ int serve_rank_zero() {
           // rank; the test's failure comes after, like a NaN found in this rank's rows.
           if (request == velocities) engine->velocities(x, w, v);
           else part = engine->pair_energy(x, w);
-          if (++evaluations == test_failure())
-            throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: evaluation " + std::to_string(evaluations) +
-                                     " fails on this rank (a test)");
+          fail_evaluation_for_test(++evaluations);
         });
         agree(failure);
         if (request == velocities) {
