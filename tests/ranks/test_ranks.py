@@ -209,6 +209,24 @@ def test_a_rank_that_cannot_build_its_engine_stops_all(tmp_path):
     assert not (tmp_path / "failed").exists()
 
 
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_bad_input_on_one_rank_is_bad_input(tmp_path, command):
+    # A file that only rank 1 cannot read (KMDFLOW_TEST_FAIL_RANK=1:input stands in for it): every
+    # rank stops, one error line naming the key and the rank, exit 2, nothing written.
+    cfg = write(tmp_path / "c.json", config(2))
+    env = dict(ENV, KMDFLOW_TEST_FAIL_RANK="1:input")
+    if command == "run":
+        r = kmdflow("run", cfg, "--out", "bad", ranks=3, cwd=tmp_path, env=env, timeout=60)
+    else:
+        np.savetxt(tmp_path / "x.csv", np.random.default_rng(1).random((50, 2)), delimiter=",", header="x,y",
+                   comments="")
+        r = kmdflow("eval", cfg, "--positions", "x.csv", "--out", "bad.csv", ranks=3, cwd=tmp_path, env=env,
+                    timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r).startswith("error: target.path: rank 1: ")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.csv").exists()
+
+
 @pytest.mark.parametrize("dim,method", [(2, "spectral"), (1, "sorted")])
 def test_run_on_ranks_matches_one_process_beyond_direct(tmp_path, dim, method):
     forces = {"method": method, "tolerance": 1e-8} if method == "spectral" else {"method": method}

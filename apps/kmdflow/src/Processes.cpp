@@ -148,67 +148,103 @@ void broadcast_string(std::string& s) {
   broadcast(s.data(), length);
 }
 
-/// A failure on some rank, known to every rank after agree(): the lowest failing rank and its
-/// message (which rank 0 receives; the others get it empty).
-struct RankFailure : std::runtime_error {
-  RankFailure(int failed, const std::string& message)
-      : std::runtime_error("rank " + std::to_string(failed) + ": " + message), rank(failed) {}
-  int rank;
+/// What failed on a rank: its message (empty: nothing failed) and, where it was bad input (a
+/// ConfigError), the key it names.
+struct Failure {
+  std::string message, key;
 };
+
+/// A failure on some rank, known to every rank after agree(): the lowest failing rank and its
+/// failure (which rank 0 receives; the others get it empty).
+struct RankFailure : std::runtime_error {
+  RankFailure(int failed, const Failure& what)
+      : std::runtime_error("rank " + std::to_string(failed) + ": " + what.message), rank(failed), failure(what) {}
+  int rank;
+  Failure failure;
+};
+
+/// Rank 0's error for a failure on rank `e.rank`: bad input stays a ConfigError naming its key
+/// (exit 2), anything else a runtime error (exit 1); both name the rank.
+[[noreturn]] void throw_on_rank_zero(const RankFailure& e) {
+  const std::string& key = e.failure.key;
+  const std::string& message = e.failure.message;
+  const std::string rank = e.rank == 0 ? "" : "rank " + std::to_string(e.rank) + ": ";
+  if (!key.empty() && message.rfind(key + ": ", 0) == 0)
+    throw ConfigError(key, rank + message.substr(key.size() + 2));
+  throw std::runtime_error(rank + message);
+}
+
+void send_string(const std::string& s, int to, int tag) {
+  const int length = int(s.size());
+  MPI_Send(&length, 1, MPI_INT, to, tag, MPI_COMM_WORLD);
+  MPI_Send(s.data(), length, MPI_CHAR, to, tag + 1, MPI_COMM_WORLD);
+}
+std::string receive_string(int from, int tag) {
+  int length = 0;
+  MPI_Recv(&length, 1, MPI_INT, from, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  std::string s(std::size_t(length), '\0');
+  MPI_Recv(s.data(), length, MPI_CHAR, from, tag + 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  return s;
+}
 
 /// Every rank calls it after a step that may fail locally (`failure`: empty where it did not), so
 /// that all learn together whether to go on: no rank is left waiting in a collective that a
 /// failed one never reaches.
-void agree(const std::string& failure) {
-  int mine = failure.empty() ? g_size : g_rank, first = g_size;
+void agree(const Failure& failure) {
+  int mine = failure.message.empty() ? g_size : g_rank, first = g_size;
   MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (first == g_size) return;
-  std::string message = failure;
+  Failure known = failure;
   if (first != 0) {
     if (g_rank == first) {
-      const int length = int(message.size());
-      MPI_Send(&length, 1, MPI_INT, 0, 1, MPI_COMM_WORLD);
-      MPI_Send(message.data(), length, MPI_CHAR, 0, 2, MPI_COMM_WORLD);
+      send_string(failure.message, 0, 1);
+      send_string(failure.key, 0, 3);
     } else if (g_rank == 0) {
-      int length = 0;
-      MPI_Recv(&length, 1, MPI_INT, first, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      message.resize(std::size_t(length));
-      MPI_Recv(message.data(), length, MPI_CHAR, first, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      known.message = receive_string(first, 1);
+      known.key = receive_string(first, 3);
     }
   }
-  throw RankFailure(first, message);
+  throw RankFailure(first, known);
+}
+
+/// Runs f, catching what it throws as a Failure (a RankFailure, already known to every rank,
+/// passes through).
+template <class F> Failure attempt(F&& f) {
+  try {
+    f();
+    return {};
+  } catch (const RankFailure&) {
+    throw;
+  } catch (const ConfigError& e) {
+    return {e.what(), e.key()};
+  } catch (const std::exception& e) {
+    return {*e.what() ? e.what() : "an unnamed error", ""};
+  }
 }
 
 /// Runs f on every rank, which all call it together, and agrees on the outcome: a failure on any
 /// rank (an exception) is a RankFailure on every rank. A RankFailure inside f (a nested
-/// together(), already agreed) passes through. `keep_own`: the failing rank rethrows its own
-/// exception instead (rank 0's ConfigError stays one; for the outermost call only, since the
-/// other ranks then throw something else).
-template <class F> void together(F&& f, bool keep_own = false) {
+/// together(), already agreed) passes through. `outermost` (the last word on the failure): the
+/// failing rank rethrows its own exception (rank 0's ConfigError stays one), and rank 0 throws
+/// another rank's failure as its own error (throw_on_rank_zero).
+template <class F> void together(F&& f, bool outermost = false) {
   std::exception_ptr own;
-  std::string failure;
   try {
-    f();
-  } catch (const RankFailure&) {
-    throw;
-  } catch (const std::exception& e) {
-    own = std::current_exception();
-    failure = *e.what() ? e.what() : "an unnamed error";
-  }
-  try {
-    agree(failure);
+    agree(attempt([&] {
+      try {
+        f();
+      } catch (const RankFailure&) {
+        throw;
+      } catch (const std::exception&) {
+        own = std::current_exception();
+        throw;
+      }
+    }));
   } catch (const RankFailure& e) {
-    if (keep_own && own && e.rank == g_rank) std::rethrow_exception(own);
+    if (!outermost) throw;
+    if (own && e.rank == g_rank) std::rethrow_exception(own);
+    if (g_rank == 0) throw_on_rank_zero(e);
     throw;
-  }
-}
-
-template <class F> std::string attempt(F&& f) {
-  try {
-    f();
-    return "";
-  } catch (const std::exception& e) {
-    return e.what();
   }
 }
 
@@ -299,16 +335,20 @@ private:
 
 /// KMDFLOW_TEST_FAIL_RANK=R makes rank R fail to build its engine, R:K fail its K-th evaluation
 /// (a stand-in, for the tests, for a file only that rank cannot read or a velocity that is NaN
-/// there). Returns the evaluation to fail at: 0 for the build, -1 for none.
+/// there). Returns the evaluation to fail at: 0 for the build, -1 for none (-2 for R:input).
+/// R:input makes rank R meet bad input while building (a target.path only it cannot read).
 long test_failure() {
   const char* text = std::getenv("KMDFLOW_TEST_FAIL_RANK");
   if (!text || std::atoi(text) != g_rank) return -1;
   const char* colon = std::strchr(text, ':');
+  if (colon && std::strcmp(colon + 1, "input") == 0) return -2;
   return colon ? std::atol(colon + 1) : 0;
 }
 void fail_to_build_for_test() {
   if (test_failure() == 0)
     throw std::runtime_error("KMDFLOW_TEST_FAIL_RANK: this rank fails to build its engine (a test)");
+  if (test_failure() == -2)
+    throw ConfigError("target.path", "KMDFLOW_TEST_FAIL_RANK: this rank cannot read it (a test)");
 }
 /// After this rank's `evaluation`-th evaluation (its sums done).
 void fail_evaluation_for_test(long evaluation) {
@@ -352,7 +392,7 @@ public:
     broadcast_string(text);
     unsigned long long n = count;
     MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    checked("");
+    checked({});
   }
   ~DistributedEngine() override { broadcast_request(release_engine); }
 
@@ -386,12 +426,12 @@ private:
     Kokkos::deep_copy(m_exchange.w, Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w));
     m_exchange.broadcast_particles();
   }
-  /// Every rank's outcome; a failure anywhere is rank 0's runtime error, naming the rank.
-  static void checked(const std::string& failure) {
+  /// Every rank's outcome; a failure anywhere is rank 0's error, naming the rank.
+  static void checked(const Failure& failure) {
     try {
       agree(failure);
     } catch (const RankFailure& e) {
-      throw std::runtime_error(e.what());
+      throw_on_rank_zero(e);
     }
   }
 
@@ -847,7 +887,7 @@ int serve_rank_zero() {
         MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
         const nlohmann::json config = nlohmann::json::parse(text);
         const int dim = config["dim"];
-        std::string failure = attempt([&] {
+        const Failure failure = attempt([&] {
           Split split;
           std::tie(engine, split) = build_from(config, n);
           exchange = std::make_unique<Exchange>(n, dim, split);
@@ -855,7 +895,7 @@ int serve_rank_zero() {
           v = PointView<>("kmdflow::mpi::velocities", n, dim);
           w = ScalarView<>("kmdflow::mpi::weights", n);
         });
-        if (!failure.empty()) engine.reset();
+        if (!failure.message.empty()) engine.reset();
         agree(failure);
         break;
       }
@@ -866,7 +906,7 @@ int serve_rank_zero() {
         Kokkos::deep_copy(x, exchange->x);
         Kokkos::deep_copy(w, exchange->w);
         double part = 0;
-        const std::string failure = attempt([&] {
+        const Failure failure = attempt([&] {
           // The engine's collectives (the spectral engine's sum of shares) are reached by every
           // rank; the test's failure comes after, like a NaN found in this rank's rows.
           if (request == velocities) engine->velocities(x, w, v);
