@@ -4,6 +4,7 @@
 #include <kmdflow/ParticleFlow.hpp>
 #include <kmdflow/SortedEngine1D.hpp>
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
