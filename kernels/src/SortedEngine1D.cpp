@@ -305,7 +305,8 @@ SortedEngine1D<ExecutionSpace>::SortedEngine1D(const ExecutionSpace& space,
 
   m_atom_points = atoms;
   m_atom_weights = atom_weights;
-  make_room(particle_count);
+  // The arrays are made at the first evaluation (sort_points): a share by slab (set_slab) makes
+  // them for its slab alone, never for all N.
 }
 
 template <class ExecutionSpace>
@@ -377,6 +378,7 @@ std::vector<std::size_t> SortedEngine1D<ExecutionSpace>::share_rows() const {
 template <class ExecutionSpace>
 std::size_t SortedEngine1D<ExecutionSpace>::sort_points(const ConstPointView<>& x, const ConstScalarView<>& w) {
   // A slab's particles: room for them, with an eighth to spare (the slabs' counts vary a little).
+  if (!m_slab_given && m_points.extent(0) != m_particles + m_atoms) make_room(m_particles);
   if (m_slab_given && x.extent(0) > m_particles) make_room(x.extent(0) + x.extent(0) / 8);
   if ((!m_slab_given && x.extent(0) != m_particles) || w.extent(0) != x.extent(0))
     throw std::invalid_argument("SortedEngine1D: particle count differs from the engine's");

@@ -141,6 +141,24 @@ template <class T> void receive(T* values, std::size_t count, int from, int tag)
   });
 }
 
+/// The tag of scatter_rows' messages.
+constexpr int scatter_tag = 31;
+
+/// Rank 0: sends every other rank its block (target_rows) of `all`, a row-major array of
+/// rows.total rows of `width` doubles (rank 0 keeps the whole); the others receive theirs into
+/// `mine` (rows.size() × width). Every rank calls it together.
+void scatter_rows(const double* all, const Rows& rows, int width, double* mine) {
+  const std::size_t w = std::size_t(width);
+  if (g_rank > 0) {
+    receive(mine, rows.size() * w, 0, scatter_tag);
+    return;
+  }
+  for (int r = 1; r < g_size; ++r) {
+    const auto [b, e] = target_rows(rows.total, r, g_size);
+    send(all + b * w, (e - b) * w, r, scatter_tag);
+  }
+}
+
 void broadcast_string(std::string& s) {
   unsigned long long length = s.size();
   MPI_Bcast(&length, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
@@ -657,8 +675,10 @@ private:
   long m_evaluations = 0;
 };
 
-/// A checkpoint's arrays from rank 0 to every rank (for restore: each takes its block).
-void broadcast_arrays(Checkpoint& checkpoint) {
+/// A checkpoint's arrays from rank 0 to every rank, for restore: of those that hold a row per
+/// particle (IntegratorRun::particle_arrays) each rank gets its block of `rows` alone, the others
+/// whole; rank 0 keeps them all.
+void share_arrays(Checkpoint& checkpoint, const Rows& rows) {
   unsigned long long count = checkpoint.arrays.size();
   MPI_Bcast(&count, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
   auto entry = checkpoint.arrays.begin();
@@ -668,8 +688,18 @@ void broadcast_arrays(Checkpoint& checkpoint) {
     auto& values = checkpoint.arrays[name];
     unsigned long long size = values.size();
     MPI_Bcast(&size, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    values.resize(size);
-    broadcast(values.data(), size);
+    const bool by_rows = rows.total > 0 && size % rows.total == 0 &&
+                         std::ranges::find(IntegratorRun::particle_arrays, name) !=
+                             std::end(IntegratorRun::particle_arrays);
+    if (!by_rows) {
+      // A row count that does not match leaves it whole: restore then says what is wrong.
+      values.resize(size);
+      broadcast(values.data(), size);
+    } else {
+      const int width = int(size / rows.total);
+      if (g_rank > 0) values.resize(rows.size() * std::size_t(width));
+      scatter_rows(values.data(), rows, width, values.data());
+    }
     if (g_rank == 0) ++entry;
   }
 }
@@ -722,7 +752,7 @@ public:
   void restore(const Checkpoint& checkpoint) override {
     broadcast_request(run_restore);
     Checkpoint copy = checkpoint;
-    broadcast_arrays(copy);
+    share_arrays(copy, m_run->rows());
     together([&] { m_run->restore(copy); }, true);
   }
 
@@ -731,7 +761,8 @@ private:
 };
 
 /// A rank other than 0 in a particle run (share_run): builds its block's run from rank 0's
-/// setup, then does with it what rank 0 asks, until the run ends.
+/// setup (of whose particles it receives its block alone), then does with it what rank 0 asks,
+/// until the run ends.
 void join_run() {
   ParticleSetup setup;
   std::string config, resolved;
@@ -739,10 +770,13 @@ void join_run() {
   broadcast_string(resolved);
   unsigned long long shape[2] = {0, 0};
   MPI_Bcast(shape, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-  setup.positions = PointView<Kokkos::HostSpace>("kmdflow::mpi::initial", shape[0], shape[1]);
-  setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::mpi::weights", shape[0]);
-  broadcast(setup.positions.data(), shape[0] * shape[1]);
-  broadcast(setup.weights.data(), shape[0]);
+  const Rows rows = own_rows(shape[0]);
+  setup.positions = PointView<Kokkos::HostSpace>("kmdflow::mpi::initial", rows.size(), shape[1]);
+  setup.weights = ScalarView<Kokkos::HostSpace>("kmdflow::mpi::weights", rows.size());
+  setup.first_row = rows.begin;
+  setup.all_particles = rows.total;
+  scatter_rows(nullptr, rows, int(shape[1]), setup.positions.data());
+  scatter_rows(nullptr, rows, 1, setup.weights.data());
   std::unique_ptr<IntegratorRun> run;
   try {
     together(
@@ -756,7 +790,7 @@ void join_run() {
   } catch (const std::exception&) {
     return; // rank 0 reports it, and has no run to end
   }
-  // The run holds this rank's block; the whole initial state is rank 0's alone from here.
+  // The run holds this rank's block: the setup's copy of it goes.
   setup.positions = decltype(setup.positions)();
   setup.weights = decltype(setup.weights)();
   for (;;) {
@@ -780,7 +814,7 @@ void join_run() {
       }
       case run_restore: {
         Checkpoint checkpoint;
-        broadcast_arrays(checkpoint);
+        share_arrays(checkpoint, run->rows());
         together([&] { run->restore(checkpoint); }, true);
         break;
       }
@@ -835,10 +869,12 @@ std::unique_ptr<RunModel> share_run(const ParticleSetup& setup) {
   std::string config = setup.config.dump(), resolved = setup.resolved.dump();
   broadcast_string(config);
   broadcast_string(resolved);
+  // Each rank receives its own block of the initial particles, no more.
   unsigned long long shape[2] = {setup.positions.extent(0), setup.positions.extent(1)};
   MPI_Bcast(shape, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-  broadcast(setup.positions.data(), shape[0] * shape[1]);
-  broadcast(setup.weights.data(), shape[0]);
+  const Rows rows = own_rows(shape[0]);
+  scatter_rows(setup.positions.data(), rows, int(shape[1]), nullptr);
+  scatter_rows(setup.weights.data(), rows, 1, nullptr);
   std::unique_ptr<IntegratorRun> run;
   together([&] { run = make_particle_run(setup); }, true);
   return std::make_unique<SharedRun>(std::move(run));

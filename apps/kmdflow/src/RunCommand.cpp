@@ -250,10 +250,10 @@ class ParticleRun final : public DiagnosedRun<Energies> {
 public:
   /// The run of this rank's block of the particles (all of them alone: Processes.hpp).
   explicit ParticleRun(const ParticleSetup& setup)
-      : DiagnosedRun(setup.config, "kmdflow::run::positions", own_rows(setup.positions.extent(0)),
-                     setup.config["dim"]),
+      : DiagnosedRun(setup.config, "kmdflow::run::positions", own_rows(setup.particles()), setup.config["dim"]),
         m_setup(setup), m_dim(setup.config["dim"]), m_flow(make_block_flow(setup, m_rows)) {
-    Kokkos::deep_copy(m_x, Kokkos::subview(setup.positions, std::make_pair(m_rows.begin, m_rows.end), Kokkos::ALL));
+    const std::size_t at = m_rows.begin - setup.first_row; // the block's rows in the setup's
+    Kokkos::deep_copy(m_x, Kokkos::subview(setup.positions, std::make_pair(at, at + m_rows.size()), Kokkos::ALL));
   }
 
   // "direct (float)" when the pairs are evaluated in single precision.

@@ -312,9 +312,12 @@ void IntegratorRun::save(Checkpoint& checkpoint) {
 }
 
 void IntegratorRun::restore(const Checkpoint& checkpoint) {
-  // The whole state's arrays; this block's rows of them.
-  const std::size_t width = m_x.extent(1), begin = m_rows.begin * width, end = m_rows.end * width;
-  const auto& state = checkpoint.array("state", long(m_rows.total * width));
+  // The whole state's arrays, this block's rows of them; or, on the ranks other than 0 of several,
+  // this block's alone (share_run sends them no more).
+  const std::size_t width = m_x.extent(1);
+  const bool whole = !m_rows.shared || process_rank() == 0;
+  const auto& state = checkpoint.array("state", long((whole ? m_rows.total : m_rows.size()) * width));
+  const std::size_t begin = whole ? m_rows.begin * width : 0, end = begin + m_rows.size() * width;
   std::copy(state.begin() + begin, state.begin() + end, m_x_host.data());
   Kokkos::deep_copy(m_x, m_x_host);
   m_next_dt = checkpoint.array("step_size", 1)[0];

@@ -209,7 +209,8 @@ std::unique_ptr<ParticleFlow> make_flow(const ParticleSetup& setup, const Scalar
 
 std::unique_ptr<ParticleFlow> make_block_flow(const ParticleSetup& setup, const Rows& rows) {
   ScalarView<> w("kmdflow::run::weights", rows.size());
-  Kokkos::deep_copy(w, Kokkos::subview(setup.weights, std::make_pair(rows.begin, rows.end)));
+  const std::size_t at = rows.begin - setup.first_row; // the block's rows in the setup's
+  Kokkos::deep_copy(w, Kokkos::subview(setup.weights, std::make_pair(at, at + rows.size())));
   auto engine = share_by_blocks(make_configured_engine(setup, rows.total), rows.total);
   auto flow = std::make_unique<ParticleFlow>(setup.kernel, setup.target, w, std::move(engine));
   if (rows.shared) flow->set_across(sum_across_ranks, max_across_ranks);

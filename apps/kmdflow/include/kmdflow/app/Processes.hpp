@@ -88,10 +88,12 @@ void max_across_ranks(double* values, std::size_t count);
 /// engine cannot split its work.
 std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t total);
 
-/// A particle run on P ranks (rank 0): sends `setup` to the other ranks; every rank builds the
-/// run of its own block (make_particle_run) — a failure on any rank is rank 0's exception, a
-/// ConfigError where rank 0's own; rank 0 gets the run whose steps, diagnostics, frames and
-/// checkpoints the others join (they end with it). Alone: make_particle_run(setup).
+/// A particle run on P ranks (rank 0): sends `setup` to the other ranks, to each only its own
+/// block of the initial particles (ParticleSetup::first_row); every rank builds the run of its
+/// block (make_particle_run) — a failure on any rank is rank 0's exception, a ConfigError where
+/// rank 0's own; rank 0 gets the run whose steps, diagnostics, frames and checkpoints the others
+/// join (they end with it; a checkpoint restored reaches each as its block). Alone:
+/// make_particle_run(setup).
 std::unique_ptr<RunModel> share_run(const ParticleSetup& setup);
 /// The run of this rank's block of `setup`'s particles (RunCommand.cpp).
 std::unique_ptr<IntegratorRun> make_particle_run(const ParticleSetup& setup);

@@ -237,7 +237,12 @@ public:
   void summarise(nlohmann::json& summary) const override;
   /// The state, the step size to try next, the integrator's counters and cached velocity.
   void save(Checkpoint& checkpoint) override;
+  /// From the whole state's arrays; on the ranks other than 0 of several, from their block's rows
+  /// of the arrays that hold a row per particle (particle_arrays).
   void restore(const Checkpoint& checkpoint) override;
+  /// The checkpoint's arrays that hold a row per particle.
+  static constexpr const char* particle_arrays[] = {"state", "velocity"};
+  const Rows& rows() const { return m_rows; }
 
   /// The state copied to the host (the state itself where the memory is the host's); on several
   /// ranks the whole state on rank 0, gathered from every block (each rank calls it together;

@@ -25,6 +25,11 @@ struct ParticleSetup {
   std::shared_ptr<const Density> initial_density; ///< null when particles come from a file
   PointView<Kokkos::HostSpace> positions;          ///< initial, wrapped
   ScalarView<Kokkos::HostSpace> weights;           ///< summing to 1
+  /// Where positions and weights hold only a block of the particles (a rank's own, on the ranks
+  /// other than 0 of a run: share_run sends each no more), the block's first row and the count of
+  /// all the particles; 0 and 0: they hold all of them.
+  std::size_t first_row = 0, all_particles = 0;
+  std::size_t particles() const { return all_particles ? all_particles : positions.extent(0); }
 };
 
 /// A PDE run (solver "pde"): kernel, target and initial densities and their cell averages.
