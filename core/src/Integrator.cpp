@@ -87,7 +87,11 @@ std::string to_string(IntegratorKind kind) {
 Integrator::Integrator(IntegratorKind kind, Rhs rhs, std::size_t count, int dim, double rtol,
                        double atol)
     : m_kind(kind), m_rhs(std::move(rhs)), m_rtol(rtol), m_atol(atol) {
-  const int stages = tableau(kind).stages;
+  allocate(count, dim);
+}
+
+void Integrator::allocate(std::size_t count, int dim) {
+  const int stages = tableau(m_kind).stages;
   m_stages = decltype(m_stages)(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::integrator::stages")),
       stages, count, dim);
@@ -97,6 +101,17 @@ Integrator::Integrator(IntegratorKind kind, Rhs rhs, std::size_t count, int dim,
   m_velocity = PointView<>(Kokkos::view_alloc(Kokkos::WithoutInitializing,
                                               std::string("kmdflow::integrator::velocity")),
                            count, dim);
+}
+
+void Integrator::resize(std::size_t count, const std::vector<double>* velocity) {
+  if (count != m_velocity.extent(0)) {
+    const int dim = int(m_velocity.extent(1));
+    // The old buffers go before the new ones come.
+    m_stages = decltype(m_stages)();
+    m_stage_positions = m_velocity = PointView<>();
+    allocate(count, dim);
+  }
+  restore(counters(), velocity);
 }
 
 void Integrator::evaluate(const ConstPointView<>& x, int stage) {

@@ -142,6 +142,11 @@ ParticleFlow::ParticleFlow(std::shared_ptr<const Kernel> kernel, std::shared_ptr
   if (m_target->is_samples()) m_atom_squares = detail::sum_of_squares(m_target->sample_weights());
 }
 
+void ParticleFlow::set_weights(ScalarView<> weights) {
+  m_weights = std::move(weights);
+  if (std::isfinite(m_value_at_zero)) m_weight_squares = detail::sum_of_squares(m_weights);
+}
+
 void ParticleFlow::velocity(const ConstPointView<>& x, const PointView<>& v) {
   m_engine->velocities(x, m_weights, v);
   const auto& potential = m_target->potential();

@@ -12,6 +12,7 @@ process's up to summation order (≤ 1e-12 relative)."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -275,8 +276,12 @@ def test_a_signal_stops_the_run_cleanly(tmp_path):
 
 
 def final_positions(run_dir):
+    return all_positions(run_dir)[-1]
+
+
+def all_positions(run_dir):
     with h5py.File(run_dir / "trajectory.h5") as f:
-        return f["particles/all/position/value"][-1]
+        return f["particles/all/position/value"][:]
 
 
 def check_run_matches(tmp_path, one, other, rtol):
@@ -286,7 +291,9 @@ def check_run_matches(tmp_path, one, other, rtol):
     for key in ("energy", "interaction_energy", "dissipation", "max_speed"):
         if np.all(np.isfinite(a[key])):
             assert relative(b[key], a[key]) <= rtol, key
-    assert np.abs(final_positions(tmp_path / other) - final_positions(tmp_path / one)).max() <= 1e-12
+    # Every frame's positions, by id.
+    a, b = all_positions(tmp_path / one), all_positions(tmp_path / other)
+    assert a.shape == b.shape and np.abs(b - a).max() <= 1e-12
 
 
 def test_sorted_run_from_one_slab(tmp_path):
@@ -307,6 +314,26 @@ def test_sorted_run_from_one_slab(tmp_path):
     assert np.ptp(final_positions(tmp_path / "one")) > 0.25  # five times as wide: across the slabs
 
 
+def test_sorted_particles_stay_in_their_slabs(tmp_path):
+    # After each step every particle moves, with its id, weight and state, to the rank whose slab
+    # holds it: from then on the sample sort sends only the particles that cross a cut within a
+    # step — a few of 4000 here, against about N/4 for blocks of ids (16 bytes out, 8 back each).
+    cfg = write(tmp_path / "c.json", config(1, count=4000, forces={"method": "sorted"}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    r = kmdflow("run", cfg, "--out", "two", ranks=2, cwd=tmp_path, env=dict(ENV, KMDFLOW_MPI_TRAFFIC="1"))
+    assert r.returncode == 0, r.stderr
+    check_run_matches(tmp_path, "one", "two", 1e-11)
+    traffic = re.findall(r"rank (\d) sent (\d+) bytes in (\d+) evaluations \((\d+) in the first, (\d+) in the last\) "
+                         r"and (\d+) bytes moving", r.stderr)
+    assert len(traffic) == 2, r.stderr
+    for rank, total, evaluations, first, last, moves in traffic:
+        # 7 diagnostics (a velocity, which the next step reuses, and a pair energy), 6 rk4 steps of 3 more.
+        assert int(evaluations) == 7 * 2 + 6 * 3
+        assert int(first) >= 0.8 * 24 * 4000 / 4  # ids unrelated to positions: half of a block
+        assert int(last) <= 0.02 * int(first)
+        assert 0 < int(moves) <= 1.5 * 24 * 4000 / 4  # id, weight, x (rk4 caches no velocity)
+
+
 def test_a_sorted_run_with_ranks_left_without_particles(tmp_path):
     # 3 particles on 4 ranks: rank 3 owns none, and the slabs of the sample sort hold 0 or 1.
     cfg = write(tmp_path / "c.json", config(1, count=3, forces={"method": "sorted"}))
@@ -316,11 +343,14 @@ def test_a_sorted_run_with_ranks_left_without_particles(tmp_path):
     check_run_matches(tmp_path, "one", "four", 1e-12)
 
 
-def test_a_killed_run_resumes_on_other_ranks(tmp_path):
+@pytest.mark.parametrize("method,dim", [("direct", 2), ("sorted", 1)])
+def test_a_killed_run_resumes_on_other_ranks(tmp_path, method, dim):
     # rk45 on 2 ranks (its error norm summed over the blocks), killed after step 5, resumed on 3
-    # ranks from its checkpoint (the whole state, and the velocity rk45 reuses): the run of one
+    # ranks from its checkpoint (the whole state, and the velocity rk45 reuses, gathered by id
+    # where the sorted engine's particles moved to the ranks of their slabs): the run of one
     # process without interruption, to round-off.
-    cfg = write(tmp_path / "c.json", config(2, count=300, time={"t_end": 0.6, "dt": 0.05, "integrator": "rk45"},
+    cfg = write(tmp_path / "c.json", config(dim, count=300, forces={"method": method},
+                                            time={"t_end": 0.6, "dt": 0.05, "integrator": "rk45"},
                                             output={"plots": False, "snapshot_every": 0.1, "series_every": 0.05,
                                                     "checkpoint_every": 0.1}))
     assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0

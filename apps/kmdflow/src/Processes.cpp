@@ -89,6 +89,9 @@ std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEn
   return engine;
 }
 std::unique_ptr<RunModel> share_run(const ParticleSetup& setup) { return make_particle_run(setup); }
+bool time_to_move(const InteractionEngine&) { return false; }
+std::vector<double> move_to_slabs(InteractionEngine&, const std::vector<double>& rows, int, int) { return rows; }
+void gather_by_ids(const double*, const std::vector<std::size_t>&, int, double*) {}
 
 #else
 
@@ -101,7 +104,7 @@ enum Request : int {
   particle_run = 6, run_advance, run_check, run_diagnose, run_frame, run_save, run_restore, run_end
 };
 
-/// The tag of gather_rows' messages.
+/// The tag of gather_rows' messages (gather_by_ids: it and the next).
 constexpr int gather_tag = 30;
 
 void broadcast_request(int request) { MPI_Bcast(&request, 1, MPI_INT, 0, MPI_COMM_WORLD); }
@@ -142,7 +145,7 @@ template <class T> void receive(T* values, std::size_t count, int from, int tag)
 }
 
 /// The tag of scatter_rows' messages.
-constexpr int scatter_tag = 31;
+constexpr int scatter_tag = 33;
 
 /// Rank 0: sends every other rank its block (target_rows) of `all`, a row-major array of
 /// rows.total rows of `width` doubles (rank 0 keeps the whole); the others receive theirs into
@@ -517,6 +520,15 @@ public:
     else throw cannot_share(*m_engine);
     fail_to_build_for_test();
   }
+  // KMDFLOW_MPI_TRAFFIC=1: what this rank sent to the others (stderr), for benchmarks and tests.
+  ~BlockEngine() override {
+    if (!std::getenv("KMDFLOW_MPI_TRAFFIC")) return;
+    const auto& t = m_traffic;
+    std::fprintf(stderr,
+                 "kmdflow: rank %d sent %llu bytes in %ld evaluations (%llu in the first, %llu in the last) and "
+                 "%llu bytes moving particles to their slabs\n",
+                 g_rank, t.total, t.evaluations, t.first, t.last, t.moves);
+  }
 
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
     if (m_by_slab) {
@@ -528,6 +540,7 @@ public:
         fail_for_test();
       });
       return_rows(v);
+      m_traffic.end_evaluation();
       return;
     }
     gather(x, w);
@@ -546,6 +559,7 @@ public:
         energy = m_engine->pair_energy(Kokkos::subview(m_x, slab, Kokkos::ALL), Kokkos::subview(m_w, slab));
         fail_for_test();
       });
+      m_traffic.end_evaluation();
     } else {
       gather(x, w);
       together([&] {
@@ -584,17 +598,62 @@ private:
     m_weights_from = w.data();
   }
 
-  /// The sample sort (d = 1): this rank's slab's particles, from every rank, into the first rows
-  /// of m_x and m_w (returns how many), and the engine told its slab. Each rank samples up to
-  /// 1024 of its points evenly by index; the cuts are quantiles of all samples (the same on every
-  /// rank; equal points share a slab). m_order keeps which of this block's particles went where.
-  std::size_t sort_into_slabs(const ConstPointView<>& x, const ConstScalarView<>& w) {
-    const std::size_t n = m_rows.size();
-    const auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-    const auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+public:
+  bool by_slab() const { return m_by_slab; }
+
+  /// time_to_move (Processes.hpp): by the last evaluation's strays (this rank's particles outside
+  /// its slab) and slab sizes, on every rank.
+  bool time_to_move() const {
+    const double fair = double(m_rows.total) / g_size;
+    int mine = !m_keep_cuts || double(m_strays) > 0.01 * double(m_held) || double(m_slab_size) > 1.1 * fair + 1;
+    MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return mine != 0;
+  }
+
+  /// move_to_slabs (Processes.hpp), by the cuts of the last evaluation, drawn anew where they
+  /// would leave a slab more than 10% above N/P (or where there are none yet); from then on the
+  /// evaluations keep the cuts (the particles stay where their slabs are) until the next move.
+  std::vector<double> move_rows(const std::vector<double>& rows, int width, int position) {
+    const std::size_t n = rows.size() / std::size_t(width);
+    auto x = [&](std::size_t i) { return rows[i * std::size_t(width) + std::size_t(position)]; };
+    if (m_cuts.empty()) draw_cuts(n, x);
+    auto slabs = slabs_of(n, x);
+    std::vector<unsigned long long> totals(slabs.count.begin(), slabs.count.end());
+    MPI_Allreduce(MPI_IN_PLACE, totals.data(), g_size, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (double(*std::max_element(totals.begin(), totals.end())) > 1.1 * double(m_rows.total) / g_size + 1) {
+      draw_cuts(n, x);
+      slabs = slabs_of(n, x);
+    }
+    m_keep_cuts = true;
+    // Whole rows, by destination (a stable counting sort), to their slabs' ranks.
+    const std::size_t w = std::size_t(width);
+    std::vector<std::size_t> out_at(g_size, 0), out_count(g_size), in_count(g_size), in_at(g_size, 0);
+    for (int r = 0; r < g_size; ++r) out_count[r] = slabs.count[r] * w;
+    for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
+    std::vector<double> out(rows.size());
+    auto next = out_at;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::copy_n(rows.data() + i * w, w, out.data() + next[slabs.of[i]]);
+      next[slabs.of[i]] += w;
+    }
+    MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
+                 MPI_COMM_WORLD);
+    for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
+    std::vector<double> in(in_at[g_size - 1] + in_count[g_size - 1]);
+    std::copy_n(out.data() + out_at[g_rank], out_count[g_rank], in.data() + in_at[g_rank]);
+    exchange(out.data(), out_at, out_count, in.data(), in_at, in_count, move_tag);
+    m_traffic.moves += 8 * to_others(out_count);
+    return in;
+  }
+
+private:
+  /// Cuts of the torus into g_size slabs at quantiles of a sample of every rank's n points x(i)
+  /// (the same on every rank; equal points share a slab): each rank samples up to 1024 of its
+  /// points evenly by index.
+  template <class X> void draw_cuts(std::size_t n, X&& x) {
     const int samples = int(std::min<std::size_t>(n, 1024));
     std::vector<double> sample(std::size_t(samples) + 1);
-    for (int i = 0; i < samples; ++i) sample[std::size_t(i)] = hx(std::size_t(i) * n / std::size_t(samples), 0);
+    for (int i = 0; i < samples; ++i) sample[std::size_t(i)] = x(std::size_t(i) * n / std::size_t(samples));
     std::vector<int> counts(g_size), at(g_size, 0);
     MPI_Allgather(&samples, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
     for (int r = 1; r < g_size; ++r) at[r] = at[r - 1] + counts[r - 1];
@@ -604,16 +663,41 @@ private:
     all.pop_back();
     std::sort(all.begin(), all.end());
     const double inf = std::numeric_limits<double>::infinity();
-    std::vector<double> cuts(std::size_t(g_size) + 1, inf);
-    cuts[0] = -inf;
-    for (std::size_t r = 1; r < cuts.size() - 1 && !all.empty(); ++r) cuts[r] = all[r * all.size() / g_size];
-    // Each particle's slab (how many inner cuts lie at or below it); a stable counting sort by slab.
-    std::vector<int> slab(n);
-    std::vector<std::size_t> out_count(g_size, 0), out_at(g_size, 0), in_count(g_size), in_at(g_size, 0);
+    m_cuts.assign(std::size_t(g_size) + 1, inf);
+    m_cuts[0] = -inf;
+    for (std::size_t r = 1; r < m_cuts.size() - 1 && !all.empty(); ++r) m_cuts[r] = all[r * all.size() / g_size];
+  }
+
+  /// Each of the n points' slab under the cuts (how many inner cuts lie at or below it), and how
+  /// many fall in each.
+  struct Slabs {
+    std::vector<int> of;
+    std::vector<std::size_t> count;
+  };
+  template <class X> Slabs slabs_of(std::size_t n, X&& x) const {
+    Slabs slabs{std::vector<int>(n), std::vector<std::size_t>(g_size, 0)};
     for (std::size_t i = 0; i < n; ++i) {
-      slab[i] = int(std::upper_bound(cuts.begin() + 1, cuts.end() - 1, hx(i, 0)) - (cuts.begin() + 1));
-      ++out_count[slab[i]];
+      slabs.of[i] = int(std::upper_bound(m_cuts.begin() + 1, m_cuts.end() - 1, x(i)) - (m_cuts.begin() + 1));
+      ++slabs.count[slabs.of[i]];
     }
+    return slabs;
+  }
+
+  /// The sample sort (d = 1): this rank's slab's particles, from every rank, into the first rows
+  /// of m_x and m_w (returns how many), and the engine told its slab. The cuts are drawn anew
+  /// (draw_cuts) unless the run keeps its particles where their slabs are (move_rows). m_order
+  /// keeps which of this block's particles went where.
+  std::size_t sort_into_slabs(const ConstPointView<>& x, const ConstScalarView<>& w) {
+    const std::size_t n = x.extent(0);
+    const auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    const auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+    auto position = [&](std::size_t i) { return hx(i, 0); };
+    if (!m_keep_cuts || m_cuts.empty()) draw_cuts(n, position);
+    const auto& cuts = m_cuts;
+    // A stable counting sort by slab.
+    auto [slab, out_count] = slabs_of(n, position);
+    m_held = n, m_strays = n - out_count[g_rank];
+    std::vector<std::size_t> out_at(g_size, 0), in_count(g_size), in_at(g_size, 0);
     for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
     m_order.resize(n);
     std::vector<double> out_x(n), out_w(n);
@@ -629,6 +713,7 @@ private:
                  MPI_COMM_WORLD);
     for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
     const std::size_t arriving = in_at[g_size - 1] + in_count[g_size - 1];
+    m_slab_size = arriving;
     // Room for the slab (an eighth to spare: the slabs' counts vary a little), not for all N.
     if (m_x.extent(0) < arriving || m_x.extent(0) == 0) allocate(arriving + arriving / 8 + 1, 1);
     double* slab_x = m_x_host.data();
@@ -637,6 +722,7 @@ private:
     std::copy_n(out_w.data() + out_at[g_rank], out_count[g_rank], slab_w + in_at[g_rank]);
     exchange(out_x.data(), out_at, out_count, slab_x, in_at, in_count, position_tag);
     exchange(out_w.data(), out_at, out_count, slab_w, in_at, in_count, weight_tag);
+    m_traffic.current += 16 * to_others(out_count);
     m_out_at = std::move(out_at), m_out_count = std::move(out_count);
     m_in_at = std::move(in_at), m_in_count = std::move(in_count);
     const auto slab_rows = std::make_pair(std::size_t(0), arriving);
@@ -654,6 +740,7 @@ private:
     std::vector<double> back(n);
     std::copy_n(m_v_host.data() + m_in_at[g_rank], m_in_count[g_rank], back.data() + m_out_at[g_rank]);
     exchange(m_v_host.data(), m_in_at, m_in_count, back.data(), m_out_at, m_out_count, velocity_tag);
+    m_traffic.current += 8 * to_others(m_in_count);
     auto hv = Kokkos::create_mirror_view(v);
     for (std::size_t k = 0; k < n; ++k) hv(m_order[k], 0) = back[k];
     Kokkos::deep_copy(v, hv);
@@ -661,7 +748,24 @@ private:
 
   void fail_for_test() { fail_evaluation_for_test(++m_evaluations); }
 
-  static constexpr int position_tag = 20, weight_tag = 21, velocity_tag = 22;
+  /// Of counts by rank, the sum of those to (or from) the other ranks.
+  static unsigned long long to_others(const std::vector<std::size_t>& counts) {
+    unsigned long long sum = 0;
+    for (int r = 0; r < g_size; ++r) sum += r == g_rank ? 0 : counts[std::size_t(r)];
+    return sum;
+  }
+  /// Bytes this rank sent (the sample sort's, by evaluation, and move_rows').
+  struct Traffic {
+    unsigned long long total = 0, first = 0, last = 0, current = 0, moves = 0;
+    long evaluations = 0;
+    void end_evaluation() {
+      if (evaluations++ == 0) first = current;
+      last = current, total += current, current = 0;
+    }
+  };
+  Traffic m_traffic;
+
+  static constexpr int position_tag = 20, weight_tag = 21, velocity_tag = 22, move_tag = 23;
   Rows m_rows;
   bool m_by_slab = false;
   PointView<> m_x, m_v; // all positions (by rows), or this slab's particles (by slab)
@@ -669,6 +773,12 @@ private:
   PointView<>::host_mirror_type m_x_host, m_v_host;
   ScalarView<>::host_mirror_type m_w_host;
   const double* m_weights_from = nullptr;
+  // The sample sort's cuts (g_size + 1, from −∞ to +∞), kept between evaluations once the run
+  // keeps its particles in their slabs (move_rows).
+  std::vector<double> m_cuts;
+  bool m_keep_cuts = false;
+  // The last evaluation's: this rank's particles, those of them outside its slab, and its slab's.
+  std::size_t m_held = 0, m_strays = 0, m_slab_size = 0;
   // The sample sort's last exchange: this block's particles in the order sent (m_order: their
   // rows), and the counts and offsets sent to and received from each rank.
   std::vector<std::size_t> m_order, m_out_at, m_out_count, m_in_at, m_in_count;
@@ -834,6 +944,44 @@ void join_run() {
 std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t total) {
   if (g_size == 1) return engine;
   return std::make_unique<BlockEngine>(std::move(engine), total);
+}
+
+bool time_to_move(const InteractionEngine& engine) {
+  const auto* blocks = dynamic_cast<const BlockEngine*>(&engine);
+  return blocks && blocks->by_slab() && blocks->time_to_move();
+}
+
+std::vector<double> move_to_slabs(InteractionEngine& engine, const std::vector<double>& rows, int width,
+                                  int position) {
+  auto* blocks = dynamic_cast<BlockEngine*>(&engine);
+  if (!blocks || !blocks->by_slab()) return rows;
+  return blocks->move_rows(rows, width, position);
+}
+
+void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int width, double* all) {
+  const std::size_t w = std::size_t(width);
+  static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
+  unsigned long long count = ids.size();
+  std::vector<unsigned long long> counts(static_cast<std::size_t>(g_size));
+  MPI_Gather(&count, 1, MPI_UNSIGNED_LONG_LONG, counts.data(), 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (g_rank > 0) {
+    send(reinterpret_cast<const unsigned long long*>(ids.data()), ids.size(), 0, gather_tag);
+    send(mine, ids.size() * w, 0, gather_tag + 1);
+    return;
+  }
+  auto place = [&](const std::size_t* from, const double* rows, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) std::copy_n(rows + i * w, w, all + from[i] * w);
+  };
+  place(ids.data(), mine, ids.size());
+  std::vector<std::size_t> their_ids;
+  std::vector<double> their_rows;
+  for (int r = 1; r < g_size; ++r) {
+    their_ids.resize(counts[static_cast<std::size_t>(r)]);
+    their_rows.resize(their_ids.size() * w);
+    receive(reinterpret_cast<unsigned long long*>(their_ids.data()), their_ids.size(), r, gather_tag);
+    receive(their_rows.data(), their_rows.size(), r, gather_tag + 1);
+    place(their_ids.data(), their_rows.data(), their_ids.size());
+  }
 }
 
 void gather_rows(const double* mine, const Rows& rows, int width, double* all) {

@@ -339,8 +339,51 @@ public:
                    full ? m_last.energy : m_last.interaction_energy)};
   }
 
+  /// On several ranks with the sorted engine, the particles then move to the ranks of their slabs
+  /// when enough have left them (time_to_move): the evaluations send only those outside.
+  void advance(double& t, double t_stop, double tolerance) override {
+    IntegratorRun::advance(t, t_stop, tolerance);
+    if (m_rows.shared && time_to_move(m_flow->engine())) move_to_slabs();
+  }
+
 private:
   void velocity(const ConstPointView<>& x, const PointView<>& v) override { m_flow->velocity(x, v); }
+
+  /// Each particle's row — id, weight, position and the integrator's cached velocity (if any) —
+  /// to the rank of its slab (Processes.hpp).
+  void move_to_slabs() {
+    const std::size_t n = m_x.extent(0), dim = std::size_t(m_dim);
+    const PointView<>* cached = m_integrator.cached_velocity();
+    const std::size_t width = 2 + dim + (cached ? dim : 0);
+    const auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_x);
+    const auto w = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_flow->weights());
+    PointView<Kokkos::HostSpace> v;
+    if (cached) v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), *cached);
+    std::vector<double> rows(n * width);
+    for (std::size_t i = 0; i < n; ++i) {
+      double* row = rows.data() + i * width;
+      row[0] = double(id(i)); // exact: ids stay below 2^53
+      row[1] = w(i);
+      for (std::size_t d = 0; d < dim; ++d) row[2 + d] = x(i, d);
+      for (std::size_t d = 0; cached && d < dim; ++d) row[2 + dim + d] = v(i, d);
+    }
+    const auto moved = kmdflow::app::move_to_slabs(m_flow->engine(), rows, int(width), 2);
+    const std::size_t m = moved.size() / width;
+    std::vector<std::size_t> ids(m);
+    std::vector<double> state(m * dim), velocity(cached ? m * dim : 0);
+    ScalarView<> weights(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("kmdflow::run::weights")), m);
+    const auto weights_host = Kokkos::create_mirror_view(weights);
+    for (std::size_t i = 0; i < m; ++i) {
+      const double* row = moved.data() + i * width;
+      ids[i] = std::size_t(row[0]);
+      weights_host(i) = row[1];
+      std::copy_n(row + 2, dim, state.data() + i * dim);
+      if (cached) std::copy_n(row + 2 + dim, dim, velocity.data() + i * dim);
+    }
+    Kokkos::deep_copy(weights, weights_host);
+    m_flow->set_weights(weights);
+    adopt(std::move(ids), state, cached ? &velocity : nullptr);
+  }
 
   const ParticleSetup& m_setup;
   int m_dim;

@@ -306,14 +306,16 @@ void IntegratorRun::save(Checkpoint& checkpoint) {
       velocity.assign(host.data(), host.data() + host.size());
     } else {
       velocity.resize(process_rank() == 0 ? m_all_host.size() : 0);
-      gather_rows(host.data(), m_rows, int(m_x.extent(1)), velocity.data());
+      if (m_moved) gather_by_ids(host.data(), m_ids, int(m_x.extent(1)), velocity.data());
+      else gather_rows(host.data(), m_rows, int(m_x.extent(1)), velocity.data());
     }
   }
 }
 
 void IntegratorRun::restore(const Checkpoint& checkpoint) {
   // The whole state's arrays, this block's rows of them; or, on the ranks other than 0 of several,
-  // this block's alone (share_run sends them no more).
+  // this block's alone (share_run sends them no more). Before any particle has moved.
+  if (m_moved) throw std::logic_error("IntegratorRun::restore: particles have moved between ranks");
   const std::size_t width = m_x.extent(1);
   const bool whole = !m_rows.shared || process_rank() == 0;
   const auto& state = checkpoint.array("state", long((whole ? m_rows.total : m_rows.size()) * width));
@@ -336,8 +338,25 @@ void IntegratorRun::restore(const Checkpoint& checkpoint) {
 const PointView<Kokkos::HostSpace>& IntegratorRun::state_on_host() {
   Kokkos::deep_copy(m_x_host, m_x);
   if (!m_rows.shared) return m_x_host;
-  gather_rows(m_x_host.data(), m_rows, int(m_x.extent(1)), m_all_host.data());
+  if (m_moved) gather_by_ids(m_x_host.data(), m_ids, int(m_x.extent(1)), m_all_host.data());
+  else gather_rows(m_x_host.data(), m_rows, int(m_x.extent(1)), m_all_host.data());
   return m_all_host; // empty on the ranks other than 0
+}
+
+void IntegratorRun::adopt(std::vector<std::size_t> ids, const std::vector<double>& state,
+                          const std::vector<double>* velocity) {
+  const std::size_t width = m_x.extent(1), count = ids.size();
+  if (state.size() != count * width || (velocity && velocity->size() != state.size()))
+    throw std::logic_error("IntegratorRun::adopt: the state does not match the ids");
+  const std::string label = m_x.label();
+  m_x = PointView<>(), m_x_host = PointView<Kokkos::HostSpace>(); // the old go before the new come
+  m_x = PointView<>(Kokkos::view_alloc(Kokkos::WithoutInitializing, label), count, width);
+  m_x_host = Kokkos::create_mirror_view(m_x);
+  std::copy(state.begin(), state.end(), m_x_host.data());
+  Kokkos::deep_copy(m_x, m_x_host);
+  m_integrator.resize(count, velocity);
+  m_ids = std::move(ids);
+  m_moved = true;
 }
 
 namespace {

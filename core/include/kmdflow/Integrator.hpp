@@ -63,12 +63,17 @@ public:
   const PointView<>* cached_velocity() const { return m_velocity_valid ? &m_velocity : nullptr; }
   /// Restores counters and (if not null) the cached velocity, host values row major N × dim.
   void restore(const Counters& counters, const std::vector<double>* velocity);
+  /// For a state whose block changed (particles moved between processes after a step): buffers
+  /// for `count` rows, and the cached velocity of the new rows (host values, row major) where not
+  /// null — otherwise none.
+  void resize(std::size_t count, const std::vector<double>* velocity);
 
   long accepted_steps() const { return m_accepted; }
   long rejected_steps() const { return m_rejected; }
   long evaluations() const { return m_evaluations; }
 
 private:
+  void allocate(std::size_t count, int dim);
   /// x + h Σ_{j<stage} a_{stage,j} k_j into the stage positions.
   void form_stage(const PointView<>& x, double h, int stage);
   void evaluate(const ConstPointView<>& x, int stage);

@@ -60,7 +60,10 @@ public:
   const Kernel& kernel() const { return *m_kernel; }
   const Target& target() const { return *m_target; }
   const InteractionEngine& engine() const { return *m_engine; }
+  InteractionEngine& engine() { return *m_engine; }
   const ScalarView<>& weights() const { return m_weights; }
+  /// The weights of other particles (a block whose particles moved between processes).
+  void set_weights(ScalarView<> weights);
 
   /// v = dx/dt at the positions x (wrapped into [0, 1)^d).
   void velocity(const ConstPointView<>& x, const PointView<>& v);

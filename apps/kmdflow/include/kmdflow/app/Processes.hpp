@@ -88,6 +88,25 @@ void max_across_ranks(double* values, std::size_t count);
 /// engine cannot split its work.
 std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEngine> engine, std::size_t total);
 
+/// Particles kept in their slabs, where `engine` (share_by_blocks on P ranks) shares its work by
+/// position — the sorted engine, whose sample sort then sends, at each evaluation, only the
+/// particles that lie outside their rank's slab. Whether they should move to their slabs now
+/// (every rank calls it together, after a step): before the first move, where more than 1% of some
+/// rank's particles lay outside its slab at the last evaluation (each such stray travels at every
+/// evaluation), or where a slab held more than 10% above N/P (the move then draws new cuts).
+/// False where the engine does not share by position.
+bool time_to_move(const InteractionEngine& engine);
+/// After a step: moves this rank's particles — `rows`, `width` doubles each, the position (d = 1)
+/// in column `position` — to the ranks whose slabs hold them, under the cuts of the engine's last
+/// evaluation, drawn anew from samples where they would leave a slab more than 10% above N/P.
+/// Returns the rows this rank holds afterwards, by the rank they came from (its own among them).
+/// Every rank calls it together. Where the engine does not share by slab: `rows`.
+std::vector<double> move_to_slabs(InteractionEngine& engine, const std::vector<double>& rows, int width,
+                                  int position);
+/// Rank 0: every rank's rows of `width` doubles (row-major, as many as `ids`) into `all` at the
+/// rows of their ids (rows.total × width); the others send theirs. Every rank calls it together.
+void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int width, double* all);
+
 /// A particle run on P ranks (rank 0): sends `setup` to the other ranks, to each only its own
 /// block of the initial particles (ParticleSetup::first_row); every rank builds the run of its
 /// block (make_particle_run) — a failure on any rank is rank 0's exception, a ConfigError where

@@ -253,13 +253,22 @@ protected:
   /// dx/dt = v(x), the integrator's right-hand side.
   virtual void velocity(const ConstPointView<>& x, const PointView<>& v) = 0;
 
+  /// The id (row of the whole state) of this block's row i.
+  std::size_t id(std::size_t i) const { return m_moved ? m_ids[i] : m_rows.begin + i; }
+  /// After a step on several ranks, the rows this block holds now (particles that moved between
+  /// ranks, move_to_slabs): their ids, state (row major) and the cached velocity where the
+  /// integrator has one (null: none). From then on frames and checkpoints gather by id.
+  void adopt(std::vector<std::size_t> ids, const std::vector<double>& state, const std::vector<double>* velocity);
+
   PointView<> m_x; // this block's
   Integrator m_integrator;
-  Rows m_rows;
+  Rows m_rows; // the block the run started with (its ids until adopt)
 
 private:
   PointView<Kokkos::HostSpace> m_x_host, m_all_host;
   double m_next_dt;
+  bool m_moved = false;
+  std::vector<std::size_t> m_ids; // of the rows, once adopted
 };
 
 /// An integrated run that remembers its first and last diagnostics (`Row`, a struct of doubles)
