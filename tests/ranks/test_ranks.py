@@ -141,6 +141,17 @@ def test_messages_in_pieces(tmp_path, method):
     assert np.linalg.norm(v - v1) <= 1e-12 * np.linalg.norm(v1)
 
 
+@pytest.mark.parametrize("method,dim", [("direct", 2), ("spectral", 1)])
+def test_a_run_with_messages_in_pieces(tmp_path, method, dim):
+    # The initial blocks, each evaluation's positions, the frames and the energies' sums, in
+    # pieces of 7 elements: the run of one process.
+    cfg = write(tmp_path / "c.json", config(dim, count=100, forces={"method": method, "tolerance": 1e-10}))
+    assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
+    r = kmdflow("run", cfg, "--out", "three", ranks=3, cwd=tmp_path, env=dict(ENV, KMDFLOW_TEST_MPI_CHUNK="7"))
+    assert r.returncode == 0, r.stderr
+    check_run_matches(tmp_path, "one", "three", 1e-11)
+
+
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_run_on_ranks_matches_one_process(tmp_path, dim):
     cfg = write(tmp_path / "c.json", config(dim))
@@ -307,10 +318,17 @@ def test_sorted_run_from_one_slab(tmp_path):
     assert kmdflow("run", cfg, "--out", "one", cwd=tmp_path).returncode == 0
     for ranks, chunk in ((2, None), (3, None), (3, "7")):
         out = f"p{ranks}" + (f"c{chunk}" if chunk else "")
-        env = dict(ENV, KMDFLOW_TEST_MPI_CHUNK=chunk) if chunk else None  # messages in pieces of 7
-        r = kmdflow("run", cfg, "--out", out, ranks=ranks, cwd=tmp_path, env=env)
+        env = dict(ENV, KMDFLOW_MPI_TRAFFIC="1", **({"KMDFLOW_TEST_MPI_CHUNK": chunk} if chunk else {}))
+        r = kmdflow("run", cfg, "--out", out, ranks=ranks, cwd=tmp_path, env=env)  # chunk: pieces of 7
         assert r.returncode == 0, r.stderr
         check_run_matches(tmp_path, "one", out, 1e-11)
+        # The particles moved to their slabs after the first step; on 3 ranks, as the cluster
+        # widened across the fixed cuts, again, and the slabs, grown unequal, were cut anew (on 2
+        # the median cut stays put: in 1D the flow keeps the particles' order).
+        moves = re.findall(r"\((\d+) moves, (\d+) with new cuts\)", r.stderr)
+        assert len(moves) == ranks and all(int(m) >= 1 for m, _ in moves), r.stderr
+        if ranks == 3:
+            assert all(int(m) > 1 and int(c) >= 1 for m, c in moves), r.stderr
     assert np.ptp(final_positions(tmp_path / "one")) > 0.25  # five times as wide: across the slabs
 
 

@@ -473,10 +473,20 @@ std::pair<std::unique_ptr<InteractionEngine>, Split> build_from(const nlohmann::
 }
 
 /// Every rank's block of a row-major array (`width` doubles per row) into `all` (rows.total ×
-/// width) on every rank: each broadcasts its block in turn.
+/// width) on every rank: one Allgatherv where the whole fits in one message (chunk_limit), else
+/// each rank broadcasts its block in turn, in pieces.
 void gather_everywhere(const double* mine, const Rows& rows, int width, double* all) {
   const std::size_t w = std::size_t(width);
   if (mine != all + rows.begin * w) std::copy(mine, mine + rows.size() * w, all + rows.begin * w);
+  if (rows.total * w <= chunk_limit()) {
+    std::vector<int> counts(static_cast<std::size_t>(g_size)), at(static_cast<std::size_t>(g_size));
+    for (int r = 0; r < g_size; ++r) {
+      const auto [b, e] = target_rows(rows.total, r, g_size);
+      at[std::size_t(r)] = int(b * w), counts[std::size_t(r)] = int((e - b) * w);
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, counts.data(), at.data(), MPI_DOUBLE, MPI_COMM_WORLD);
+    return;
+  }
   for (int r = 0; r < g_size; ++r) {
     const auto [b, e] = target_rows(rows.total, r, g_size);
     broadcast(all + b * w, (e - b) * w, r);
@@ -526,8 +536,8 @@ public:
     const auto& t = m_traffic;
     std::fprintf(stderr,
                  "kmdflow: rank %d sent %llu bytes in %ld evaluations (%llu in the first, %llu in the last) and "
-                 "%llu bytes moving particles to their slabs\n",
-                 g_rank, t.total, t.evaluations, t.first, t.last, t.moves);
+                 "%llu bytes moving particles to their slabs (%ld moves, %ld with new cuts)\n",
+                 g_rank, t.total, t.evaluations, t.first, t.last, t.moves, t.move_count, t.new_cuts);
   }
 
   void velocities(const ConstPointView<>& x, const ConstScalarView<>& w, const PointView<>& v) override {
@@ -620,9 +630,11 @@ public:
     auto slabs = slabs_of(n, x);
     std::vector<unsigned long long> totals(slabs.count.begin(), slabs.count.end());
     MPI_Allreduce(MPI_IN_PLACE, totals.data(), g_size, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    ++m_traffic.move_count;
     if (double(*std::max_element(totals.begin(), totals.end())) > 1.1 * double(m_rows.total) / g_size + 1) {
       draw_cuts(n, x);
       slabs = slabs_of(n, x);
+      ++m_traffic.new_cuts;
     }
     m_keep_cuts = true;
     // Whole rows, by destination (a stable counting sort), to their slabs' ranks.
@@ -757,7 +769,7 @@ private:
   /// Bytes this rank sent (the sample sort's, by evaluation, and move_rows').
   struct Traffic {
     unsigned long long total = 0, first = 0, last = 0, current = 0, moves = 0;
-    long evaluations = 0;
+    long evaluations = 0, move_count = 0, new_cuts = 0;
     void end_evaluation() {
       if (evaluations++ == 0) first = current;
       last = current, total += current, current = 0;
