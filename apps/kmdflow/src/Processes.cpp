@@ -611,11 +611,12 @@ private:
 public:
   bool by_slab() const { return m_by_slab; }
 
-  /// time_to_move (Processes.hpp): by the last evaluation's strays (this rank's particles outside
-  /// its slab) and slab sizes, on every rank.
+  /// time_to_move (Processes.hpp): by the strays sent since the last move (this rank's particles
+  /// outside its slab, at each evaluation) and the last evaluation's slab size, on every rank.
   bool time_to_move() const {
     const double fair = double(m_rows.total) / g_size;
-    int mine = !m_keep_cuts || double(m_strays) > 0.01 * double(m_held) || double(m_slab_size) > 1.1 * fair + 1;
+    int mine = !m_keep_cuts || (m_strays_since_move > 0 && m_strays_since_move >= m_held) ||
+               double(m_slab_size) > 1.1 * fair + 1;
     MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return mine != 0;
   }
@@ -637,6 +638,7 @@ public:
       ++m_traffic.new_cuts;
     }
     m_keep_cuts = true;
+    m_strays_since_move = 0;
     // Whole rows, by destination (a stable counting sort), to their slabs' ranks.
     const std::size_t w = std::size_t(width);
     std::vector<std::size_t> out_at(g_size, 0), out_count(g_size), in_count(g_size), in_at(g_size, 0);
@@ -708,7 +710,8 @@ private:
     const auto& cuts = m_cuts;
     // A stable counting sort by slab.
     auto [slab, out_count] = slabs_of(n, position);
-    m_held = n, m_strays = n - out_count[g_rank];
+    m_held = n;
+    m_strays_since_move += n - out_count[g_rank];
     std::vector<std::size_t> out_at(g_size, 0), in_count(g_size), in_at(g_size, 0);
     for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
     m_order.resize(n);
@@ -789,8 +792,9 @@ private:
   // keeps its particles in their slabs (move_rows).
   std::vector<double> m_cuts;
   bool m_keep_cuts = false;
-  // The last evaluation's: this rank's particles, those of them outside its slab, and its slab's.
-  std::size_t m_held = 0, m_strays = 0, m_slab_size = 0;
+  // This rank's particles and its slab's at the last evaluation, and the particles it sent out of
+  // its slab since the last move (one per stray and evaluation).
+  std::size_t m_held = 0, m_slab_size = 0, m_strays_since_move = 0;
   // The sample sort's last exchange: this block's particles in the order sent (m_order: their
   // rows), and the counts and offsets sent to and received from each rank.
   std::vector<std::size_t> m_order, m_out_at, m_out_count, m_in_at, m_in_count;

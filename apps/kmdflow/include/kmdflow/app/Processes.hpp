@@ -91,10 +91,11 @@ std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEn
 /// Particles kept in their slabs, where `engine` (share_by_blocks on P ranks) shares its work by
 /// position — the sorted engine, whose sample sort then sends, at each evaluation, only the
 /// particles that lie outside their rank's slab. Whether they should move to their slabs now
-/// (every rank calls it together, after a step): before the first move, where more than 1% of some
-/// rank's particles lay outside its slab at the last evaluation (each such stray travels at every
-/// evaluation), or where a slab held more than 10% above N/P (the move then draws new cuts).
-/// False where the engine does not share by position.
+/// (every rank calls it together, after a step): before the first move; where some rank has sent
+/// out of its slab, over the evaluations since the last move, as many particles as it holds (a
+/// stray travels at every evaluation, a move sends each particle at most once: the rule of ski
+/// rental, which spends at most twice the least possible); or where a slab held more than 10%
+/// above N/P (the move then draws new cuts). False where the engine does not share by position.
 bool time_to_move(const InteractionEngine& engine);
 /// After a step: moves this rank's particles — `rows`, `width` doubles each, the position (d = 1)
 /// in column `position` — to the ranks whose slabs hold them, under the cuts of the engine's last
