@@ -52,8 +52,8 @@ def step_time(method, dim, n, ranks, threads, work):
     # whole run (the first step's evaluations, before the particles moved to their slabs, included).
     traffic = re.findall(r"sent (\d+) bytes in (\d+) evaluations \(\d+ in the first, (\d+) in the last\) and "
                          r"(\d+) bytes moving", result.stderr)
-    sent = statistics.mean((int(total) + int(moves)) / int(evaluations) for total, evaluations, _, moves in traffic) \
-        if traffic else None
+    sent = statistics.mean((int(total) + int(moves)) / max(int(evaluations), 1)
+                           for total, evaluations, _, moves in traffic) if traffic else None
     wall = np.genfromtxt(os.path.join(out, "series.csv"), delimiter=",", names=True)["wall_s"]
     with open(os.path.join(out, "config.json")) as f:
         parameters = json.load(f)["kmdflow"].get("engine_parameters", {})

@@ -530,7 +530,8 @@ public:
     else throw cannot_share(*m_engine);
     fail_to_build_for_test();
   }
-  // KMDFLOW_MPI_TRAFFIC=1: what this rank sent to the others (stderr), for benchmarks and tests.
+  // KMDFLOW_MPI_TRAFFIC=1: what this rank sent to the others (stderr), for benchmarks and tests:
+  // the particles' positions, weights and velocities (not the engines' own sums across ranks).
   ~BlockEngine() override {
     if (!std::getenv("KMDFLOW_MPI_TRAFFIC")) return;
     const auto& t = m_traffic;
@@ -559,6 +560,7 @@ public:
       fail_for_test();
     });
     Kokkos::deep_copy(v, Kokkos::subview(m_v, std::make_pair(m_rows.begin, m_rows.end), Kokkos::ALL));
+    m_traffic.end_evaluation();
   }
 
   double pair_energy(const ConstPointView<>& x, const ConstScalarView<>& w) override {
@@ -576,6 +578,7 @@ public:
         energy = m_engine->pair_energy(m_x, m_w);
         fail_for_test();
       });
+      m_traffic.end_evaluation();
     }
     sum_across_ranks(&energy, 1);
     return energy;
@@ -600,10 +603,12 @@ private:
     const auto mine = std::make_pair(m_rows.begin, m_rows.end);
     Kokkos::deep_copy(Kokkos::subview(m_x_host, mine, Kokkos::ALL), x);
     gather_everywhere(m_x_host.data() + m_rows.begin * dim, m_rows, int(dim), m_x_host.data());
+    m_traffic.current += 8 * m_rows.size() * dim * std::size_t(g_size - 1); // this block to each other rank
     Kokkos::deep_copy(m_x, m_x_host);
     if (m_weights_from == w.data()) return;
     Kokkos::deep_copy(Kokkos::subview(m_w_host, mine), w);
     gather_everywhere(m_w_host.data() + m_rows.begin, m_rows, 1, m_w_host.data());
+    m_traffic.current += 8 * m_rows.size() * std::size_t(g_size - 1);
     Kokkos::deep_copy(m_w, m_w_host);
     m_weights_from = w.data();
   }
@@ -769,7 +774,8 @@ private:
     for (int r = 0; r < g_size; ++r) sum += r == g_rank ? 0 : counts[std::size_t(r)];
     return sum;
   }
-  /// Bytes this rank sent (the sample sort's, by evaluation, and move_rows').
+  /// Bytes this rank sent (the exchanges of particles, by evaluation, and move_rows'; with the
+  /// direct and spectral engines, what each other rank receives of this block).
   struct Traffic {
     unsigned long long total = 0, first = 0, last = 0, current = 0, moves = 0;
     long evaluations = 0, move_count = 0, new_cuts = 0;
