@@ -90,7 +90,7 @@ std::unique_ptr<InteractionEngine> share_by_blocks(std::unique_ptr<InteractionEn
 }
 std::unique_ptr<RunModel> share_run(const ParticleSetup& setup) { return make_particle_run(setup); }
 bool time_to_move(const InteractionEngine&) { return false; }
-std::vector<double> move_to_slabs(InteractionEngine&, const std::vector<double>& rows, int, int) { return rows; }
+std::vector<double> move_to_slabs(InteractionEngine&, std::vector<double> rows, int, int) { return rows; }
 void gather_by_ids(const double*, const std::vector<std::size_t>&, int, double*) {}
 
 #else
@@ -629,7 +629,7 @@ public:
   /// move_to_slabs (Processes.hpp), by the cuts of the last evaluation, drawn anew where they
   /// would leave a slab more than 10% above N/P (or where there are none yet); from then on the
   /// evaluations keep the cuts (the particles stay where their slabs are) until the next move.
-  std::vector<double> move_rows(const std::vector<double>& rows, int width, int position) {
+  std::vector<double> move_rows(std::vector<double> rows, int width, int position) {
     const std::size_t n = rows.size() / std::size_t(width);
     auto x = [&](std::size_t i) { return rows[i * std::size_t(width) + std::size_t(position)]; };
     if (m_cuts.empty()) draw_cuts(n, x);
@@ -655,6 +655,7 @@ public:
       std::copy_n(rows.data() + i * w, w, out.data() + next[slabs.of[i]]);
       next[slabs.of[i]] += w;
     }
+    rows = std::vector<double>(), slabs = Slabs(); // before the rows that come
     MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
                  MPI_COMM_WORLD);
     for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
@@ -973,11 +974,10 @@ bool time_to_move(const InteractionEngine& engine) {
   return blocks && blocks->by_slab() && blocks->time_to_move();
 }
 
-std::vector<double> move_to_slabs(InteractionEngine& engine, const std::vector<double>& rows, int width,
-                                  int position) {
+std::vector<double> move_to_slabs(InteractionEngine& engine, std::vector<double> rows, int width, int position) {
   auto* blocks = dynamic_cast<BlockEngine*>(&engine);
   if (!blocks || !blocks->by_slab()) return rows;
-  return blocks->move_rows(rows, width, position);
+  return blocks->move_rows(std::move(rows), width, position);
 }
 
 void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int width, double* all) {
@@ -986,9 +986,15 @@ void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int 
   unsigned long long count = ids.size();
   std::vector<unsigned long long> counts(static_cast<std::size_t>(g_size));
   MPI_Gather(&count, 1, MPI_UNSIGNED_LONG_LONG, counts.data(), 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+  // In batches of at most 2^20 rows (fewer with KMDFLOW_TEST_MPI_CHUNK), so that rank 0 needs
+  // little besides `all`.
+  const std::size_t batch = std::clamp<std::size_t>(chunk_limit() / w, 1, std::size_t(1) << 20);
   if (g_rank > 0) {
-    send(reinterpret_cast<const unsigned long long*>(ids.data()), ids.size(), 0, gather_tag);
-    send(mine, ids.size() * w, 0, gather_tag + 1);
+    for (std::size_t at = 0; at < ids.size(); at += batch) {
+      const std::size_t n = std::min(batch, ids.size() - at);
+      send(reinterpret_cast<const unsigned long long*>(ids.data() + at), n, 0, gather_tag);
+      send(mine + at * w, n * w, 0, gather_tag + 1);
+    }
     return;
   }
   auto place = [&](const std::size_t* from, const double* rows, std::size_t n) {
@@ -998,11 +1004,15 @@ void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int 
   std::vector<std::size_t> their_ids;
   std::vector<double> their_rows;
   for (int r = 1; r < g_size; ++r) {
-    their_ids.resize(counts[static_cast<std::size_t>(r)]);
-    their_rows.resize(their_ids.size() * w);
-    receive(reinterpret_cast<unsigned long long*>(their_ids.data()), their_ids.size(), r, gather_tag);
-    receive(their_rows.data(), their_rows.size(), r, gather_tag + 1);
-    place(their_ids.data(), their_rows.data(), their_ids.size());
+    const std::size_t count_r = counts[static_cast<std::size_t>(r)];
+    for (std::size_t at = 0; at < count_r; at += batch) {
+      const std::size_t n = std::min(batch, count_r - at);
+      their_ids.resize(n);
+      their_rows.resize(n * w);
+      receive(reinterpret_cast<unsigned long long*>(their_ids.data()), n, r, gather_tag);
+      receive(their_rows.data(), n * w, r, gather_tag + 1);
+      place(their_ids.data(), their_rows.data(), n);
+    }
   }
 }
 

@@ -367,7 +367,16 @@ private:
       for (std::size_t d = 0; d < dim; ++d) row[2 + d] = x(i, d);
       for (std::size_t d = 0; cached && d < dim; ++d) row[2 + dim + d] = v(i, d);
     }
-    const auto moved = kmdflow::app::move_to_slabs(m_flow->engine(), rows, int(width), 2);
+    // The integrator's stages are scratch between steps (its velocity is in the rows): freed while
+    // the rows travel, so that a move needs about no more memory than a step.
+    m_integrator.resize(0, nullptr);
+    std::vector<double> moved;
+    try {
+      moved = kmdflow::app::move_to_slabs(m_flow->engine(), std::move(rows), int(width), 2);
+    } catch (...) {
+      m_integrator.resize(n, nullptr);
+      throw;
+    }
     const std::size_t m = moved.size() / width;
     std::vector<std::size_t> ids(m);
     std::vector<double> state(m * dim), velocity(cached ? m * dim : 0);
@@ -380,6 +389,7 @@ private:
       std::copy_n(row + 2, dim, state.data() + i * dim);
       if (cached) std::copy_n(row + 2 + dim, dim, velocity.data() + i * dim);
     }
+    moved = std::vector<double>();
     Kokkos::deep_copy(weights, weights_host);
     m_flow->set_weights(weights);
     adopt(std::move(ids), state, cached ? &velocity : nullptr);

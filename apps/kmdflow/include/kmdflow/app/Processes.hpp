@@ -102,8 +102,7 @@ bool time_to_move(const InteractionEngine& engine);
 /// evaluation, drawn anew from samples where they would leave a slab more than 10% above N/P.
 /// Returns the rows this rank holds afterwards, by the rank they came from (its own among them).
 /// Every rank calls it together. Where the engine does not share by slab: `rows`.
-std::vector<double> move_to_slabs(InteractionEngine& engine, const std::vector<double>& rows, int width,
-                                  int position);
+std::vector<double> move_to_slabs(InteractionEngine& engine, std::vector<double> rows, int width, int position);
 /// Rank 0: every rank's rows of `width` doubles (row-major, as many as `ids`) into `all` at the
 /// rows of their ids (rows.total × width); the others send theirs. Every rank calls it together.
 void gather_by_ids(const double* mine, const std::vector<std::size_t>& ids, int width, double* all);
