@@ -646,9 +646,9 @@ public:
     m_strays_since_move = 0;
     // Whole rows, by destination (a stable counting sort), to their slabs' ranks.
     const std::size_t w = std::size_t(width);
-    std::vector<std::size_t> out_at(g_size, 0), out_count(g_size), in_count(g_size), in_at(g_size, 0);
+    std::vector<std::size_t> out_count(g_size);
     for (int r = 0; r < g_size; ++r) out_count[r] = slabs.count[r] * w;
-    for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
+    const auto out_at = offsets(out_count);
     std::vector<double> out(rows.size());
     auto next = out_at;
     for (std::size_t i = 0; i < n; ++i) {
@@ -656,9 +656,7 @@ public:
       next[slabs.of[i]] += w;
     }
     rows = std::vector<double>(), slabs = Slabs(); // before the rows that come
-    MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
-                 MPI_COMM_WORLD);
-    for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
+    const auto in_count = counts_to_me(out_count), in_at = offsets(in_count);
     std::vector<double> in(in_at[g_size - 1] + in_count[g_size - 1]);
     std::copy_n(out.data() + out_at[g_rank], out_count[g_rank], in.data() + in_at[g_rank]);
     exchange(out.data(), out_at, out_count, in.data(), in_at, in_count, move_tag);
@@ -718,8 +716,7 @@ private:
     auto [slab, out_count] = slabs_of(n, position);
     m_held = n;
     m_strays_since_move += n - out_count[g_rank];
-    std::vector<std::size_t> out_at(g_size, 0), in_count(g_size), in_at(g_size, 0);
-    for (int r = 1; r < g_size; ++r) out_at[r] = out_at[r - 1] + out_count[r - 1];
+    auto out_at = offsets(out_count);
     m_order.resize(n);
     std::vector<double> out_x(n), out_w(n);
     {
@@ -729,10 +726,7 @@ private:
         m_order[k] = i, out_x[k] = hx(i, 0), out_w[k] = hw(i);
       }
     }
-    static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
-    MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
-                 MPI_COMM_WORLD);
-    for (int r = 1; r < g_size; ++r) in_at[r] = in_at[r - 1] + in_count[r - 1];
+    auto in_count = counts_to_me(out_count), in_at = offsets(in_count);
     const std::size_t arriving = in_at[g_size - 1] + in_count[g_size - 1];
     m_slab_size = arriving;
     // Room for the slab (an eighth to spare: the slabs' counts vary a little), not for all N.
@@ -769,6 +763,20 @@ private:
 
   void fail_for_test() { fail_evaluation_for_test(++m_evaluations); }
 
+  /// Where each rank's part of a buffer ordered by rank begins (exclusive prefix sums).
+  static std::vector<std::size_t> offsets(const std::vector<std::size_t>& counts) {
+    std::vector<std::size_t> at(counts.size(), 0);
+    for (std::size_t r = 1; r < counts.size(); ++r) at[r] = at[r - 1] + counts[r - 1];
+    return at;
+  }
+  /// What every rank sends this one, from what this one sends each (an Alltoall of the counts).
+  static std::vector<std::size_t> counts_to_me(const std::vector<std::size_t>& out_count) {
+    static_assert(sizeof(std::size_t) == sizeof(unsigned long long));
+    std::vector<std::size_t> in_count(out_count.size());
+    MPI_Alltoall(out_count.data(), 1, MPI_UNSIGNED_LONG_LONG, in_count.data(), 1, MPI_UNSIGNED_LONG_LONG,
+                 MPI_COMM_WORLD);
+    return in_count;
+  }
   /// Of counts by rank, the sum of those to (or from) the other ranks.
   static unsigned long long to_others(const std::vector<std::size_t>& counts) {
     unsigned long long sum = 0;
